@@ -1,0 +1,145 @@
+//! Windows security identifiers (MS-DTYP §2.4.2).
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The most sub-authorities a SID may have.
+pub(crate) const MAX_SUB_AUTHORITIES: usize = 15;
+
+/// A security identifier such as `S-1-5-21-1004336348-1177238915-682003330-512`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sid {
+    revision: u8,
+    authority: u64,
+    sub_authorities: Vec<u32>,
+}
+
+/// Why a SID could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("malformed SID")]
+pub struct SidError;
+
+impl Sid {
+    /// Builds a SID from its parts.
+    pub fn new(authority: u64, sub_authorities: &[u32]) -> Result<Self, SidError> {
+        if sub_authorities.len() > MAX_SUB_AUTHORITIES || authority >= 1 << 48 {
+            return Err(SidError);
+        }
+        Ok(Self { revision: 1, authority, sub_authorities: sub_authorities.to_vec() })
+    }
+
+    /// Decodes the binary form (revision, count, 48-bit big-endian authority,
+    /// little-endian sub-authorities). Returns the SID and the bytes it used.
+    pub fn from_bytes(bytes: &[u8]) -> Result<(Self, usize), SidError> {
+        let (header, rest) = bytes.split_at_checked(8).ok_or(SidError)?;
+        let [revision, count, a0, a1, a2, a3, a4, a5] = header.try_into().map_err(|_| SidError)?;
+        let count = usize::from(count);
+        if revision != 1 || count > MAX_SUB_AUTHORITIES {
+            return Err(SidError);
+        }
+        let authority = u64::from_be_bytes([0, 0, a0, a1, a2, a3, a4, a5]);
+        let subs = rest.get(..count * 4).ok_or(SidError)?;
+        let sub_authorities = subs
+            .chunks_exact(4)
+            .map(|c| <[u8; 4]>::try_from(c).map(u32::from_le_bytes).map_err(|_| SidError))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((Self { revision, authority, sub_authorities }, 8 + count * 4))
+    }
+
+    /// The binary form.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = vec![self.revision, self.sub_authorities.len() as u8];
+        out.extend_from_slice(self.authority.to_be_bytes().get(2..).unwrap_or_default());
+        for s in &self.sub_authorities {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        out
+    }
+
+    /// This SID with one more sub-authority (domain SID + RID).
+    pub fn with_rid(&self, rid: u32) -> Result<Self, SidError> {
+        if self.sub_authorities.len() >= MAX_SUB_AUTHORITIES {
+            return Err(SidError);
+        }
+        let mut sid = self.clone();
+        sid.sub_authorities.push(rid);
+        Ok(sid)
+    }
+
+    /// The last sub-authority (the RID of an account SID).
+    pub fn rid(&self) -> Option<u32> {
+        self.sub_authorities.last().copied()
+    }
+
+    /// The SID without its last sub-authority (the domain of an account SID).
+    pub fn domain(&self) -> Option<Sid> {
+        let (_, head) = self.sub_authorities.split_last()?;
+        Some(Sid { revision: self.revision, authority: self.authority, sub_authorities: head.to_vec() })
+    }
+
+    /// The sub-authorities.
+    pub fn sub_authorities(&self) -> &[u32] {
+        &self.sub_authorities
+    }
+}
+
+impl fmt::Display for Sid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "S-{}-", self.revision)?;
+        if self.authority >= 1 << 32 {
+            write!(f, "0x{:012X}", self.authority)?;
+        } else {
+            write!(f, "{}", self.authority)?;
+        }
+        for s in &self.sub_authorities {
+            write!(f, "-{s}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Sid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl FromStr for Sid {
+    type Err = SidError;
+
+    fn from_str(s: &str) -> Result<Self, SidError> {
+        let mut parts = s.split('-');
+        if !parts.next().is_some_and(|p| p.eq_ignore_ascii_case("S")) || parts.next() != Some("1") {
+            return Err(SidError);
+        }
+        let authority = match parts.next() {
+            Some(a) if a.starts_with("0x") || a.starts_with("0X") => {
+                u64::from_str_radix(a.get(2..).unwrap_or_default(), 16).map_err(|_| SidError)?
+            }
+            Some(a) => a.parse().map_err(|_| SidError)?,
+            None => return Err(SidError),
+        };
+        let subs = parts.map(|p| p.parse::<u32>().map_err(|_| SidError)).collect::<Result<Vec<_>, _>>()?;
+        Sid::new(authority, &subs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_and_binary_forms_round_trip() {
+        let text = "S-1-5-21-1004336348-1177238915-682003330-512";
+        let sid: Sid = text.parse().expect("parses");
+        assert_eq!(sid.to_string(), text);
+        let (back, used) = Sid::from_bytes(&sid.to_bytes()).expect("binary");
+        assert_eq!((back, used), (sid.clone(), 8 + 5 * 4));
+        assert_eq!(sid.rid(), Some(512));
+        assert_eq!(sid.domain().expect("domain").with_rid(512).expect("rid"), sid);
+        assert!("S-1-5-x".parse::<Sid>().is_err());
+        assert!(Sid::from_bytes(&[1, 16, 0, 0, 0, 0, 0, 5]).is_err());
+        assert!(Sid::from_bytes(&[1, 2, 0, 0, 0, 0, 0, 5, 1, 0, 0]).is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! Helpers that start and drive real Kerberos components for the interop tests.
