@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod samba;
+
 /// Whether the tests run in CI, where nothing may be skipped.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
@@ -43,7 +45,8 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18888)
 }
 
-fn run(cmd: &mut Command) -> String {
+/// Runs a command, panicking with its output if it fails.
+pub fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
@@ -205,30 +208,41 @@ impl MitRealm {
         ccache
     }
 
-    /// Has curl fetch `http://{host}:{port}/` with SPNEGO from `ccache`; the loopback
-    /// server challenges it, hands the token to `answer` (which returns the status
-    /// and an optional `WWW-Authenticate: Negotiate` token for the final response)
-    /// and returns the token and curl's exit status.
+    /// See [`curl_negotiate`].
     pub fn curl_negotiate(
         &self,
         ccache: &Path,
         host: &str,
         answer: impl FnMut(&str) -> (u16, Option<String>) + Send + 'static,
     ) -> (Option<String>, bool) {
-        assert!(require(&["curl"]), "curl required");
-        let server = NegotiateServer::start(answer);
-        let url = format!("http://{host}:{}/", server.port);
-        let status = self
-            .cmd("curl")
-            .env("KRB5CCNAME", format!("FILE:{}", ccache.display()))
-            .args(["-sS", "-o", "/dev/null", "--fail", "--max-time", "20", "--negotiate", "-u", ":"])
-            .args(["--resolve", &format!("{host}:{}:127.0.0.1", server.port)])
-            .arg(&url)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        (server.finish(), status)
+        curl_negotiate(&self.dir.path().join("krb5.conf"), ccache, host, answer)
     }
+}
+
+/// Has curl fetch `http://{host}:{port}/` with SPNEGO from `ccache`; the loopback
+/// server challenges it, hands the token to `answer` (which returns the status
+/// and an optional `WWW-Authenticate: Negotiate` token for the final response)
+/// and returns the token and whether curl succeeded (it checks mutual auth).
+pub fn curl_negotiate(
+    krb5_conf: &Path,
+    ccache: &Path,
+    host: &str,
+    answer: impl FnMut(&str) -> (u16, Option<String>) + Send + 'static,
+) -> (Option<String>, bool) {
+    assert!(require(&["curl"]), "curl required");
+    let server = NegotiateServer::start(answer);
+    let url = format!("http://{host}:{}/", server.port);
+    let status = Command::new("curl")
+        .env("KRB5_CONFIG", krb5_conf)
+        .env("KRB5CCNAME", format!("FILE:{}", ccache.display()))
+        .env("KRB5RCACHETYPE", "none")
+        .args(["-sS", "-o", "/dev/null", "--fail", "--max-time", "20", "--negotiate", "-u", ":"])
+        .args(["--resolve", &format!("{host}:{}:127.0.0.1", server.port)])
+        .arg(&url)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    (server.finish(), status)
 }
 
 impl Drop for MitRealm {
