@@ -278,10 +278,18 @@ impl Acceptor {
         if candidates.is_empty() {
             return Err(KerberosError::NoKey { etype: etype_number, kvno });
         }
+        // Keys of other kvnos are tried too (a DC may lag a rollover), but when none
+        // has the ticket's kvno the honest diagnosis is "key version not held"
+        // (keytab out of date, or rolled twice), not "modified ticket".
+        let exact_kvno_held = kvno.is_none() || candidates.iter().any(|k| Some(k.kvno()) == kvno);
         let (ring_key, plain) = candidates
             .iter()
             .find_map(|k| k.ticket.decrypt(ticket.enc_part.cipher).ok().map(|p| (*k, p)))
-            .ok_or(KerberosError::TicketIntegrity { kvno })?;
+            .ok_or(if exact_kvno_held {
+                KerberosError::TicketIntegrity { kvno }
+            } else {
+                KerberosError::NoKey { etype: etype_number, kvno }
+            })?;
         let part = EncTicketPart::decode(&plain).map_err(|e| KerberosError::Malformed(e.what))?;
 
         let session_etype = self.allowed_etype(part.key.keytype)?;
@@ -470,6 +478,48 @@ impl Acceptor {
             .encrypt(USAGE_AP_REP, &plain, self.entropy.as_ref())
             .map_err(|_| KerberosError::Reply)?;
         Ok(messages::encode_ap_rep(session_key.etype().number(), &cipher))
+    }
+}
+
+/// What any acceptor backend reports for an accepted token.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Accepted {
+    /// The authenticated client.
+    pub client: PrincipalName,
+    /// Token for `WWW-Authenticate: Negotiate <token>` (base64), if any.
+    pub response_token: Option<String>,
+    /// What the replay cache must record.
+    pub replay: ReplayEntry,
+    /// Everything the pure-Rust backend learnt (PAC, times, kvno); `None` from the
+    /// GSSAPI backend, which reports the principal only.
+    pub ticket: Option<Box<ValidatedTicket>>,
+}
+
+impl From<ValidatedTicket> for Accepted {
+    fn from(t: ValidatedTicket) -> Self {
+        Self { client: t.client.clone(), response_token: t.response_token.clone(), replay: t.replay, ticket: Some(Box::new(t)) }
+    }
+}
+
+/// An acceptor backend: the pure-Rust [`Acceptor`] or, with feature `gssapi`, the
+/// system GSSAPI. Both pass the same tests.
+pub trait NegotiateAcceptor: Send + Sync {
+    /// Validates the base64 token after `Negotiate ` at time `now`. The pure-Rust
+    /// backend takes its keys from `keys`; the GSSAPI backend from `KRB5_KTNAME`.
+    fn accept_token(&self, token_b64: &[u8], keys: &KeyRing, now: SystemTime) -> Result<Accepted, KerberosError>;
+
+    /// A short name for logs (`"rust"`, `"gssapi"`).
+    fn backend(&self) -> &'static str;
+}
+
+impl NegotiateAcceptor for Acceptor {
+    fn accept_token(&self, token_b64: &[u8], keys: &KeyRing, now: SystemTime) -> Result<Accepted, KerberosError> {
+        self.validate(token_b64, keys, now).map(Accepted::from)
+    }
+
+    fn backend(&self) -> &'static str {
+        "rust"
     }
 }
 

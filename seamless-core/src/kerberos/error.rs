@@ -113,6 +113,9 @@ pub enum KerberosError {
     /// Building the AP-REP failed (random number generator unavailable).
     #[error("could not build the mutual-authentication reply")]
     Reply,
+    /// The system GSSAPI refused the token (the `gssapi` backend); its message.
+    #[error("GSSAPI: {0}")]
+    Gssapi(String),
 }
 
 impl KerberosError {
@@ -143,7 +146,8 @@ impl KerberosError {
             | TicketLifetime { .. }
             | Replay
             | ReplayCacheUnavailable
-            | Reply => 81010,
+            | Reply
+            | Gssapi(_) => 81010,
         }
     }
 
@@ -198,6 +202,7 @@ impl KerberosError {
             Pac(_) => "pac_invalid",
             ChannelBindings(_) => "channel_bindings",
             Reply => "reply",
+            Gssapi(_) => "gssapi",
         }
     }
 }

@@ -20,7 +20,7 @@ pub(crate) mod spnego;
 pub mod gssapi;
 
 pub use acceptor::{
-    Acceptor, AcceptorConfig, ChannelBindingPolicy, ChannelBindingState, DEFAULT_MAX_TOKEN_BYTES, GssFlags,
+    Accepted, Acceptor, NegotiateAcceptor, AcceptorConfig, ChannelBindingPolicy, ChannelBindingState, DEFAULT_MAX_TOKEN_BYTES, GssFlags,
     ValidatedTicket, reject_token, tls_server_end_point_bindings,
 };
 pub use crypto::{CryptoError, Entropy, Etype, Key, OsEntropy};
