@@ -536,10 +536,14 @@ fn framing_error(e: FramingError) -> KerberosError {
 
 fn replay_key(ticket: &messages::Ticket<'_>, auth: &Authenticator<'_>, authenticator_cipher: &[u8]) -> ReplayKey {
     let mut h = Sha256::new();
-    for part in [ticket.realm, &ticket.sname.joined(), auth.crealm, &auth.cname.joined()] {
+    let mut field = |part: &str| {
         h.update((part.len() as u32).to_be_bytes());
         h.update(part.as_bytes());
-    }
+    };
+    field(ticket.realm);
+    ticket.sname.components.iter().for_each(|c| field(c));
+    field(auth.crealm);
+    auth.cname.components.iter().for_each(|c| field(c));
     h.update(auth.ctime.to_be_bytes());
     h.update(auth.cusec.to_be_bytes());
     h.update(Sha256::digest(authenticator_cipher));

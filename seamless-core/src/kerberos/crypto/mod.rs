@@ -265,8 +265,9 @@ impl Key {
         match self.etype.aes_hash() {
             None => Ok(UsageKey::Rc4 { k1: rc4::usage_key(&self.bytes, usage) }),
             Some(Hash::Sha1) => {
-                let ke = aes::dk(&self.bytes, &usage_constant(usage, 0xAA))?;
-                let ki = aes::dk(&self.bytes, &usage_constant(usage, 0x55))?;
+                let base = AesKey::new(&self.bytes)?;
+                let ke = aes::dk_with(&base, self.bytes.len(), &usage_constant(usage, 0xAA));
+                let ki = aes::dk_with(&base, self.bytes.len(), &usage_constant(usage, 0x55));
                 Ok(UsageKey::Aes {
                     etype: self.etype,
                     ke: AesKey::new(&ke)?,
@@ -377,7 +378,10 @@ impl UsageKey {
                         return Err(CryptoError::Integrity);
                     }
                 }
-                Ok(Zeroizing::new(plain.get(CONFOUNDER..).unwrap_or_default().to_vec()))
+                let mut plain = plain;
+                let confounder = CONFOUNDER.min(plain.len());
+                plain.drain(..confounder);
+                Ok(plain)
             }
             UsageKey::Rc4 { k1 } => rc4::decrypt(k1, ciphertext),
         }
