@@ -3,9 +3,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use sha2::{Digest, Sha256};
 
 use crate::kerberos::keytab::{self, KeytabError};
 use crate::kerberos::{KeyRing, PrincipalName};
@@ -73,11 +74,11 @@ impl KeyStore for MemoryKeyStore {
 /// Extra principal names for a keytab account (SPNs sharing the account's key).
 pub type Aliases = Vec<(PrincipalName, PrincipalName)>;
 
+/// What the file held when last loaded: a digest of its bytes. Keytabs are a few
+/// KiB, so reading one per check is cheap, and unlike (mtime, size) it cannot
+/// miss a same-size file replaced within one timestamp tick.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Stamp {
-    modified: Option<SystemTime>,
-    len: u64,
-}
+struct Stamp([u8; 32]);
 
 struct Loaded {
     ring: Arc<KeyRing>,
@@ -87,8 +88,7 @@ struct Loaded {
 
 /// Keys from an MIT keytab file, re-read when the file changes.
 ///
-/// The file's modification time and size are checked at most once per
-/// `check_interval` (default 5 s). A changed file is parsed completely before the
+/// The file's content is checked at most once per `check_interval` (default 5 s). A changed file is parsed completely before the
 /// ring is swapped; a file that fails to parse keeps the last good ring and logs an
 /// error, so a half-written keytab never takes sign-in down.
 pub struct KeytabFileKeyStore {
@@ -157,7 +157,10 @@ impl KeyStore for KeytabFileKeyStore {
 
 fn stamp_of(path: &Path) -> std::io::Result<Stamp> {
     let meta = std::fs::metadata(path)?;
-    Ok(Stamp { modified: meta.modified().ok(), len: meta.len() })
+    if meta.len() > keytab::MAX_KEYTAB_BYTES as u64 {
+        return Err(std::io::Error::other("keytab too large"));
+    }
+    Ok(Stamp(Sha256::digest(std::fs::read(path)?).into()))
 }
 
 fn load(path: &Path, aliases: &Aliases) -> Result<(KeyRing, Stamp), KeyStoreError> {
@@ -171,11 +174,12 @@ fn load(path: &Path, aliases: &Aliases) -> Result<(KeyRing, Stamp), KeyStoreErro
         message,
         source,
     };
-    let stamp = stamp_of(path).map_err(unavailable)?;
-    if stamp.len > keytab::MAX_KEYTAB_BYTES as u64 {
+    let meta = std::fs::metadata(path).map_err(unavailable)?;
+    if meta.len() > keytab::MAX_KEYTAB_BYTES as u64 {
         return Err(corrupt(format!("keytab {} is too large", path.display()), Some(Box::new(KeytabError::TooLarge))));
     }
     let bytes = std::fs::read(path).map_err(unavailable)?;
+    let stamp = Stamp(Sha256::digest(&bytes).into());
     let entries = keytab::parse(&bytes)
         .map_err(|e| corrupt(format!("keytab {} is invalid", path.display()), Some(Box::new(e))))?;
     let mut ring = KeyRing::from_keytab(&entries)
