@@ -12,7 +12,13 @@ use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec, WINDOWS_GSS_FLAGS};
 const POOL: usize = 64;
 
 fn pac() -> PacSpec {
-    let mut pac = PacSpec::new("S-1-5-21-1004336348-1177238915-682003330".parse().expect("sid"), 1105).with_upn("alice@ad.test");
+    let mut pac = PacSpec::new(
+        "S-1-5-21-1004336348-1177238915-682003330"
+            .parse()
+            .expect("sid"),
+        1105,
+    )
+    .with_upn("alice@ad.test");
     pac.group_rids = (500..540).collect();
     pac.extra_sids = vec!["S-1-18-1".parse().expect("sid")];
     pac
@@ -33,14 +39,21 @@ fn tokens(kdc: &TestKdc, now: SystemTime, mutual: bool) -> Vec<String> {
 
 fn validate(c: &mut Criterion) {
     let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    let acceptor = Acceptor::new(AcceptorConfig { allow_rc4: true, ..Default::default() });
+    let acceptor = Acceptor::new(AcceptorConfig {
+        allow_rc4: true,
+        ..Default::default()
+    });
     let mut group = c.benchmark_group("validate");
     group.throughput(Throughput::Elements(1));
     let cases = [
         ("aes256_pac_spnego", Etype::Aes256CtsHmacSha196, false),
         ("aes256_pac_spnego_mutual", Etype::Aes256CtsHmacSha196, true),
         ("aes128_pac_spnego", Etype::Aes128CtsHmacSha196, false),
-        ("aes256sha384_pac_spnego", Etype::Aes256CtsHmacSha384192, false),
+        (
+            "aes256sha384_pac_spnego",
+            Etype::Aes256CtsHmacSha384192,
+            false,
+        ),
         ("rc4_pac_spnego", Etype::Rc4Hmac, false),
     ];
     for (name, etype, mutual) in cases {
@@ -51,7 +64,8 @@ fn validate(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 i = (i + 1) % POOL;
-                black_box(acceptor.validate(black_box(pool[i].as_bytes()), &ring, now)).expect("valid")
+                black_box(acceptor.validate(black_box(pool[i].as_bytes()), &ring, now))
+                    .expect("valid")
             })
         });
     }
@@ -61,14 +75,17 @@ fn validate(c: &mut Criterion) {
     let kdc = TestKdc::new("AD.TEST", "HTTP/app.ad.test", Etype::Aes256CtsHmacSha196);
     let ring = kdc.key_ring();
     let pool = tokens(&kdc, now, false);
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     c.bench_function("accept/aes256_pac_spnego_replay_checked", |b| {
         b.iter_batched(
             || MemoryReplayCache::new(POOL * 2, 1_799_999_000),
             |cache| {
                 runtime.block_on(async {
                     for t in &pool {
-                        black_box(acceptor.accept(t.as_bytes(), &ring, &cache, now).await).expect("fresh");
+                        black_box(acceptor.accept(t.as_bytes(), &ring, &cache, now).await)
+                            .expect("fresh");
                     }
                 })
             },
@@ -85,7 +102,9 @@ fn validate(c: &mut Criterion) {
         })
         .collect();
     let bytes = keytab::write(&entries);
-    c.bench_function("keytab/parse_6_entries", |b| b.iter(|| keytab::parse(black_box(&bytes)).expect("parse")));
+    c.bench_function("keytab/parse_6_entries", |b| {
+        b.iter(|| keytab::parse(black_box(&bytes)).expect("parse"))
+    });
 }
 
 criterion_group!(benches, validate);

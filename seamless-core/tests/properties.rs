@@ -14,11 +14,18 @@ use seamless_core::kerberos::{Acceptor, AcceptorConfig, Etype, KeyRing, keytab};
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec, WINDOWS_GSS_FLAGS, fuzz};
 
 fn cases() -> u32 {
-    std::env::var("SEAMLESS_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000)
+    std::env::var("SEAMLESS_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000)
 }
 
 fn config() -> ProptestConfig {
-    ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases: cases(),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 const AUTHTIME: i64 = 1_800_000_000;
@@ -41,15 +48,19 @@ fn samples() -> &'static Samples {
     static S: OnceLock<Samples> = OnceLock::new();
     S.get_or_init(|| {
         let kdc = TestKdc::new("AD.TEST", "HTTP/app.ad.test", Etype::Aes256CtsHmacSha196);
-        let mut pac = PacSpec::new("S-1-5-21-1-2-3".parse().expect("sid"), 1105).with_upn("alice@ad.test");
+        let mut pac =
+            PacSpec::new("S-1-5-21-1-2-3".parse().expect("sid"), 1105).with_upn("alice@ad.test");
         pac.extra_sids = vec!["S-1-18-1".parse().expect("sid")];
         pac.resource_groups = Some(("S-1-5-21-4-5-6".parse().expect("sid"), vec![1200]));
         pac.requestor = true;
         let mut spec = TicketSpec::new("alice", now()).with_pac(pac.clone());
         spec.gss_flags = Some(WINDOWS_GSS_FLAGS);
         let minted = kdc.mint(&spec).expect("mint");
-        let token = base64::engine::general_purpose::STANDARD.decode(&minted.token).expect("b64");
-        let (ticket_plain, authenticator_plain) = fuzz::sample_plaintexts(&kdc, &spec).expect("plaintexts");
+        let token = base64::engine::general_purpose::STANDARD
+            .decode(&minted.token)
+            .expect("b64");
+        let (ticket_plain, authenticator_plain) =
+            fuzz::sample_plaintexts(&kdc, &spec).expect("plaintexts");
         let entries: Vec<keytab::KeytabEntry> = Etype::ALL
             .iter()
             .enumerate()
@@ -57,7 +68,8 @@ fn samples() -> &'static Samples {
                 principal: "HTTP/app.ad.test@AD.TEST".parse().expect("spn"),
                 timestamp: 1,
                 kvno: 2 + i as u32 * 300,
-                key: seamless_core::kerberos::Key::random(*e, &seamless_core::kerberos::OsEntropy).map_err(|_| 0),
+                key: seamless_core::kerberos::Key::random(*e, &seamless_core::kerberos::OsEntropy)
+                    .map_err(|_| 0),
             })
             .collect();
         Samples {
@@ -90,7 +102,11 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         any::<usize>().prop_map(Mutation::Truncate),
         (any::<usize>(), any::<u8>()).prop_map(|(i, v)| Mutation::Insert(i, v)),
         (any::<usize>(), 1usize..64).prop_map(|(i, n)| Mutation::Remove(i, n)),
-        (any::<usize>(), prop::sample::select(vec![0x00u8, 0x7F, 0x80, 0x81, 0x82, 0x84, 0x85, 0xFF])).prop_map(|(i, v)| Mutation::Length(i, v)),
+        (
+            any::<usize>(),
+            prop::sample::select(vec![0x00u8, 0x7F, 0x80, 0x81, 0x82, 0x84, 0x85, 0xFF])
+        )
+            .prop_map(|(i, v)| Mutation::Length(i, v)),
     ]
 }
 
@@ -128,7 +144,11 @@ fn samples_parse_unmutated() {
     assert!(fuzz::pac(&s.pac, "alice", AUTHTIME));
     assert!(keytab::parse(&s.keytab).is_ok_and(|e| e.len() == 5));
     let b64 = base64::engine::general_purpose::STANDARD.encode(&s.token);
-    assert!(Acceptor::default().validate(b64.as_bytes(), &s.ring, now()).is_ok());
+    assert!(
+        Acceptor::default()
+            .validate(b64.as_bytes(), &s.ring, now())
+            .is_ok()
+    );
     assert!(s.kdc.kvno() == 2);
 }
 

@@ -15,7 +15,11 @@ use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
 use serde_json::{Value, json};
 
 #[derive(Parser)]
-#[command(name = "seamless", version, about = "Seamless single sign-on: operator and developer tools")]
+#[command(
+    name = "seamless",
+    version,
+    about = "Seamless single sign-on: operator and developer tools"
+)]
 struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
@@ -73,10 +77,16 @@ enum KeytabCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Validate { keytab, aliases, allow_rc4, require_pac, token } => {
-            validate(&keytab, &aliases, allow_rc4, require_pac, token, cli.json)
-        }
-        Command::Keytab { command: KeytabCommand::List { path } } => keytab_list(&path, cli.json),
+        Command::Validate {
+            keytab,
+            aliases,
+            allow_rc4,
+            require_pac,
+            token,
+        } => validate(&keytab, &aliases, allow_rc4, require_pac, token, cli.json),
+        Command::Keytab {
+            command: KeytabCommand::List { path },
+        } => keytab_list(&path, cli.json),
         Command::Dev { keytab_out, user } => dev(keytab_out, &user, cli.json),
     };
     match result {
@@ -110,23 +120,44 @@ fn validate(
     let aliases = aliases
         .iter()
         .map(|a| {
-            let (account, spn) = a.split_once('=').ok_or_else(|| format!("--alias {a:?}: expected ACCOUNT=SPN"))?;
+            let (account, spn) = a
+                .split_once('=')
+                .ok_or_else(|| format!("--alias {a:?}: expected ACCOUNT=SPN"))?;
             let parse = |p: &str| p.parse::<PrincipalName>().map_err(|e| e.to_string());
             Ok((parse(account)?, parse(spn)?))
         })
         .collect::<Result<Vec<_>, String>>()?;
-    let store = KeytabFileKeyStore::open_with(keytab_path, aliases, std::time::Duration::from_secs(5))
-        .map_err(|e| format!("{e}{}", e.source.as_ref().map(|s| format!(": {s}")).unwrap_or_default()))?;
+    let store =
+        KeytabFileKeyStore::open_with(keytab_path, aliases, std::time::Duration::from_secs(5))
+            .map_err(|e| {
+                format!(
+                    "{e}{}",
+                    e.source
+                        .as_ref()
+                        .map(|s| format!(": {s}"))
+                        .unwrap_or_default()
+                )
+            })?;
     let token = match token.as_deref() {
         Some("-") | None => {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).map_err(|e| format!("reading standard input: {e}"))?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| format!("reading standard input: {e}"))?;
             s
         }
         Some(t) => t.to_string(),
     };
-    let acceptor = Acceptor::new(AcceptorConfig { allow_rc4, require_pac, ..Default::default() });
-    match acceptor.validate(bare_token(&token).as_bytes(), &store.current(), SystemTime::now()) {
+    let acceptor = Acceptor::new(AcceptorConfig {
+        allow_rc4,
+        require_pac,
+        ..Default::default()
+    });
+    match acceptor.validate(
+        bare_token(&token).as_bytes(),
+        &store.current(),
+        SystemTime::now(),
+    ) {
         Ok(t) => {
             print_ticket(&t, as_json);
             Ok(ExitCode::SUCCESS)
@@ -139,7 +170,12 @@ fn validate(
                 );
             } else {
                 println!("rejected: {e}");
-                println!("  code {} ({}){}", e.code(), e.reason(), e.rfc_name().map(|n| format!(", {n}")).unwrap_or_default());
+                println!(
+                    "  code {} ({}){}",
+                    e.code(),
+                    e.reason(),
+                    e.rfc_name().map(|n| format!(", {n}")).unwrap_or_default()
+                );
             }
             Ok(ExitCode::from(1))
         }
@@ -182,7 +218,12 @@ fn print_ticket(t: &ValidatedTicket, as_json: bool) {
     println!("valid ticket");
     println!("  client      {}", t.client);
     println!("  service     {}", t.service);
-    println!("  encryption  {} (kvno {}, {} key)", t.etype, t.kvno, t.key_state.name());
+    println!(
+        "  encryption  {} (kvno {}, {} key)",
+        t.etype,
+        t.kvno,
+        t.key_state.name()
+    );
     println!("  valid until {} (Unix seconds)", t.end_time);
     match &t.pac {
         Some(p) => {
@@ -193,11 +234,21 @@ fn print_ticket(t: &ValidatedTicket, as_json: bool) {
                 println!("  UPN         {}", u.upn);
             }
             if let Some(l) = &p.logon_info {
-                println!("  account     {}\\{} ({})", l.logon_domain_name, l.effective_name, l.full_name);
+                println!(
+                    "  account     {}\\{} ({})",
+                    l.logon_domain_name, l.effective_name, l.full_name
+                );
             }
             let groups = p.group_sids();
             if !groups.is_empty() {
-                println!("  groups      {}", groups.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
+                println!(
+                    "  groups      {}",
+                    groups
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
             }
         }
         None => println!("  PAC         none (identity from the principal name)"),
@@ -232,7 +283,10 @@ fn keytab_list(path: &PathBuf, as_json: bool) -> Result<ExitCode, String> {
     if as_json {
         println!("{}", Value::Array(rows));
     } else {
-        println!("{:<5} {:<28} {:<9} principal", "kvno", "encryption", "state");
+        println!(
+            "{:<5} {:<28} {:<9} principal",
+            "kvno", "encryption", "state"
+        );
         for r in &rows {
             println!(
                 "{:<5} {:<28} {:<9} {}",
@@ -249,43 +303,81 @@ fn keytab_list(path: &PathBuf, as_json: bool) -> Result<ExitCode, String> {
 fn dev(keytab_out: Option<PathBuf>, user: &str, as_json: bool) -> Result<ExitCode, String> {
     let realm = "DEV.SEAMLESS.TEST";
     let kdc = TestKdc::new(realm, "HTTP/localhost", Etype::Aes256CtsHmacSha196);
-    let path = keytab_out.unwrap_or_else(|| std::env::temp_dir().join(format!("seamless-dev-{}.keytab", std::process::id())));
+    let path = keytab_out.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("seamless-dev-{}.keytab", std::process::id()))
+    });
     let entry = keytab::KeytabEntry {
         principal: kdc.service().clone(),
-        timestamp: SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as u32).unwrap_or(0),
+        timestamp: SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs() as u32)
+            .unwrap_or(0),
         kvno: kdc.kvno(),
         key: Ok(kdc.key().clone()),
     };
-    std::fs::write(&path, keytab::write(&[entry])).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    std::fs::write(&path, keytab::write(&[entry]))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let say = |step: &str| {
         if !as_json {
             println!("{step}");
         }
     };
-    say(&format!("1. dev realm {realm}: service HTTP/localhost, aes256 key at kvno {}, keytab {}", kdc.kvno(), path.display()));
+    say(&format!(
+        "1. dev realm {realm}: service HTTP/localhost, aes256 key at kvno {}, keytab {}",
+        kdc.kvno(),
+        path.display()
+    ));
 
-    let domain = "S-1-5-21-3623811015-3361044348-30300820".parse().map_err(|_| "bad dev SID".to_string())?;
+    let domain = "S-1-5-21-3623811015-3361044348-30300820"
+        .parse()
+        .map_err(|_| "bad dev SID".to_string())?;
     let now = SystemTime::now();
     let mut pac = PacSpec::new(domain, 1105).with_upn(&format!("{user}@dev.seamless.test"));
     pac.logon_domain_name = "DEV".into();
     pac.full_name = format!("{user} (dev realm)");
     pac.dns_domain = "dev.seamless.test".into();
-    let minted = kdc.mint(&TicketSpec::new(user, now).with_pac(pac)).map_err(|e| e.to_string())?;
-    say(&format!("2. minted a service ticket for {user}@{realm} with an AD-style PAC, wrapped in SPNEGO ({} bytes base64)", minted.token.len()));
-    say(&format!("   Authorization: Negotiate {}…", &minted.token[..48.min(minted.token.len())]));
+    let minted = kdc
+        .mint(&TicketSpec::new(user, now).with_pac(pac))
+        .map_err(|e| e.to_string())?;
+    say(&format!(
+        "2. minted a service ticket for {user}@{realm} with an AD-style PAC, wrapped in SPNEGO ({} bytes base64)",
+        minted.token.len()
+    ));
+    say(&format!(
+        "   Authorization: Negotiate {}…",
+        &minted.token[..48.min(minted.token.len())]
+    ));
 
     let store = KeytabFileKeyStore::open(&path).map_err(|e| e.to_string())?;
     let ring = store.current();
-    let account = ring.accounts().first().map(|a| a.keys().iter().any(|k| k.state() == KeyState::Current)).unwrap_or(false);
-    say(&format!("3. loaded the keytab back: {} account(s), current key present: {account}", ring.accounts().len()));
+    let account = ring
+        .accounts()
+        .first()
+        .map(|a| a.keys().iter().any(|k| k.state() == KeyState::Current))
+        .unwrap_or(false);
+    say(&format!(
+        "3. loaded the keytab back: {} account(s), current key present: {account}",
+        ring.accounts().len()
+    ));
     let acceptor = Acceptor::default();
-    let ticket = acceptor.validate(minted.token.as_bytes(), &ring, now).map_err(|e| format!("{e} (code {})", e.code()))?;
-    say("4. validated through the acceptor (SPNEGO → AP-REQ → ticket → authenticator → PAC signature):");
+    let ticket = acceptor
+        .validate(minted.token.as_bytes(), &ring, now)
+        .map_err(|e| format!("{e} (code {})", e.code()))?;
+    say(
+        "4. validated through the acceptor (SPNEGO → AP-REQ → ticket → authenticator → PAC signature):",
+    );
     if as_json {
-        println!("{}", json!({ "keytab": path.display().to_string(), "ticket": ticket_json(&ticket) }));
+        println!(
+            "{}",
+            json!({ "keytab": path.display().to_string(), "ticket": ticket_json(&ticket) })
+        );
     } else {
         print_ticket(&ticket, false);
-        println!("\nTry it yourself: seamless validate --keytab {} '{}'", path.display(), minted.token);
+        println!(
+            "\nTry it yourself: seamless validate --keytab {} '{}'",
+            path.display(),
+            minted.token
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -50,7 +50,9 @@ pub struct MemoryKeyStore {
 impl MemoryKeyStore {
     /// A store holding `ring`.
     pub fn new(ring: KeyRing) -> Self {
-        Self { ring: RwLock::new(Arc::new(ring)) }
+        Self {
+            ring: RwLock::new(Arc::new(ring)),
+        }
     }
 
     /// Atomically replaces the ring.
@@ -100,7 +102,9 @@ pub struct KeytabFileKeyStore {
 
 impl fmt::Debug for KeytabFileKeyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeytabFileKeyStore").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("KeytabFileKeyStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -111,14 +115,22 @@ impl KeytabFileKeyStore {
     }
 
     /// Opens `path` with SPN aliases and a change-check interval.
-    pub fn open_with(path: impl AsRef<Path>, aliases: Aliases, check_interval: Duration) -> Result<Self, KeyStoreError> {
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        aliases: Aliases,
+        check_interval: Duration,
+    ) -> Result<Self, KeyStoreError> {
         let path = path.as_ref().to_path_buf();
         let (ring, stamp) = load(&path, &aliases)?;
         Ok(Self {
             path,
             aliases,
             check_interval,
-            state: Mutex::new(Loaded { ring: Arc::new(ring), stamp: Some(stamp), checked: Instant::now() }),
+            state: Mutex::new(Loaded {
+                ring: Arc::new(ring),
+                stamp: Some(stamp),
+                checked: Instant::now(),
+            }),
         })
     }
 
@@ -169,27 +181,48 @@ fn load(path: &Path, aliases: &Aliases) -> Result<(KeyRing, Stamp), KeyStoreErro
         message: format!("cannot read keytab {}", path.display()),
         source: Some(Box::new(e)),
     };
-    let corrupt = |message: String, source: Option<Box<dyn std::error::Error + Send + Sync>>| KeyStoreError {
-        kind: KeyStoreErrorKind::Corrupt,
-        message,
-        source,
-    };
+    let corrupt =
+        |message: String, source: Option<Box<dyn std::error::Error + Send + Sync>>| KeyStoreError {
+            kind: KeyStoreErrorKind::Corrupt,
+            message,
+            source,
+        };
     let meta = std::fs::metadata(path).map_err(unavailable)?;
     if meta.len() > keytab::MAX_KEYTAB_BYTES as u64 {
-        return Err(corrupt(format!("keytab {} is too large", path.display()), Some(Box::new(KeytabError::TooLarge))));
+        return Err(corrupt(
+            format!("keytab {} is too large", path.display()),
+            Some(Box::new(KeytabError::TooLarge)),
+        ));
     }
     let bytes = std::fs::read(path).map_err(unavailable)?;
     let stamp = Stamp(Sha256::digest(&bytes).into());
-    let entries = keytab::parse(&bytes)
-        .map_err(|e| corrupt(format!("keytab {} is invalid", path.display()), Some(Box::new(e))))?;
-    let mut ring = KeyRing::from_keytab(&entries)
-        .map_err(|e| corrupt(format!("keytab {} holds an unusable key", path.display()), Some(Box::new(e))))?;
+    let entries = keytab::parse(&bytes).map_err(|e| {
+        corrupt(
+            format!("keytab {} is invalid", path.display()),
+            Some(Box::new(e)),
+        )
+    })?;
+    let mut ring = KeyRing::from_keytab(&entries).map_err(|e| {
+        corrupt(
+            format!("keytab {} holds an unusable key", path.display()),
+            Some(Box::new(e)),
+        )
+    })?;
     if ring.accounts().is_empty() {
-        return Err(corrupt(format!("keytab {} holds no usable keys", path.display()), None));
+        return Err(corrupt(
+            format!("keytab {} holds no usable keys", path.display()),
+            None,
+        ));
     }
     for (account, alias) in aliases {
         if !ring.add_alias(account, alias.clone()) {
-            return Err(corrupt(format!("keytab {} has no account {account} for alias {alias}", path.display()), None));
+            return Err(corrupt(
+                format!(
+                    "keytab {} has no account {account} for alias {alias}",
+                    path.display()
+                ),
+                None,
+            ));
         }
     }
     Ok((ring, stamp))

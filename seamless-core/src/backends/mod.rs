@@ -2,4 +2,6 @@
 
 mod keystore;
 
-pub use keystore::{Aliases, KeyStore, KeyStoreError, KeyStoreErrorKind, KeytabFileKeyStore, MemoryKeyStore};
+pub use keystore::{
+    Aliases, KeyStore, KeyStoreError, KeyStoreErrorKind, KeytabFileKeyStore, MemoryKeyStore,
+};

@@ -213,7 +213,9 @@ pub struct Acceptor {
 
 impl fmt::Debug for Acceptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Acceptor").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Acceptor")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -234,7 +236,10 @@ pub(crate) fn unix_seconds(t: SystemTime) -> i64 {
 impl Acceptor {
     /// An acceptor with `config` and the operating system's randomness.
     pub fn new(config: AcceptorConfig) -> Self {
-        Self { config, entropy: Arc::new(OsEntropy) }
+        Self {
+            config,
+            entropy: Arc::new(OsEntropy),
+        }
     }
 
     /// Replaces the randomness source (deterministic tests).
@@ -257,7 +262,12 @@ impl Acceptor {
     /// let err = acceptor.validate(b"TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==", &KeyRing::default(), std::time::SystemTime::now());
     /// assert_eq!(err.unwrap_err(), KerberosError::Ntlm);
     /// ```
-    pub fn validate(&self, token_b64: &[u8], ring: &KeyRing, now: SystemTime) -> Result<ValidatedTicket, KerberosError> {
+    pub fn validate(
+        &self,
+        token_b64: &[u8],
+        ring: &KeyRing,
+        now: SystemTime,
+    ) -> Result<ValidatedTicket, KerberosError> {
         let now = unix_seconds(now);
         let token = self.decode_base64(token_b64)?;
         let init = spnego::parse_initial(&token).map_err(framing_error)?;
@@ -267,16 +277,21 @@ impl Acceptor {
             ApReqError::Der(d) => KerberosError::Malformed(d.what),
         })?;
         let ticket = &ap_req.ticket;
-        let account = ring.account_for(ticket.realm, &ticket.sname.components).ok_or_else(|| KerberosError::NotUs {
-            service: format!("{}@{}", ticket.sname.joined(), ticket.realm),
-        })?;
+        let account = ring
+            .account_for(ticket.realm, &ticket.sname.components)
+            .ok_or_else(|| KerberosError::NotUs {
+                service: format!("{}@{}", ticket.sname.joined(), ticket.realm),
+            })?;
 
         let etype_number = ticket.enc_part.etype;
         let etype = self.allowed_etype(etype_number)?;
         let kvno = ticket.enc_part.kvno;
         let candidates = account.candidates(etype, kvno, now);
         if candidates.is_empty() {
-            return Err(KerberosError::NoKey { etype: etype_number, kvno });
+            return Err(KerberosError::NoKey {
+                etype: etype_number,
+                kvno,
+            });
         }
         // Keys of other kvnos are tried too (a DC may lag a rollover), but when none
         // has the ticket's kvno the honest diagnosis is "key version not held"
@@ -284,27 +299,39 @@ impl Acceptor {
         let exact_kvno_held = kvno.is_none() || candidates.iter().any(|k| Some(k.kvno()) == kvno);
         let (ring_key, plain) = candidates
             .iter()
-            .find_map(|k| k.ticket.decrypt(ticket.enc_part.cipher).ok().map(|p| (*k, p)))
+            .find_map(|k| {
+                k.ticket
+                    .decrypt(ticket.enc_part.cipher)
+                    .ok()
+                    .map(|p| (*k, p))
+            })
             .ok_or(if exact_kvno_held {
                 KerberosError::TicketIntegrity { kvno }
             } else {
-                KerberosError::NoKey { etype: etype_number, kvno }
+                KerberosError::NoKey {
+                    etype: etype_number,
+                    kvno,
+                }
             })?;
         let part = EncTicketPart::decode(&plain).map_err(|e| KerberosError::Malformed(e.what))?;
 
         let session_etype = self.allowed_etype(part.key.keytype)?;
-        let session_key = Key::new(session_etype, part.key.value).map_err(|_| KerberosError::Malformed("session key length"))?;
+        let session_key = Key::new(session_etype, part.key.value)
+            .map_err(|_| KerberosError::Malformed("session key length"))?;
         let auth_plain = session_key
             .decrypt(USAGE_AUTHENTICATOR, ap_req.authenticator.cipher)
             .map_err(|_| KerberosError::AuthenticatorIntegrity)?;
-        let auth = Authenticator::decode(&auth_plain).map_err(|e| KerberosError::Malformed(e.what))?;
+        let auth =
+            Authenticator::decode(&auth_plain).map_err(|e| KerberosError::Malformed(e.what))?;
         if auth.crealm != part.crealm || auth.cname.components != part.cname.components {
             return Err(KerberosError::BadMatch);
         }
 
         let skew = self.config.max_skew.as_secs() as i64;
         if (auth.ctime - now).abs() > skew {
-            return Err(KerberosError::Skew { skew_secs: auth.ctime - now });
+            return Err(KerberosError::Skew {
+                skew_secs: auth.ctime - now,
+            });
         }
         let start = part.starttime.unwrap_or(part.authtime);
         if start - skew > now || part.flags & FLAG_INVALID != 0 {
@@ -316,16 +343,24 @@ impl Acceptor {
         if let Some(max) = self.config.max_ticket_lifetime
             && part.endtime - start > max.as_secs() as i64
         {
-            return Err(KerberosError::TicketLifetime { secs: part.endtime - start });
+            return Err(KerberosError::TicketLifetime {
+                secs: part.endtime - start,
+            });
         }
 
         let (gss_flags, channel_bindings) = self.gss_checksum(&auth)?;
         let pac = self.pac(&part, ring_key.etype(), &ring_key.pac)?;
 
-        let mutual = gss_flags.mutual() || ap_req.ap_options & messages::AP_OPTION_MUTUAL_REQUIRED != 0;
-        let ap_rep = if mutual { Some(self.ap_rep(&session_key, &auth)?) } else { None };
-        let response_token = spnego::response(init.mechanism, NegState::AcceptCompleted, ap_rep.as_deref())
-            .map(|t| base64::engine::general_purpose::STANDARD.encode(t));
+        let mutual =
+            gss_flags.mutual() || ap_req.ap_options & messages::AP_OPTION_MUTUAL_REQUIRED != 0;
+        let ap_rep = if mutual {
+            Some(self.ap_rep(&session_key, &auth)?)
+        } else {
+            None
+        };
+        let response_token =
+            spnego::response(init.mechanism, NegState::AcceptCompleted, ap_rep.as_deref())
+                .map(|t| base64::engine::general_purpose::STANDARD.encode(t));
 
         let replay = ReplayEntry {
             key: replay_key(ticket, &auth, ap_req.authenticator.cipher),
@@ -335,12 +370,22 @@ impl Acceptor {
         Ok(ValidatedTicket {
             client: PrincipalName {
                 name_type: part.cname.name_type,
-                components: part.cname.components.iter().map(|c| c.to_string()).collect(),
+                components: part
+                    .cname
+                    .components
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect(),
                 realm: part.crealm.to_string(),
             },
             service: PrincipalName {
                 name_type: ticket.sname.name_type,
-                components: ticket.sname.components.iter().map(|c| c.to_string()).collect(),
+                components: ticket
+                    .sname
+                    .components
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect(),
                 realm: ticket.realm.to_string(),
             },
             mechanism: init.mechanism,
@@ -373,7 +418,10 @@ impl Acceptor {
         now: SystemTime,
     ) -> Result<ValidatedTicket, KerberosError> {
         let ticket = self.validate(token_b64, ring, now)?;
-        match replay_cache.check_and_insert(&ticket.replay, unix_seconds(now)).await {
+        match replay_cache
+            .check_and_insert(&ticket.replay, unix_seconds(now))
+            .await
+        {
             Ok(Freshness::Fresh) => Ok(ticket),
             Ok(Freshness::Replayed) => Err(KerberosError::Replay),
             Err(_) => Err(KerberosError::ReplayCacheUnavailable),
@@ -387,43 +435,69 @@ impl Acceptor {
         }
         let limit = self.config.max_token_bytes.div_ceil(3) * 4;
         if trimmed.len() > limit {
-            return Err(KerberosError::TokenTooLarge { len: trimmed.len(), limit });
+            return Err(KerberosError::TokenTooLarge {
+                len: trimmed.len(),
+                limit,
+            });
         }
         let token = base64::engine::general_purpose::STANDARD
             .decode(trimmed)
             .map_err(|_| KerberosError::Base64)?;
         if token.len() > self.config.max_token_bytes {
-            return Err(KerberosError::TokenTooLarge { len: token.len(), limit: self.config.max_token_bytes });
+            return Err(KerberosError::TokenTooLarge {
+                len: token.len(),
+                limit: self.config.max_token_bytes,
+            });
         }
         Ok(token)
     }
 
     fn allowed_etype(&self, number: i32) -> Result<Etype, KerberosError> {
         match Etype::from_number(number) {
-            Ok(Etype::Rc4Hmac) if !self.config.allow_rc4 => Err(KerberosError::EtypeNotAllowed { etype: number }),
+            Ok(Etype::Rc4Hmac) if !self.config.allow_rc4 => {
+                Err(KerberosError::EtypeNotAllowed { etype: number })
+            }
             Ok(e) => Ok(e),
             Err(_) => Err(KerberosError::EtypeNotAllowed { etype: number }),
         }
     }
 
-    fn gss_checksum(&self, auth: &Authenticator<'_>) -> Result<(GssFlags, ChannelBindingState), KerberosError> {
+    fn gss_checksum(
+        &self,
+        auth: &Authenticator<'_>,
+    ) -> Result<(GssFlags, ChannelBindingState), KerberosError> {
         // MS-KILE 3.4.5: without the 0x8003 checksum all flags are clear and no
         // bindings were sent.
         let Some(cksum) = auth.cksum.filter(|c| c.cksumtype == GSS_CHECKSUM) else {
             return match self.config.channel_bindings {
-                ChannelBindingPolicy::Require { .. } => Err(KerberosError::ChannelBindings("required but absent")),
+                ChannelBindingPolicy::Require { .. } => {
+                    Err(KerberosError::ChannelBindings("required but absent"))
+                }
                 _ => Ok((GssFlags::default(), ChannelBindingState::Absent)),
             };
         };
         let c = cksum.checksum;
-        let (len, rest) = c.split_at_checked(4).ok_or(KerberosError::Malformed("GSS checksum"))?;
-        let (bnd, rest) = rest.split_at_checked(16).ok_or(KerberosError::Malformed("GSS checksum"))?;
-        let (flags, _) = rest.split_at_checked(4).ok_or(KerberosError::Malformed("GSS checksum"))?;
-        let len = u32::from_le_bytes(len.try_into().map_err(|_| KerberosError::Malformed("GSS checksum"))?);
+        let (len, rest) = c
+            .split_at_checked(4)
+            .ok_or(KerberosError::Malformed("GSS checksum"))?;
+        let (bnd, rest) = rest
+            .split_at_checked(16)
+            .ok_or(KerberosError::Malformed("GSS checksum"))?;
+        let (flags, _) = rest
+            .split_at_checked(4)
+            .ok_or(KerberosError::Malformed("GSS checksum"))?;
+        let len = u32::from_le_bytes(
+            len.try_into()
+                .map_err(|_| KerberosError::Malformed("GSS checksum"))?,
+        );
         if len != 16 {
             return Err(KerberosError::Malformed("GSS checksum Lgth"));
         }
-        let flags = GssFlags(u32::from_le_bytes(flags.try_into().map_err(|_| KerberosError::Malformed("GSS checksum"))?));
+        let flags = GssFlags(u32::from_le_bytes(
+            flags
+                .try_into()
+                .map_err(|_| KerberosError::Malformed("GSS checksum"))?,
+        ));
         let zero = bnd.iter().all(|&b| b == 0);
         let state = match (self.config.channel_bindings, zero) {
             (ChannelBindingPolicy::Require { .. }, true) => {
@@ -431,7 +505,11 @@ impl Acceptor {
             }
             (_, true) => ChannelBindingState::Absent,
             (ChannelBindingPolicy::Ignore, false) => ChannelBindingState::Unchecked,
-            (ChannelBindingPolicy::Verify { expected } | ChannelBindingPolicy::Require { expected }, false) => {
+            (
+                ChannelBindingPolicy::Verify { expected }
+                | ChannelBindingPolicy::Require { expected },
+                false,
+            ) => {
                 if !bool::from(subtle::ConstantTimeEq::ct_eq(bnd, &expected[..])) {
                     return Err(KerberosError::ChannelBindings("do not match"));
                 }
@@ -450,13 +528,18 @@ impl Acceptor {
         let elements = match part.authorization_data {
             Some(field) => {
                 let inner = super::der::Reader::new(field).remaining();
-                messages::decode_authorization_data(inner).map_err(|e| KerberosError::Malformed(e.what))?
+                messages::decode_authorization_data(inner)
+                    .map_err(|e| KerberosError::Malformed(e.what))?
             }
             None => Vec::new(),
         };
         let mut pacs = elements.iter().filter(|e| e.ad_type == AD_WIN2K_PAC);
         let Some(raw) = pacs.next() else {
-            return if self.config.require_pac { Err(KerberosError::PacMissing) } else { Ok(None) };
+            return if self.config.require_pac {
+                Err(KerberosError::PacMissing)
+            } else {
+                Ok(None)
+            };
         };
         if pacs.next().is_some() {
             return Err(KerberosError::Pac(pac::PacError::Duplicate(0)));
@@ -466,18 +549,32 @@ impl Acceptor {
             client_realm: part.crealm,
             authtime: part.authtime,
         };
-        Ok(Some(pac::verify(raw.data, service_etype, server_key, &view)?))
+        Ok(Some(pac::verify(
+            raw.data,
+            service_etype,
+            server_key,
+            &view,
+        )?))
     }
 
-    fn ap_rep(&self, session_key: &Key, auth: &Authenticator<'_>) -> Result<Vec<u8>, KerberosError> {
+    fn ap_rep(
+        &self,
+        session_key: &Key,
+        auth: &Authenticator<'_>,
+    ) -> Result<Vec<u8>, KerberosError> {
         let mut seq = [0u8; 4];
-        self.entropy.fill(&mut seq).map_err(|_| KerberosError::Reply)?;
+        self.entropy
+            .fill(&mut seq)
+            .map_err(|_| KerberosError::Reply)?;
         let seq = u32::from_be_bytes(seq) & 0x3FFF_FFFF;
         let plain = messages::encode_enc_ap_rep_part(auth.ctime, auth.cusec, None, Some(seq));
         let cipher = session_key
             .encrypt(USAGE_AP_REP, &plain, self.entropy.as_ref())
             .map_err(|_| KerberosError::Reply)?;
-        Ok(messages::encode_ap_rep(session_key.etype().number(), &cipher))
+        Ok(messages::encode_ap_rep(
+            session_key.etype().number(),
+            &cipher,
+        ))
     }
 }
 
@@ -498,7 +595,12 @@ pub struct Accepted {
 
 impl From<ValidatedTicket> for Accepted {
     fn from(t: ValidatedTicket) -> Self {
-        Self { client: t.client.clone(), response_token: t.response_token.clone(), replay: t.replay, ticket: Some(Box::new(t)) }
+        Self {
+            client: t.client.clone(),
+            response_token: t.response_token.clone(),
+            replay: t.replay,
+            ticket: Some(Box::new(t)),
+        }
     }
 }
 
@@ -507,14 +609,24 @@ impl From<ValidatedTicket> for Accepted {
 pub trait NegotiateAcceptor: Send + Sync {
     /// Validates the base64 token after `Negotiate ` at time `now`. The pure-Rust
     /// backend takes its keys from `keys`; the GSSAPI backend from `KRB5_KTNAME`.
-    fn accept_token(&self, token_b64: &[u8], keys: &KeyRing, now: SystemTime) -> Result<Accepted, KerberosError>;
+    fn accept_token(
+        &self,
+        token_b64: &[u8],
+        keys: &KeyRing,
+        now: SystemTime,
+    ) -> Result<Accepted, KerberosError>;
 
     /// A short name for logs (`"rust"`, `"gssapi"`).
     fn backend(&self) -> &'static str;
 }
 
 impl NegotiateAcceptor for Acceptor {
-    fn accept_token(&self, token_b64: &[u8], keys: &KeyRing, now: SystemTime) -> Result<Accepted, KerberosError> {
+    fn accept_token(
+        &self,
+        token_b64: &[u8],
+        keys: &KeyRing,
+        now: SystemTime,
+    ) -> Result<Accepted, KerberosError> {
         self.validate(token_b64, keys, now).map(Accepted::from)
     }
 
@@ -529,12 +641,18 @@ fn framing_error(e: FramingError) -> KerberosError {
         FramingError::NegoEx => KerberosError::NegoEx,
         FramingError::KerberosNotPreferred => KerberosError::KerberosNotPreferred,
         FramingError::NoKerberos => KerberosError::NoKerberos,
-        FramingError::NoMechToken => KerberosError::Malformed("SPNEGO without an optimistic Kerberos token"),
+        FramingError::NoMechToken => {
+            KerberosError::Malformed("SPNEGO without an optimistic Kerberos token")
+        }
         FramingError::Malformed(what) => KerberosError::Malformed(what),
     }
 }
 
-fn replay_key(ticket: &messages::Ticket<'_>, auth: &Authenticator<'_>, authenticator_cipher: &[u8]) -> ReplayKey {
+fn replay_key(
+    ticket: &messages::Ticket<'_>,
+    auth: &Authenticator<'_>,
+    authenticator_cipher: &[u8],
+) -> ReplayKey {
     let mut h = Sha256::new();
     let mut field = |part: &str| {
         h.update((part.len() as u32).to_be_bytes());

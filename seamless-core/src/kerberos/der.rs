@@ -6,7 +6,12 @@
 //! error on the first byte that does not fit, so no input can make it panic, loop or
 //! allocate more than its own size. Schema depth is fixed by the callers; the one
 //! recursive structure (authorization data) carries its own depth bound.
-#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::fmt;
 
@@ -109,7 +114,9 @@ impl<'a> Reader<'a> {
             after_len = tail;
             len
         };
-        let (value, rest) = after_len.split_at_checked(len).ok_or(DerError { what: "value" })?;
+        let (value, rest) = after_len
+            .split_at_checked(len)
+            .ok_or(DerError { what: "value" })?;
         self.rest = rest;
         Ok((tag, value))
     }
@@ -162,7 +169,11 @@ impl<'a> Reader<'a> {
 
     /// Fails unless every byte has been read: DER allows no trailing data.
     pub(crate) fn finish(&self, what: &'static str) -> DerResult<()> {
-        if self.rest.is_empty() { Ok(()) } else { err(what) }
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            err(what)
+        }
     }
 
     /// Skips any remaining fields (for extensible SEQUENCEs read in order).
@@ -176,7 +187,9 @@ impl<'a> Reader<'a> {
 
 /// Decodes a DER INTEGER that must fit an `i64`.
 pub(crate) fn integer(bytes: &[u8]) -> DerResult<i64> {
-    let (&first, rest) = bytes.split_first().ok_or(DerError { what: "empty integer" })?;
+    let (&first, rest) = bytes.split_first().ok_or(DerError {
+        what: "empty integer",
+    })?;
     if bytes.len() > 8 {
         return err("integer too large");
     }
@@ -227,10 +240,21 @@ pub(crate) fn kerberos_time(bytes: &[u8]) -> DerResult<i64> {
         }
         *d = u32::from(c - b'0');
     }
-    let num = |i: usize, n: usize| digits.iter().skip(i).take(n).fold(0u32, |acc, d| acc * 10 + d);
+    let num = |i: usize, n: usize| {
+        digits
+            .iter()
+            .skip(i)
+            .take(n)
+            .fold(0u32, |acc, d| acc * 10 + d)
+    };
     let (year, month, day) = (num(0, 4), num(4, 2), num(6, 2));
     let (hour, minute, second) = (num(8, 2), num(10, 2), num(12, 2));
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return err("time out of range");
     }
     let days = days_from_civil(i64::from(year), month, day);
@@ -252,7 +276,9 @@ pub(crate) fn format_kerberos_time(secs: i64) -> [u8; 15] {
         rem % 60
     );
     let mut out = [b'0'; 15];
-    out.copy_from_slice(&text.as_bytes()[..15]);
+    for (o, b) in out.iter_mut().zip(text.bytes()) {
+        *o = b;
+    }
     out
 }
 
@@ -336,16 +362,14 @@ impl Writer {
 
     pub(crate) fn integer(&mut self, value: i64) {
         let bytes = value.to_be_bytes();
-        let mut start = 0;
-        while start < 7 {
-            let (b, next) = (bytes[start], bytes[start + 1]);
-            if (b == 0 && next & 0x80 == 0) || (b == 0xFF && next & 0x80 != 0) {
-                start += 1;
-            } else {
-                break;
-            }
-        }
-        self.raw(tag::INTEGER, &bytes[start..]);
+        // Drop leading bytes that only repeat the sign (DER minimal encoding).
+        let start = bytes
+            .windows(2)
+            .take_while(|w| {
+                matches!(w, [0x00, n] if n & 0x80 == 0) || matches!(w, [0xFF, n] if n & 0x80 != 0)
+            })
+            .count();
+        self.raw(tag::INTEGER, bytes.get(start..).unwrap_or(&bytes));
     }
 
     pub(crate) fn octet_string(&mut self, value: &[u8]) {
@@ -373,7 +397,7 @@ fn push_len(out: &mut Vec<u8>, len: usize) {
         let bytes = (len as u32).to_be_bytes();
         let skip = bytes.iter().take_while(|&&b| b == 0).count();
         out.push(0x80 | (4 - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
+        out.extend_from_slice(bytes.get(skip..).unwrap_or_default());
     }
 }
 
@@ -385,16 +409,33 @@ pub(crate) fn wrap(tag: u8, value: &[u8]) -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
     #[test]
     fn lengths_must_be_minimal_and_definite() {
         assert!(Reader::new(&[0x04, 0x80]).any().is_err(), "indefinite");
-        assert!(Reader::new(&[0x04, 0x81, 0x05, 1, 2, 3, 4, 5]).any().is_err(), "short form fits");
-        assert!(Reader::new(&[0x04, 0x82, 0x00, 0x90]).any().is_err(), "leading zero");
-        assert!(Reader::new(&[0x04, 0x85, 1, 1, 1, 1, 1]).any().is_err(), "5 length bytes");
-        assert!(Reader::new(&[0x04, 0x84, 0xFF, 0xFF, 0xFF, 0xFF]).any().is_err(), "overruns");
+        assert!(
+            Reader::new(&[0x04, 0x81, 0x05, 1, 2, 3, 4, 5])
+                .any()
+                .is_err(),
+            "short form fits"
+        );
+        assert!(
+            Reader::new(&[0x04, 0x82, 0x00, 0x90]).any().is_err(),
+            "leading zero"
+        );
+        assert!(
+            Reader::new(&[0x04, 0x85, 1, 1, 1, 1, 1]).any().is_err(),
+            "5 length bytes"
+        );
+        assert!(
+            Reader::new(&[0x04, 0x84, 0xFF, 0xFF, 0xFF, 0xFF])
+                .any()
+                .is_err(),
+            "overruns"
+        );
         assert!(Reader::new(&[0x1F, 0x01, 0x00]).any().is_err(), "high tag");
         let mut long = vec![0x04, 0x81, 0x80];
         long.extend_from_slice(&[7; 0x80]);
@@ -404,7 +445,21 @@ mod tests {
 
     #[test]
     fn integers_round_trip_and_reject_padding() {
-        for v in [0i64, 1, 127, 128, 255, 256, -1, -128, -129, 0x7FFF_FFFF, -138, i64::MAX, i64::MIN] {
+        for v in [
+            0i64,
+            1,
+            127,
+            128,
+            255,
+            256,
+            -1,
+            -128,
+            -129,
+            0x7FFF_FFFF,
+            -138,
+            i64::MAX,
+            i64::MIN,
+        ] {
             let mut w = Writer::new();
             w.integer(v);
             let bytes = w.into_bytes();
@@ -420,9 +475,20 @@ mod tests {
 
     #[test]
     fn kerberos_time_round_trips() {
-        for secs in [0i64, 951_782_400, 1_700_000_000, 4_102_444_799, 1_709_251_199] {
+        for secs in [
+            0i64,
+            951_782_400,
+            1_700_000_000,
+            4_102_444_799,
+            1_709_251_199,
+        ] {
             let text = format_kerberos_time(secs);
-            assert_eq!(kerberos_time(&text), Ok(secs), "{}", String::from_utf8_lossy(&text));
+            assert_eq!(
+                kerberos_time(&text),
+                Ok(secs),
+                "{}",
+                String::from_utf8_lossy(&text)
+            );
         }
         assert_eq!(kerberos_time(b"20240229120000Z"), Ok(1_709_208_000));
         assert!(kerberos_time(b"20241301000000Z").is_err());
@@ -438,7 +504,10 @@ mod tests {
         w.flags(v);
         let bytes = w.into_bytes();
         let mut r = Reader::new(&bytes);
-        assert_eq!(kerberos_flags(r.expect(tag::BIT_STRING, "f").expect("bits")), Ok(v));
+        assert_eq!(
+            kerberos_flags(r.expect(tag::BIT_STRING, "f").expect("bits")),
+            Ok(v)
+        );
         assert_eq!(kerberos_flags(&[0, 0x80]), Ok(0x8000_0000));
     }
 }

@@ -136,7 +136,12 @@ impl KerberosError {
             Empty => 81006,
             Base64 | Malformed(_) | BadVersion | MessageType => 81009,
             Ntlm | NegoEx | KerberosNotPreferred | NoKerberos => 81005,
-            NotUs { .. } | EtypeNotAllowed { .. } | BadMatch | PacMissing | Pac(_) | ChannelBindings(_) => 81004,
+            NotUs { .. }
+            | EtypeNotAllowed { .. }
+            | BadMatch
+            | PacMissing
+            | Pac(_)
+            | ChannelBindings(_) => 81004,
             NoKey { .. }
             | TicketIntegrity { .. }
             | AuthenticatorIntegrity

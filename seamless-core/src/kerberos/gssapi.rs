@@ -13,7 +13,10 @@ use libgssapi::oid::{GSS_MECH_KRB5, GSS_MECH_SPNEGO, OidSet};
 use sha2::{Digest, Sha256};
 
 use super::acceptor::unix_seconds;
-use super::{Accepted, KerberosError, KeyRing, NegotiateAcceptor, PrincipalName, ReplayEntry, ReplayKey, spnego};
+use super::{
+    Accepted, KerberosError, KeyRing, NegotiateAcceptor, PrincipalName, ReplayEntry, ReplayKey,
+    spnego,
+};
 
 /// Acceptor on the system GSSAPI.
 #[derive(Clone)]
@@ -30,7 +33,10 @@ impl fmt::Debug for GssapiAcceptor {
 
 impl Default for GssapiAcceptor {
     fn default() -> Self {
-        Self { max_token_bytes: super::DEFAULT_MAX_TOKEN_BYTES, max_skew_secs: 300 }
+        Self {
+            max_token_bytes: super::DEFAULT_MAX_TOKEN_BYTES,
+            max_skew_secs: 300,
+        }
     }
 }
 
@@ -48,9 +54,14 @@ impl GssapiAcceptor {
         }
         let limit = self.max_token_bytes.div_ceil(3) * 4;
         if trimmed.len() > limit {
-            return Err(KerberosError::TokenTooLarge { len: trimmed.len(), limit });
+            return Err(KerberosError::TokenTooLarge {
+                len: trimmed.len(),
+                limit,
+            });
         }
-        let token = base64::engine::general_purpose::STANDARD.decode(trimmed).map_err(|_| KerberosError::Base64)?;
+        let token = base64::engine::general_purpose::STANDARD
+            .decode(trimmed)
+            .map_err(|_| KerberosError::Base64)?;
         // NTLM and NegoEx get the same coded refusal as from the pure-Rust backend,
         // before the system library sees them.
         if let Err(e) = spnego::parse_initial(&token) {
@@ -62,17 +73,24 @@ impl GssapiAcceptor {
         }
         let mut mechs = OidSet::new();
         for mech in [GSS_MECH_KRB5, GSS_MECH_SPNEGO] {
-            mechs.add(mech).map_err(|_| KerberosError::Gssapi("cannot build mechanism set".into()))?;
+            mechs
+                .add(mech)
+                .map_err(|_| KerberosError::Gssapi("cannot build mechanism set".into()))?;
         }
         let cred = Cred::acquire(None, None, CredUsage::Accept, Some(&mechs)).map_err(gss_error)?;
         let flags = AcceptFlags::DISABLE_MUTUAL_AUTH | AcceptFlags::DISABLE_CONFIDENTIALITY;
-        let pending = ServerCtx::new_with_cred(flags, cross_krb5::Cred::from(cred), None).map_err(anyhow_error)?;
+        let pending = ServerCtx::new_with_cred(flags, cross_krb5::Cred::from(cred), None)
+            .map_err(anyhow_error)?;
         let (mut ctx, response) = match pending.step(&token).map_err(anyhow_error)? {
             Step::Finished((ctx, response)) => (ctx, response.map(|t| t.to_vec())),
-            Step::Continue(_) => return Err(KerberosError::Malformed("GSSAPI wants another round trip")),
+            Step::Continue(_) => {
+                return Err(KerberosError::Malformed("GSSAPI wants another round trip"));
+            }
         };
         let name = ctx.client().map_err(anyhow_error)?;
-        let client: PrincipalName = name.parse().map_err(|_| KerberosError::Gssapi(format!("unparsable client name {name:?}")))?;
+        let client: PrincipalName = name
+            .parse()
+            .map_err(|_| KerberosError::Gssapi(format!("unparsable client name {name:?}")))?;
         let now = unix_seconds(now);
         Ok(Accepted {
             client,
@@ -96,7 +114,12 @@ fn anyhow_error(e: impl fmt::Display) -> KerberosError {
 }
 
 impl NegotiateAcceptor for GssapiAcceptor {
-    fn accept_token(&self, token_b64: &[u8], _keys: &KeyRing, now: SystemTime) -> Result<Accepted, KerberosError> {
+    fn accept_token(
+        &self,
+        token_b64: &[u8],
+        _keys: &KeyRing,
+        now: SystemTime,
+    ) -> Result<Accepted, KerberosError> {
         self.accept_b64(token_b64, now)
     }
 

@@ -122,7 +122,11 @@ pub struct ServiceAccount {
 impl ServiceAccount {
     /// An account in `realm` answering to `name` (e.g. `HTTP/app.contoso.com`).
     pub fn new(name: PrincipalName) -> Self {
-        Self { realm: name.realm.clone(), names: vec![name], keys: Vec::new() }
+        Self {
+            realm: name.realm.clone(),
+            names: vec![name],
+            keys: Vec::new(),
+        }
     }
 
     /// Adds another principal name tickets for this account may carry (every host
@@ -159,9 +163,18 @@ impl ServiceAccount {
     /// then the other live keys of that type (current, next, previous), because a
     /// ticket's kvno can lag or lead the DC we read it from.
     pub(crate) fn candidates(&self, etype: Etype, kvno: Option<u32>, now: i64) -> Vec<&RingKey> {
-        let mut keys: Vec<&RingKey> =
-            self.keys.iter().filter(|k| k.etype() == etype && k.live_at(now)).collect();
-        keys.sort_by_key(|k| (Some(k.kvno) != kvno, k.state.rank(), std::cmp::Reverse(k.kvno)));
+        let mut keys: Vec<&RingKey> = self
+            .keys
+            .iter()
+            .filter(|k| k.etype() == etype && k.live_at(now))
+            .collect();
+        keys.sort_by_key(|k| {
+            (
+                Some(k.kvno) != kvno,
+                k.state.rank(),
+                std::cmp::Reverse(k.kvno),
+            )
+        });
         keys
     }
 
@@ -189,16 +202,28 @@ impl KeyRing {
     pub fn from_keytab(entries: &[KeytabEntry]) -> Result<Self, CryptoError> {
         let mut accounts: Vec<ServiceAccount> = Vec::new();
         for entry in entries {
-            let parts: Vec<&str> = entry.principal.components.iter().map(String::as_str).collect();
-            if !accounts.iter().any(|a| a.serves(&entry.principal.realm, &parts)) {
+            let parts: Vec<&str> = entry
+                .principal
+                .components
+                .iter()
+                .map(String::as_str)
+                .collect();
+            if !accounts
+                .iter()
+                .any(|a| a.serves(&entry.principal.realm, &parts))
+            {
                 accounts.push(ServiceAccount::new(entry.principal.clone()));
             }
         }
         for account in &mut accounts {
-            let Some(name) = account.names.first().cloned() else { continue };
+            let Some(name) = account.names.first().cloned() else {
+                continue;
+            };
             let parts: Vec<&str> = name.components.iter().map(String::as_str).collect();
-            let mine: Vec<&KeytabEntry> =
-                entries.iter().filter(|e| e.principal.matches(&name.realm, &parts)).collect();
+            let mine: Vec<&KeytabEntry> = entries
+                .iter()
+                .filter(|e| e.principal.matches(&name.realm, &parts))
+                .collect();
             let mut kvnos: Vec<u32> = mine.iter().map(|e| e.kvno).collect();
             kvnos.sort_unstable_by(|a, b| b.cmp(a));
             kvnos.dedup();
@@ -211,7 +236,9 @@ impl KeyRing {
                 } else {
                     continue;
                 };
-                account.keys.push(RingKey::new(entry.kvno, key.clone(), state)?);
+                account
+                    .keys
+                    .push(RingKey::new(entry.kvno, key.clone(), state)?);
             }
         }
         Ok(Self { accounts })
@@ -222,7 +249,11 @@ impl KeyRing {
     /// such account exists.
     pub fn add_alias(&mut self, account: &PrincipalName, alias: PrincipalName) -> bool {
         let parts: Vec<&str> = account.components.iter().map(String::as_str).collect();
-        match self.accounts.iter_mut().find(|a| a.serves(&account.realm, &parts)) {
+        match self
+            .accounts
+            .iter_mut()
+            .find(|a| a.serves(&account.realm, &parts))
+        {
             Some(a) => {
                 if !a.names.contains(&alias) {
                     a.names.push(alias);

@@ -4,7 +4,12 @@
 //! length marks a hole left by a deleted entry. Each entry is a principal, a
 //! timestamp, an 8-bit kvno, a key, and optionally a 32-bit kvno that supersedes
 //! the 8-bit one (kvno > 255). All integers are big-endian.
-#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::fmt;
 
@@ -54,7 +59,10 @@ impl fmt::Debug for KeytabEntry {
         f.debug_struct("KeytabEntry")
             .field("principal", &self.principal.to_string())
             .field("kvno", &self.kvno)
-            .field("etype", &self.key.as_ref().map(|k| k.etype()).map_err(|n| *n))
+            .field(
+                "etype",
+                &self.key.as_ref().map(|k| k.etype()).map_err(|n| *n),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -74,15 +82,27 @@ impl<'a> In<'a> {
                 self.pos = end;
                 Ok(out)
             }
-            _ => Err(KeytabError::Corrupt { offset: self.entry_start, what }),
+            _ => Err(KeytabError::Corrupt {
+                offset: self.entry_start,
+                what,
+            }),
         }
     }
     fn u16(&mut self, what: &'static str) -> Result<u16, KeytabError> {
         let b = self.take(2, what)?;
-        Ok(u16::from_be_bytes([b.first().copied().unwrap_or(0), b.get(1).copied().unwrap_or(0)]))
+        Ok(u16::from_be_bytes([
+            b.first().copied().unwrap_or(0),
+            b.get(1).copied().unwrap_or(0),
+        ]))
     }
     fn u32(&mut self, what: &'static str) -> Result<u32, KeytabError> {
-        let b: [u8; 4] = self.take(4, what)?.try_into().map_err(|_| KeytabError::Corrupt { offset: self.entry_start, what })?;
+        let b: [u8; 4] = self
+            .take(4, what)?
+            .try_into()
+            .map_err(|_| KeytabError::Corrupt {
+                offset: self.entry_start,
+                what,
+            })?;
         Ok(u32::from_be_bytes(b))
     }
     fn counted(&mut self, what: &'static str) -> Result<&'a [u8], KeytabError> {
@@ -91,7 +111,10 @@ impl<'a> In<'a> {
     }
     fn string(&mut self, what: &'static str) -> Result<String, KeytabError> {
         let raw = self.counted(what)?;
-        String::from_utf8(raw.to_vec()).map_err(|_| KeytabError::Corrupt { offset: self.entry_start, what })
+        String::from_utf8(raw.to_vec()).map_err(|_| KeytabError::Corrupt {
+            offset: self.entry_start,
+            what,
+        })
     }
 }
 
@@ -100,7 +123,11 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<KeytabEntry>, KeytabError> {
     if bytes.len() > MAX_KEYTAB_BYTES {
         return Err(KeytabError::TooLarge);
     }
-    let mut input = In { bytes, pos: 0, entry_start: 0 };
+    let mut input = In {
+        bytes,
+        pos: 0,
+        entry_start: 0,
+    };
     let version = input.u16("version")?;
     if version != 0x0502 {
         return Err(KeytabError::Version(version));
@@ -118,10 +145,17 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<KeytabEntry>, KeytabError> {
             break;
         }
         let body = input.take(size as usize, "entry")?;
-        let mut e = In { bytes: body, pos: 0, entry_start: input.entry_start };
+        let mut e = In {
+            bytes: body,
+            pos: 0,
+            entry_start: input.entry_start,
+        };
         let count = e.u16("component count")?;
         if count == 0 || count > MAX_COMPONENTS {
-            return Err(KeytabError::Corrupt { offset: input.entry_start, what: "component count" });
+            return Err(KeytabError::Corrupt {
+                offset: input.entry_start,
+                what: "component count",
+            });
         }
         let realm = e.string("realm")?;
         let mut components = Vec::with_capacity(usize::from(count));
@@ -143,12 +177,19 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<KeytabEntry>, KeytabError> {
         };
         let key = match Etype::from_number(keytype) {
             Ok(etype) => Key::new(etype, key_bytes)
-                .map_err(|_| KeytabError::Corrupt { offset: input.entry_start, what: "key length" })
+                .map_err(|_| KeytabError::Corrupt {
+                    offset: input.entry_start,
+                    what: "key length",
+                })
                 .map(Ok)?,
             Err(_) => Err(keytype),
         };
         entries.push(KeytabEntry {
-            principal: PrincipalName { name_type, components, realm },
+            principal: PrincipalName {
+                name_type,
+                components,
+                realm,
+            },
             timestamp,
             kvno,
             key,

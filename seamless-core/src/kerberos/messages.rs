@@ -1,6 +1,11 @@
 //! The RFC 4120 messages an acceptor reads (AP-REQ, Ticket, EncTicketPart,
 //! Authenticator) and writes (AP-REP), decoded without copying from the token.
-#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use super::der::{self, DerError, DerResult, Reader, Writer, tag};
 
@@ -32,19 +37,30 @@ impl<'a> WireName<'a> {
     fn decode(bytes: &'a [u8]) -> DerResult<Self> {
         let mut seq = Reader::new(bytes).enter(tag::SEQUENCE, "PrincipalName")?;
         let name_type = der::int32(seq.explicit(0, tag::INTEGER, "name-type")?, "name-type")?;
-        let mut list = seq.enter(tag::context(1), "name-string")?.enter(tag::SEQUENCE, "name-string")?;
+        let mut list = seq
+            .enter(tag::context(1), "name-string")?
+            .enter(tag::SEQUENCE, "name-string")?;
         let mut components = Vec::new();
         while !list.is_empty() {
             if components.len() == MAX_NAME_COMPONENTS {
-                return Err(DerError { what: "too many name components" });
+                return Err(DerError {
+                    what: "too many name components",
+                });
             }
-            components.push(der::kerberos_string(list.expect(tag::GENERAL_STRING, "name component")?)?);
+            components.push(der::kerberos_string(
+                list.expect(tag::GENERAL_STRING, "name component")?,
+            )?);
         }
         if components.is_empty() {
-            return Err(DerError { what: "empty principal name" });
+            return Err(DerError {
+                what: "empty principal name",
+            });
         }
         seq.finish("PrincipalName")?;
-        Ok(Self { name_type, components })
+        Ok(Self {
+            name_type,
+            components,
+        })
     }
 
     /// Components joined with `/`.
@@ -71,7 +87,11 @@ impl<'a> EncryptedData<'a> {
             .transpose()?;
         let cipher = seq.explicit(2, tag::OCTET_STRING, "cipher")?;
         seq.finish("EncryptedData")?;
-        Ok(Self { etype, kvno, cipher })
+        Ok(Self {
+            etype,
+            kvno,
+            cipher,
+        })
     }
 
     pub(crate) fn encode(w: &mut Writer, etype: i32, kvno: Option<u32>, cipher: &[u8]) {
@@ -106,7 +126,11 @@ impl<'a> Ticket<'a> {
         let sname = WireName::decode(seq.enter(tag::context(2), "sname")?.remaining())?;
         let enc_part = EncryptedData::decode(seq.enter(tag::context(3), "enc-part")?.remaining())?;
         seq.finish("Ticket")?;
-        Ok(Self { realm, sname, enc_part })
+        Ok(Self {
+            realm,
+            sname,
+            enc_part,
+        })
     }
 }
 
@@ -150,9 +174,14 @@ impl<'a> ApReq<'a> {
         }
         let ap_options = der::kerberos_flags(seq.explicit(2, tag::BIT_STRING, "ap-options")?)?;
         let ticket = Ticket::decode(seq.enter(tag::context(3), "ticket")?.remaining())?;
-        let authenticator = EncryptedData::decode(seq.enter(tag::context(4), "authenticator")?.remaining())?;
+        let authenticator =
+            EncryptedData::decode(seq.enter(tag::context(4), "authenticator")?.remaining())?;
         seq.finish("AP-REQ")?;
-        Ok(Self { ap_options, ticket, authenticator })
+        Ok(Self {
+            ap_options,
+            ticket,
+            authenticator,
+        })
     }
 }
 
@@ -172,12 +201,16 @@ pub(crate) fn decode_authorization_data(bytes: &[u8]) -> DerResult<Vec<AuthData<
 
 fn flatten_authdata<'a>(bytes: &'a [u8], depth: u8, out: &mut Vec<AuthData<'a>>) -> DerResult<()> {
     if depth > MAX_AUTHDATA_DEPTH {
-        return Err(DerError { what: "authorization data nested too deep" });
+        return Err(DerError {
+            what: "authorization data nested too deep",
+        });
     }
     let mut list = Reader::new(bytes).enter(tag::SEQUENCE, "AuthorizationData")?;
     while !list.is_empty() {
         if out.len() >= MAX_AUTHDATA_ELEMENTS {
-            return Err(DerError { what: "too many authorization data elements" });
+            return Err(DerError {
+                what: "too many authorization data elements",
+            });
         }
         let mut element = list.enter(tag::SEQUENCE, "AuthorizationData element")?;
         let ad_type = der::int32(element.explicit(0, tag::INTEGER, "ad-type")?, "ad-type")?;
@@ -228,7 +261,8 @@ pub(crate) struct EncTicketPart<'a> {
 impl<'a> EncTicketPart<'a> {
     pub(crate) fn decode(bytes: &'a [u8]) -> DerResult<Self> {
         let mut outer = Reader::new(bytes);
-        let mut app_tagged = outer.enter(tag::application(app::ENC_TICKET_PART), "EncTicketPart")?;
+        let mut app_tagged =
+            outer.enter(tag::application(app::ENC_TICKET_PART), "EncTicketPart")?;
         // The decrypted plaintext may carry padding after the DER value (RC4 and
         // some encoders); only the value itself is read.
         let mut seq = app_tagged.enter(tag::SEQUENCE, "EncTicketPart")?;
@@ -288,7 +322,9 @@ impl<'a> Authenticator<'a> {
         let mut app_tagged = outer.enter(tag::application(app::AUTHENTICATOR), "Authenticator")?;
         let mut seq = app_tagged.enter(tag::SEQUENCE, "Authenticator")?;
         if der::integer(seq.explicit(0, tag::INTEGER, "authenticator-vno")?)? != 5 {
-            return Err(DerError { what: "authenticator-vno" });
+            return Err(DerError {
+                what: "authenticator-vno",
+            });
         }
         let crealm = der::kerberos_string(seq.explicit(1, tag::GENERAL_STRING, "crealm")?)?;
         let cname = WireName::decode(seq.enter(tag::context(2), "cname")?.remaining())?;
@@ -298,21 +334,34 @@ impl<'a> Authenticator<'a> {
                 let cksumtype = der::int32(c.explicit(0, tag::INTEGER, "cksumtype")?, "cksumtype")?;
                 let checksum = c.explicit(1, tag::OCTET_STRING, "checksum")?;
                 c.finish("Checksum")?;
-                Some(WireChecksum { cksumtype, checksum })
+                Some(WireChecksum {
+                    cksumtype,
+                    checksum,
+                })
             }
             None => None,
         };
         let cusec = der::uint32(seq.explicit(4, tag::INTEGER, "cusec")?, "cusec")?;
         if cusec > 999_999 {
-            return Err(DerError { what: "cusec out of range" });
+            return Err(DerError {
+                what: "cusec out of range",
+            });
         }
         let ctime = der::kerberos_time(seq.explicit(5, tag::GENERALIZED_TIME, "ctime")?)?;
         // subkey [6] and seq-number [7] are checked for shape; the acceptor keeps
         // using the ticket session key (no per-message protection here).
         seq.optional(tag::context(6))?.map(decode_key).transpose()?;
-        seq.optional_explicit(7, tag::INTEGER, "seq-number")?.map(der::integer).transpose()?;
+        seq.optional_explicit(7, tag::INTEGER, "seq-number")?
+            .map(der::integer)
+            .transpose()?;
         seq.skip_rest()?;
-        Ok(Self { crealm, cname, cksum, cusec, ctime })
+        Ok(Self {
+            crealm,
+            cname,
+            cksum,
+            cusec,
+            ctime,
+        })
     }
 }
 
@@ -339,7 +388,12 @@ pub(crate) fn encode_key(w: &mut Writer, keytype: i32, value: &[u8]) {
 }
 
 /// EncAPRepPart plaintext (RFC 4120 §5.5.2).
-pub(crate) fn encode_enc_ap_rep_part(ctime: i64, cusec: u32, subkey: Option<(i32, &[u8])>, seq: Option<u32>) -> Vec<u8> {
+pub(crate) fn encode_enc_ap_rep_part(
+    ctime: i64,
+    cusec: u32,
+    subkey: Option<(i32, &[u8])>,
+    seq: Option<u32>,
+) -> Vec<u8> {
     let mut w = Writer::new();
     w.nest(tag::application(app::ENC_AP_REP_PART), |w| {
         w.nest(tag::SEQUENCE, |w| {
@@ -386,7 +440,9 @@ pub(crate) fn decode_ap_rep(bytes: &[u8]) -> DerResult<EncryptedData<'_>> {
     if der::integer(seq.explicit(0, tag::INTEGER, "pvno")?)? != 5
         || der::integer(seq.explicit(1, tag::INTEGER, "msg-type")?)? != 15
     {
-        return Err(DerError { what: "AP-REP header" });
+        return Err(DerError {
+            what: "AP-REP header",
+        });
     }
     EncryptedData::decode(seq.enter(tag::context(2), "enc-part")?.remaining())
 }
@@ -403,5 +459,9 @@ pub(crate) fn decode_enc_ap_rep_part(bytes: &[u8]) -> DerResult<EncApRepPart> {
         .optional_explicit(3, tag::INTEGER, "seq-number")?
         .map(|n| der::integer(n).map(|v| v as u32))
         .transpose()?;
-    Ok(EncApRepPart { ctime, cusec, seq_number })
+    Ok(EncApRepPart {
+        ctime,
+        cusec,
+        seq_number,
+    })
 }

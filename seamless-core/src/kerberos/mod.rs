@@ -20,16 +20,21 @@ pub(crate) mod spnego;
 pub mod gssapi;
 
 pub use acceptor::{
-    Accepted, Acceptor, NegotiateAcceptor, AcceptorConfig, ChannelBindingPolicy, ChannelBindingState, DEFAULT_MAX_TOKEN_BYTES, GssFlags,
-    ValidatedTicket, reject_token, tls_server_end_point_bindings,
+    Accepted, Acceptor, AcceptorConfig, ChannelBindingPolicy, ChannelBindingState,
+    DEFAULT_MAX_TOKEN_BYTES, GssFlags, NegotiateAcceptor, ValidatedTicket, reject_token,
+    tls_server_end_point_bindings,
 };
 pub use crypto::{CryptoError, Entropy, Etype, Key, OsEntropy};
 pub use error::KerberosError;
 pub use keyring::{KeyRing, KeyState, RingKey, ServiceAccount};
 pub use keytab::{KeytabEntry, KeytabError};
 pub use pac::{Pac, PacError, Sid};
-pub use principal::{NT_ENTERPRISE, NT_PRINCIPAL, NT_SRV_HST, NT_SRV_INST, PrincipalName, PrincipalParseError};
-pub use replay::{Freshness, MemoryReplayCache, ReplayCache, ReplayCacheError, ReplayEntry, ReplayKey};
+pub use principal::{
+    NT_ENTERPRISE, NT_PRINCIPAL, NT_SRV_HST, NT_SRV_INST, PrincipalName, PrincipalParseError,
+};
+pub use replay::{
+    Freshness, MemoryReplayCache, ReplayCache, ReplayCacheError, ReplayEntry, ReplayKey,
+};
 pub use spnego::Mechanism;
 
 /// Salt for an Active Directory computer account's AES keys (MS-KILE 3.1.1.2):
@@ -43,7 +48,12 @@ pub use spnego::Mechanism;
 /// ```
 pub fn ad_computer_salt(realm: &str, account: &str) -> String {
     let name = account.strip_suffix('$').unwrap_or(account);
-    format!("{}host{}.{}", realm.to_uppercase(), name.to_lowercase(), realm.to_lowercase())
+    format!(
+        "{}host{}.{}",
+        realm.to_uppercase(),
+        name.to_lowercase(),
+        realm.to_lowercase()
+    )
 }
 
 /// Salt for a user (or service) principal's keys: the realm followed by the

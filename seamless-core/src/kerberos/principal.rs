@@ -31,12 +31,20 @@ pub struct PrincipalParseError(pub String);
 impl PrincipalName {
     /// A service principal `service/host@REALM`.
     pub fn service(service: &str, host: &str, realm: &str) -> Self {
-        Self { name_type: NT_SRV_INST, components: vec![service.into(), host.into()], realm: realm.into() }
+        Self {
+            name_type: NT_SRV_INST,
+            components: vec![service.into(), host.into()],
+            realm: realm.into(),
+        }
     }
 
     /// A user principal `user@REALM`.
     pub fn user(user: &str, realm: &str) -> Self {
-        Self { name_type: NT_PRINCIPAL, components: vec![user.into()], realm: realm.into() }
+        Self {
+            name_type: NT_PRINCIPAL,
+            components: vec![user.into()],
+            realm: realm.into(),
+        }
     }
 
     /// Components joined with `/`, without the realm.
@@ -49,7 +57,11 @@ impl PrincipalName {
     pub fn matches(&self, realm: &str, components: &[&str]) -> bool {
         self.realm.eq_ignore_ascii_case(realm)
             && self.components.len() == components.len()
-            && self.components.iter().zip(components).all(|(a, b)| a.eq_ignore_ascii_case(b))
+            && self
+                .components
+                .iter()
+                .zip(components)
+                .all(|(a, b)| a.eq_ignore_ascii_case(b))
     }
 }
 
@@ -103,8 +115,16 @@ impl FromStr for PrincipalName {
         if components.iter().any(String::is_empty) {
             return Err(bad());
         }
-        let name_type = if components.len() == 1 { NT_PRINCIPAL } else { NT_SRV_INST };
-        Ok(Self { name_type, components, realm })
+        let name_type = if components.len() == 1 {
+            NT_PRINCIPAL
+        } else {
+            NT_SRV_INST
+        };
+        Ok(Self {
+            name_type,
+            components,
+            realm,
+        })
     }
 }
 
@@ -115,7 +135,10 @@ mod tests {
     #[test]
     fn parses_and_prints_services_and_users() {
         let p: PrincipalName = "HTTP/app.contoso.com@CONTOSO.COM".parse().expect("parses");
-        assert_eq!(p, PrincipalName::service("HTTP", "app.contoso.com", "CONTOSO.COM"));
+        assert_eq!(
+            p,
+            PrincipalName::service("HTTP", "app.contoso.com", "CONTOSO.COM")
+        );
         assert_eq!(p.to_string(), "HTTP/app.contoso.com@CONTOSO.COM");
         assert!(p.matches("contoso.com", &["http", "APP.contoso.com"]));
         let u: PrincipalName = "alice\\@corp@CONTOSO.COM".parse().expect("escaped");

@@ -59,7 +59,11 @@ pub enum ReplayCacheError {
 #[async_trait]
 pub trait ReplayCache: Send + Sync {
     /// Records `entry` until it expires unless already present; `now` in Unix seconds.
-    async fn check_and_insert(&self, entry: &ReplayEntry, now: i64) -> Result<Freshness, ReplayCacheError>;
+    async fn check_and_insert(
+        &self,
+        entry: &ReplayEntry,
+        now: i64,
+    ) -> Result<Freshness, ReplayCacheError>;
 }
 
 /// An in-process replay cache, bounded in size.
@@ -76,14 +80,20 @@ pub struct MemoryReplayCache {
 
 impl fmt::Debug for MemoryReplayCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryReplayCache").field("capacity", &self.capacity).finish_non_exhaustive()
+        f.debug_struct("MemoryReplayCache")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
     }
 }
 
 impl MemoryReplayCache {
     /// A cache holding at most `capacity` live entries, started at `now`.
     pub fn new(capacity: usize, now: i64) -> Self {
-        Self { inner: Mutex::new(HashMap::new()), capacity, started_at: now }
+        Self {
+            inner: Mutex::new(HashMap::new()),
+            capacity,
+            started_at: now,
+        }
     }
 
     /// When this cache started (Unix seconds).
@@ -99,7 +109,12 @@ impl MemoryReplayCache {
         self.insert(entry.key, entry.expires_at, now)
     }
 
-    fn insert(&self, key: ReplayKey, expires_at: i64, now: i64) -> Result<Freshness, ReplayCacheError> {
+    fn insert(
+        &self,
+        key: ReplayKey,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<Freshness, ReplayCacheError> {
         // A poisoned lock only means another thread panicked mid-insert; the map is
         // still a valid map, so keep serving.
         let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -131,7 +146,11 @@ impl MemoryReplayCache {
 
 #[async_trait]
 impl ReplayCache for MemoryReplayCache {
-    async fn check_and_insert(&self, entry: &ReplayEntry, now: i64) -> Result<Freshness, ReplayCacheError> {
+    async fn check_and_insert(
+        &self,
+        entry: &ReplayEntry,
+        now: i64,
+    ) -> Result<Freshness, ReplayCacheError> {
         self.check(entry, now)
     }
 }
@@ -143,11 +162,18 @@ mod tests {
     #[test]
     fn second_use_is_a_replay_until_expiry_and_capacity_fails_closed() {
         let cache = MemoryReplayCache::new(2, 1000);
-        let entry = |k: u8, ctime: i64| ReplayEntry { key: ReplayKey([k; 32]), ctime, expires_at: ctime + 300 };
+        let entry = |k: u8, ctime: i64| ReplayEntry {
+            key: ReplayKey([k; 32]),
+            ctime,
+            expires_at: ctime + 300,
+        };
         assert_eq!(cache.check(&entry(1, 1000), 1000), Ok(Freshness::Fresh));
         assert_eq!(cache.check(&entry(1, 1000), 1001), Ok(Freshness::Replayed));
         assert_eq!(cache.check(&entry(2, 1000), 1001), Ok(Freshness::Fresh));
-        assert_eq!(cache.check(&entry(3, 1000), 1001), Err(ReplayCacheError::Full(2)));
+        assert_eq!(
+            cache.check(&entry(3, 1000), 1001),
+            Err(ReplayCacheError::Full(2))
+        );
         // After expiry the slots are reclaimed.
         assert_eq!(cache.check(&entry(3, 1301), 1301), Ok(Freshness::Fresh));
         assert_eq!(cache.len(), 1);

@@ -4,7 +4,12 @@
 //! byte comes from the network (picky-krb 0.13 panics on a 12-byte token; see
 //! TESTING.md §7). Only single-leg Kerberos is accepted: NTLMSSP and NegoEx are
 //! recognised so the caller can fall back, and never processed.
-#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use super::der::{self, DerError, Reader, Writer, tag};
 
@@ -84,7 +89,10 @@ pub(crate) fn parse_initial(token: &[u8]) -> Result<InitialToken<'_>, FramingErr
     }
     let (this_mech, inner) = gss_unframe(token)?;
     if this_mech == oid::KRB5 || this_mech == oid::MS_KRB5 {
-        return Ok(InitialToken { mechanism: Mechanism::RawKrb5, ap_req: krb5_ap_req(inner)? });
+        return Ok(InitialToken {
+            mechanism: Mechanism::RawKrb5,
+            ap_req: krb5_ap_req(inner)?,
+        });
     }
     if this_mech != oid::SPNEGO {
         return Err(FramingError::NoKerberos);
@@ -95,7 +103,9 @@ pub(crate) fn parse_initial(token: &[u8]) -> Result<InitialToken<'_>, FramingErr
     let mut init = init_field.enter(tag::SEQUENCE, "NegTokenInit")?;
     init_field.finish("NegTokenInit trailing data")?;
 
-    let mut mech_list = init.enter(tag::context(0), "mechTypes")?.enter(tag::SEQUENCE, "mechTypes")?;
+    let mut mech_list = init
+        .enter(tag::context(0), "mechTypes")?
+        .enter(tag::SEQUENCE, "mechTypes")?;
     let mut mechs = Vec::with_capacity(4);
     while !mech_list.is_empty() {
         if mechs.len() == MAX_MECH_TYPES {
@@ -109,7 +119,9 @@ pub(crate) fn parse_initial(token: &[u8]) -> Result<InitialToken<'_>, FramingErr
     // optional (RFC 4178 §5); Kerberos is only ever accepted in that position.
     init.skip_rest()?;
 
-    let first = *mechs.first().ok_or(FramingError::Malformed("empty mechTypes"))?;
+    let first = *mechs
+        .first()
+        .ok_or(FramingError::Malformed("empty mechTypes"))?;
     let mechanism = if first == oid::MS_KRB5 {
         Mechanism::SpnegoMsKrb5
     } else if first == oid::KRB5 {
@@ -131,13 +143,18 @@ pub(crate) fn parse_initial(token: &[u8]) -> Result<InitialToken<'_>, FramingErr
     if inner_mech != oid::KRB5 && inner_mech != oid::MS_KRB5 {
         return Err(FramingError::Malformed("mechToken is not Kerberos"));
     }
-    Ok(InitialToken { mechanism, ap_req: krb5_ap_req(inner)? })
+    Ok(InitialToken {
+        mechanism,
+        ap_req: krb5_ap_req(inner)?,
+    })
 }
 
 fn continuing_mechanism(token: &[u8]) -> FramingError {
     let response_token = (|| -> Result<Option<&[u8]>, DerError> {
         let mut outer = Reader::new(token);
-        let mut resp = outer.enter(tag::context(1), "NegTokenResp")?.enter(tag::SEQUENCE, "NegTokenResp")?;
+        let mut resp = outer
+            .enter(tag::context(1), "NegTokenResp")?
+            .enter(tag::SEQUENCE, "NegTokenResp")?;
         resp.optional(tag::context(0))?;
         resp.optional(tag::context(1))?;
         resp.optional_explicit(2, tag::OCTET_STRING, "responseToken")
@@ -193,7 +210,11 @@ pub(crate) enum NegState {
 ///
 /// SPNEGO replies are a bare `NegTokenResp` (no APPLICATION 0 framing) echoing the
 /// OID the client listed first; a raw Kerberos exchange gets the framed AP-REP.
-pub(crate) fn response(mechanism: Mechanism, state: NegState, ap_rep: Option<&[u8]>) -> Option<Vec<u8>> {
+pub(crate) fn response(
+    mechanism: Mechanism,
+    state: NegState,
+    ap_rep: Option<&[u8]>,
+) -> Option<Vec<u8>> {
     let framed = ap_rep.map(frame_ap_rep);
     let supported = match mechanism {
         Mechanism::RawKrb5 => return framed,
@@ -218,7 +239,11 @@ pub(crate) fn response(mechanism: Mechanism, state: NegState, ap_rep: Option<&[u
 /// The reject answer (`negState = reject`) for a token we refuse.
 pub(crate) fn reject() -> Vec<u8> {
     let mut w = Writer::new();
-    w.field(1, |w| w.nest(tag::SEQUENCE, |w| w.field(0, |w| w.raw(tag::ENUMERATED, &[NegState::Reject as u8]))));
+    w.field(1, |w| {
+        w.nest(tag::SEQUENCE, |w| {
+            w.field(0, |w| w.raw(tag::ENUMERATED, &[NegState::Reject as u8]))
+        })
+    });
     w.into_bytes()
 }
 
@@ -248,7 +273,9 @@ pub(crate) fn wrap_init(mechs: &[&[u8]], mech_token: Option<&[u8]>) -> Vec<u8> {
 pub(crate) fn ap_rep_from_response(token: &[u8]) -> Result<&[u8], FramingError> {
     let framed = if token.first() == Some(&0xA1) {
         let mut outer = Reader::new(token);
-        let mut resp = outer.enter(tag::context(1), "NegTokenResp")?.enter(tag::SEQUENCE, "NegTokenResp")?;
+        let mut resp = outer
+            .enter(tag::context(1), "NegTokenResp")?
+            .enter(tag::SEQUENCE, "NegTokenResp")?;
         let state = resp.explicit(0, tag::ENUMERATED, "negState")?;
         if state != [NegState::AcceptCompleted as u8] {
             return Err(FramingError::Malformed("negState is not accept-completed"));
@@ -270,22 +297,32 @@ pub(crate) fn ap_rep_from_response(token: &[u8]) -> Result<&[u8], FramingError> 
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+            .collect()
     }
 
     #[test]
     fn picky_krb_panic_vector_is_a_clean_error() {
         let token = hex("600a06062b0601050502a000");
-        assert!(matches!(parse_initial(&token), Err(FramingError::Malformed(_))));
+        assert!(matches!(
+            parse_initial(&token),
+            Err(FramingError::Malformed(_))
+        ));
     }
 
     #[test]
     fn raw_ntlm_and_ntlm_first_are_detected() {
-        assert_eq!(parse_initial(b"NTLMSSP\0\x01\0\0\0").err(), Some(FramingError::Ntlm));
+        assert_eq!(
+            parse_initial(b"NTLMSSP\0\x01\0\0\0").err(),
+            Some(FramingError::Ntlm)
+        );
         let t = wrap_init(&[oid::NTLMSSP, oid::KRB5], Some(b"NTLMSSP\0\x01\0\0\0"));
         assert_eq!(parse_initial(&t).err(), Some(FramingError::Ntlm));
         let t = wrap_init(&[oid::NEGOEX, oid::MS_KRB5], Some(b"x"));
@@ -298,7 +335,10 @@ mod tests {
     fn kerberos_later_in_the_list_is_refused_without_a_second_leg() {
         let other: &[u8] = &[0x2a, 0x03];
         let t = wrap_init(&[other, oid::KRB5], Some(b"abc"));
-        assert_eq!(parse_initial(&t).err(), Some(FramingError::KerberosNotPreferred));
+        assert_eq!(
+            parse_initial(&t).err(),
+            Some(FramingError::KerberosNotPreferred)
+        );
         let t = wrap_init(&[other], Some(b"abc"));
         assert_eq!(parse_initial(&t).err(), Some(FramingError::NoKerberos));
     }
@@ -310,16 +350,21 @@ mod tests {
         let init = parse_initial(&t).expect("parses");
         assert_eq!(init.mechanism, Mechanism::SpnegoMsKrb5);
         assert_eq!(init.ap_req, ap_req);
-        let resp = response(init.mechanism, NegState::AcceptCompleted, Some(b"rep")).expect("token");
+        let resp =
+            response(init.mechanism, NegState::AcceptCompleted, Some(b"rep")).expect("token");
         assert!(resp.windows(oid::MS_KRB5.len()).any(|w| w == oid::MS_KRB5));
         assert_eq!(ap_rep_from_response(&resp), Ok(&b"rep"[..]));
 
         let raw = frame_ap_req(ap_req);
         let init = parse_initial(&raw).expect("raw");
         assert_eq!(init.mechanism, Mechanism::RawKrb5);
-        let resp = response(Mechanism::RawKrb5, NegState::AcceptCompleted, Some(b"rep")).expect("token");
+        let resp =
+            response(Mechanism::RawKrb5, NegState::AcceptCompleted, Some(b"rep")).expect("token");
         assert_eq!(ap_rep_from_response(&resp), Ok(&b"rep"[..]));
-        assert_eq!(response(Mechanism::RawKrb5, NegState::AcceptCompleted, None), None);
+        assert_eq!(
+            response(Mechanism::RawKrb5, NegState::AcceptCompleted, None),
+            None
+        );
     }
 
     #[test]

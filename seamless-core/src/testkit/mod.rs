@@ -25,11 +25,11 @@ use std::time::SystemTime;
 
 use base64::Engine as _;
 
+use crate::kerberos::acceptor::unix_seconds;
 use crate::kerberos::crypto::{CryptoError, Entropy, Etype, Key, OsEntropy};
 use crate::kerberos::der::{Writer, tag};
 use crate::kerberos::messages::{self, AD_IF_RELEVANT, AD_WIN2K_PAC, EncryptedData, app};
 use crate::kerberos::spnego::{self, oid};
-use crate::kerberos::acceptor::unix_seconds;
 use crate::kerberos::{KeyRing, KeyState, PrincipalName, ServiceAccount};
 
 pub use pac::{PacFlaw, PacSpec};
@@ -163,7 +163,10 @@ pub struct TestKdc {
 
 impl std::fmt::Debug for TestKdc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestKdc").field("service", &self.service.to_string()).field("kvno", &self.kvno).finish()
+        f.debug_struct("TestKdc")
+            .field("service", &self.service.to_string())
+            .field("kvno", &self.kvno)
+            .finish()
     }
 }
 
@@ -176,8 +179,16 @@ impl TestKdc {
 
     /// A KDC with a given service key and kvno.
     pub fn with_key(realm: &str, service: &str, key: Key, kvno: u32) -> Self {
-        let service = format!("{service}@{realm}").parse().unwrap_or_else(|_| PrincipalName::service("HTTP", "localhost", realm));
-        Self { realm: realm.to_string(), service, key, kvno, entropy: Arc::new(OsEntropy) }
+        let service = format!("{service}@{realm}")
+            .parse()
+            .unwrap_or_else(|_| PrincipalName::service("HTTP", "localhost", realm));
+        Self {
+            realm: realm.to_string(),
+            service,
+            key,
+            kvno,
+            entropy: Arc::new(OsEntropy),
+        }
     }
 
     /// Uses `entropy` for confounders and session keys (deterministic output).
@@ -212,8 +223,15 @@ impl TestKdc {
 
     /// Mints a Negotiate token.
     pub fn mint(&self, spec: &TicketSpec) -> Result<Minted, CryptoError> {
-        let has = |f: &Flaw| spec.flaws.iter().any(|x| std::mem::discriminant(x) == std::mem::discriminant(f));
-        let crealm = spec.client_realm.clone().unwrap_or_else(|| self.realm.clone());
+        let has = |f: &Flaw| {
+            spec.flaws
+                .iter()
+                .any(|x| std::mem::discriminant(x) == std::mem::discriminant(f))
+        };
+        let crealm = spec
+            .client_realm
+            .clone()
+            .unwrap_or_else(|| self.realm.clone());
         let cname: Vec<&str> = spec.client.split('/').collect();
         let session_etype = spec.session_etype.unwrap_or(self.key.etype());
         let session_key = Key::random(session_etype, self.entropy.as_ref())?;
@@ -237,9 +255,13 @@ impl TestKdc {
         enc_part.nest(tag::application(app::ENC_TICKET_PART), |w| {
             w.nest(tag::SEQUENCE, |w| {
                 w.field(0, |w| w.flags(flags));
-                w.field(1, |w| messages::encode_key(w, session_etype.number(), session_key.expose_secret()));
+                w.field(1, |w| {
+                    messages::encode_key(w, session_etype.number(), session_key.expose_secret())
+                });
                 w.field(2, |w| w.general_string(&crealm));
-                w.field(3, |w| messages::encode_name(w, crate::kerberos::NT_PRINCIPAL, &cname));
+                w.field(3, |w| {
+                    messages::encode_name(w, crate::kerberos::NT_PRINCIPAL, &cname)
+                });
                 w.field(4, |w| {
                     w.nest(tag::SEQUENCE, |w| {
                         w.field(0, |w| w.integer(1));
@@ -264,7 +286,8 @@ impl TestKdc {
                 _ => None,
             })
             .unwrap_or_else(|| self.key.clone());
-        let mut ticket_cipher = ticket_key.encrypt(2, &enc_part.into_bytes(), self.entropy.as_ref())?;
+        let mut ticket_cipher =
+            ticket_key.encrypt(2, &enc_part.into_bytes(), self.entropy.as_ref())?;
         if has(&Flaw::TamperTicket) {
             flip(&mut ticket_cipher);
         }
@@ -283,7 +306,9 @@ impl TestKdc {
             w.nest(tag::SEQUENCE, |w| {
                 w.field(0, |w| w.integer(5));
                 w.field(1, |w| w.general_string(&crealm));
-                w.field(2, |w| messages::encode_name(w, crate::kerberos::NT_PRINCIPAL, &auth_cname));
+                w.field(2, |w| {
+                    messages::encode_name(w, crate::kerberos::NT_PRINCIPAL, &auth_cname)
+                });
                 if let Some(gss) = spec.gss_flags {
                     let mut c = 16u32.to_le_bytes().to_vec();
                     c.extend_from_slice(&spec.bindings);
@@ -305,31 +330,56 @@ impl TestKdc {
             flip(&mut auth_cipher);
         }
 
-        let kvno = if has(&Flaw::NoKvno) { None } else { Some(self.kvno) };
+        let kvno = if has(&Flaw::NoKvno) {
+            None
+        } else {
+            Some(self.kvno)
+        };
         let mut ap_req = Writer::new();
         ap_req.nest(tag::application(app::AP_REQ), |w| {
             w.nest(tag::SEQUENCE, |w| {
                 w.field(0, |w| w.integer(5));
                 w.field(1, |w| w.integer(14));
-                w.field(2, |w| w.flags(if spec.mutual_required { messages::AP_OPTION_MUTUAL_REQUIRED } else { 0 }));
+                w.field(2, |w| {
+                    w.flags(if spec.mutual_required {
+                        messages::AP_OPTION_MUTUAL_REQUIRED
+                    } else {
+                        0
+                    })
+                });
                 w.field(3, |w| {
                     w.nest(tag::application(app::TICKET), |w| {
                         w.nest(tag::SEQUENCE, |w| {
                             w.field(0, |w| w.integer(5));
                             w.field(1, |w| w.general_string(&self.realm));
-                            let parts: Vec<&str> = self.service.components.iter().map(String::as_str).collect();
-                            w.field(2, |w| messages::encode_name(w, self.service.name_type, &parts));
-                            w.field(3, |w| EncryptedData::encode(w, ticket_key.etype().number(), kvno, &ticket_cipher));
+                            let parts: Vec<&str> =
+                                self.service.components.iter().map(String::as_str).collect();
+                            w.field(2, |w| {
+                                messages::encode_name(w, self.service.name_type, &parts)
+                            });
+                            w.field(3, |w| {
+                                EncryptedData::encode(
+                                    w,
+                                    ticket_key.etype().number(),
+                                    kvno,
+                                    &ticket_cipher,
+                                )
+                            });
                         })
                     })
                 });
-                w.field(4, |w| EncryptedData::encode(w, session_etype.number(), None, &auth_cipher));
+                w.field(4, |w| {
+                    EncryptedData::encode(w, session_etype.number(), None, &auth_cipher)
+                });
             })
         });
         let framed = spnego::frame_ap_req(&ap_req.into_bytes());
         let token = match spec.wrapping {
             Wrapping::Raw => framed,
-            Wrapping::SpnegoMs => spnego::wrap_init(&[oid::MS_KRB5, oid::KRB5, oid::NEGOEX, oid::NTLMSSP], Some(&framed)),
+            Wrapping::SpnegoMs => spnego::wrap_init(
+                &[oid::MS_KRB5, oid::KRB5, oid::NEGOEX, oid::NTLMSSP],
+                Some(&framed),
+            ),
             Wrapping::SpnegoKrb5 => spnego::wrap_init(&[oid::KRB5], Some(&framed)),
         };
         Ok(Minted {
@@ -342,7 +392,8 @@ impl TestKdc {
 
 fn fallback_key(etype: Etype) -> Key {
     // Only reached if the OS RNG fails; a fixed key is fine for a test KDC.
-    Key::from_password(etype, "testkit", "EXAMPLE.TESTtestkit").unwrap_or_else(|_| unreachable!("valid etype"))
+    Key::from_password(etype, "testkit", "EXAMPLE.TESTtestkit")
+        .unwrap_or_else(|_| unreachable!("valid etype"))
 }
 
 fn flip(bytes: &mut [u8]) {
@@ -366,10 +417,14 @@ fn encode_authdata(w: &mut Writer, elements: &[(i32, Vec<u8>)]) {
 /// would: decrypts the AP-REP with the session key and returns the echoed
 /// (ctime, cusec).
 pub fn verify_response(response_b64: &str, session_key: &Key) -> Result<(i64, u32), String> {
-    let raw = base64::engine::general_purpose::STANDARD.decode(response_b64).map_err(|e| e.to_string())?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(response_b64)
+        .map_err(|e| e.to_string())?;
     let ap_rep = spnego::ap_rep_from_response(&raw).map_err(|e| format!("{e:?}"))?;
     let enc = messages::decode_ap_rep(ap_rep).map_err(|e| e.to_string())?;
-    let plain = session_key.decrypt(12, enc.cipher).map_err(|e| e.to_string())?;
+    let plain = session_key
+        .decrypt(12, enc.cipher)
+        .map_err(|e| e.to_string())?;
     let part = messages::decode_enc_ap_rep_part(&plain).map_err(|e| e.to_string())?;
     if part.seq_number.is_none() {
         return Err("AP-REP without a sequence number".into());

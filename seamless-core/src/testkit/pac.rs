@@ -96,7 +96,9 @@ impl PacSpec {
 
     /// The user's SID.
     pub fn user_sid(&self) -> Sid {
-        self.domain_sid.with_rid(self.user_rid).unwrap_or_else(|_| self.domain_sid.clone())
+        self.domain_sid
+            .with_rid(self.user_rid)
+            .unwrap_or_else(|_| self.domain_sid.clone())
     }
 }
 
@@ -121,7 +123,7 @@ impl Ndr {
         self.out.extend_from_slice(&v.to_le_bytes());
     }
     fn align4(&mut self) {
-        while self.out.len() % 4 != 0 {
+        while !self.out.len().is_multiple_of(4) {
             self.out.push(0);
         }
     }
@@ -156,9 +158,15 @@ impl Ndr {
 }
 
 fn logon_info(spec: &PacSpec, client: &str, auth_time: i64) -> Vec<u8> {
-    let name = spec.effective_name.clone().unwrap_or_else(|| client.to_string());
+    let name = spec
+        .effective_name
+        .clone()
+        .unwrap_or_else(|| client.to_string());
     let strings = [name.as_str(), spec.full_name.as_str(), "", "", "", ""];
-    let mut n = Ndr { out: Vec::new(), next_ref: 0x0002_0000 };
+    let mut n = Ndr {
+        out: Vec::new(),
+        next_ref: 0x0002_0000,
+    };
     n.u32(unix_to_filetime(auth_time) as u32);
     n.u32((unix_to_filetime(auth_time) >> 32) as u32);
     n.u64(0x7FFF_FFFF_FFFF_FFFF); // LogoffTime
@@ -189,7 +197,11 @@ fn logon_info(spec: &PacSpec, client: &str, auth_time: i64) -> Vec<u8> {
     n.u32(spec.extra_sids.len() as u32);
     n.pointer(!spec.extra_sids.is_empty());
     n.pointer(spec.resource_groups.is_some());
-    n.u32(spec.resource_groups.as_ref().map_or(0, |(_, r)| r.len() as u32));
+    n.u32(
+        spec.resource_groups
+            .as_ref()
+            .map_or(0, |(_, r)| r.len() as u32),
+    );
     n.pointer(spec.resource_groups.is_some());
 
     for s in strings {
@@ -250,7 +262,7 @@ fn upn_dns_info(upn: &str, dns: &str, sam: Option<(&str, &Sid)>) -> Vec<u8> {
     let dns_raw = utf16(dns);
     let mut tail = Vec::new();
     let place = |raw: &[u8], tail: &mut Vec<u8>| -> (u16, u16) {
-        while tail.len() % 2 != 0 {
+        while !tail.len().is_multiple_of(2) {
             tail.push(0);
         }
         let off = (header + tail.len()) as u16;
@@ -281,7 +293,12 @@ fn upn_dns_info(upn: &str, dns: &str, sam: Option<(&str, &Sid)>) -> Vec<u8> {
 }
 
 /// Builds a signed PAC.
-pub(super) fn build(spec: &PacSpec, client: &str, auth_time: i64, service_key: &Key) -> Result<Vec<u8>, CryptoError> {
+pub(super) fn build(
+    spec: &PacSpec,
+    client: &str,
+    auth_time: i64,
+    service_key: &Key,
+) -> Result<Vec<u8>, CryptoError> {
     let has = |f: &PacFlaw| spec.flaws.contains(f);
     let mut buffers: Vec<(u32, Vec<u8>)> = Vec::new();
     let mut logon = logon_info(spec, client, auth_time);
@@ -309,10 +326,27 @@ pub(super) fn build(spec: &PacSpec, client: &str, auth_time: i64, service_key: &
     }
     let user_sid = spec.user_sid();
     if let Some(upn) = &spec.upn {
-        let other = spec.domain_sid.with_rid(spec.user_rid + 1).unwrap_or_else(|_| user_sid.clone());
-        let sid = if has(&PacFlaw::UpnSidMismatch) { &other } else { &user_sid };
-        let sam = spec.effective_name.clone().unwrap_or_else(|| client.to_string());
-        buffers.push((12, upn_dns_info(upn, &spec.dns_domain, spec.upn_sid.then_some((sam.as_str(), sid)))));
+        let other = spec
+            .domain_sid
+            .with_rid(spec.user_rid + 1)
+            .unwrap_or_else(|_| user_sid.clone());
+        let sid = if has(&PacFlaw::UpnSidMismatch) {
+            &other
+        } else {
+            &user_sid
+        };
+        let sam = spec
+            .effective_name
+            .clone()
+            .unwrap_or_else(|| client.to_string());
+        buffers.push((
+            12,
+            upn_dns_info(
+                upn,
+                &spec.dns_domain,
+                spec.upn_sid.then_some((sam.as_str(), sid)),
+            ),
+        ));
     }
     if spec.requestor {
         buffers.push((18, user_sid.to_bytes()));

@@ -13,14 +13,19 @@ use criterion::Criterion;
 use seamless_core::kerberos::{Acceptor, KeyRing, keytab};
 
 fn main() {
-    match (std::env::var("SEAMLESS_BENCH_KEYTAB"), std::env::var("SEAMLESS_BENCH_TOKEN")) {
+    match (
+        std::env::var("SEAMLESS_BENCH_KEYTAB"),
+        std::env::var("SEAMLESS_BENCH_TOKEN"),
+    ) {
         (Ok(keytab_path), Ok(token)) => run(&keytab_path, &token),
         _ => prepare_and_rerun(),
     }
 }
 
 fn prepare_and_rerun() {
-    let Some(realm) = seamless_interop::MitRealm::start() else { return };
+    let Some(realm) = seamless_interop::MitRealm::start() else {
+        return;
+    };
     realm.add_user("alice", "alice-pw-1");
     let keytab = realm.add_service("HTTP/localhost", None);
     let ccache = realm.kinit("alice", "alice-pw-1");
@@ -38,18 +43,27 @@ fn prepare_and_rerun() {
 }
 
 fn run(keytab_path: &str, token: &str) {
-    let ring = KeyRing::from_keytab(&keytab::parse(&std::fs::read(keytab_path).expect("keytab")).expect("parse")).expect("ring");
+    let ring = KeyRing::from_keytab(
+        &keytab::parse(&std::fs::read(keytab_path).expect("keytab")).expect("parse"),
+    )
+    .expect("ring");
     let rust = Acceptor::default();
     let mut c = Criterion::default().configure_from_args();
     let mut group = c.benchmark_group("mit_token");
     group.bench_function("rust", |b| {
-        b.iter(|| black_box(rust.validate(black_box(token.as_bytes()), &ring, SystemTime::now())).expect("valid"))
+        b.iter(|| {
+            black_box(rust.validate(black_box(token.as_bytes()), &ring, SystemTime::now()))
+                .expect("valid")
+        })
     });
     #[cfg(feature = "gssapi")]
     {
         let gss = seamless_core::kerberos::gssapi::GssapiAcceptor::new();
         group.bench_function("gssapi", |b| {
-            b.iter(|| black_box(gss.accept_b64(black_box(token.as_bytes()), SystemTime::now())).expect("valid"))
+            b.iter(|| {
+                black_box(gss.accept_b64(black_box(token.as_bytes()), SystemTime::now()))
+                    .expect("valid")
+            })
         });
     }
     group.finish();

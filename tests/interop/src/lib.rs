@@ -21,11 +21,18 @@ pub fn in_ci() -> bool {
 /// Returns true when every program is on PATH (or in /usr/sbin). In CI a missing
 /// one panics; elsewhere the caller should skip.
 pub fn require(programs: &[&str]) -> bool {
-    let missing: Vec<&str> = programs.iter().copied().filter(|p| which(p).is_none()).collect();
+    let missing: Vec<&str> = programs
+        .iter()
+        .copied()
+        .filter(|p| which(p).is_none())
+        .collect();
     if missing.is_empty() {
         return true;
     }
-    let msg = format!("missing real component(s): {} (run scripts/test.sh to install)", missing.join(", "));
+    let msg = format!(
+        "missing real component(s): {} (run scripts/test.sh to install)",
+        missing.join(", ")
+    );
     assert!(!in_ci(), "{msg}");
     eprintln!("SKIPPED: {msg}");
     false
@@ -42,12 +49,17 @@ pub fn which(program: &str) -> Option<PathBuf> {
 
 /// A free loopback TCP port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18888)
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(18888)
 }
 
 /// Runs a command, panicking with its output if it fails.
 pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}\n{}",
@@ -63,7 +75,10 @@ pub struct TempDir(PathBuf);
 impl TempDir {
     /// Creates a fresh directory under the system temp dir.
     pub fn new(prefix: &str) -> Self {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let dir = std::env::temp_dir().join(format!("{prefix}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
         Self(dir)
@@ -128,8 +143,20 @@ impl MitRealm {
         )
         .ok()?;
         std::fs::write(dir.path().join("kadm5.acl"), "").ok()?;
-        let mut realm_obj = Self { kdc: Command::new("true").spawn().ok()?, dir, realm, port };
-        run(realm_obj.cmd("kdb5_util").args(["create", "-s", "-r", &realm_obj.realm, "-P", "master-pw-1"]));
+        let mut realm_obj = Self {
+            kdc: Command::new("true").spawn().ok()?,
+            dir,
+            realm,
+            port,
+        };
+        run(realm_obj.cmd("kdb5_util").args([
+            "create",
+            "-s",
+            "-r",
+            &realm_obj.realm,
+            "-P",
+            "master-pw-1",
+        ]));
         let kdc = realm_obj
             .cmd("krb5kdc")
             .args(["-n", "-P"])
@@ -142,7 +169,10 @@ impl MitRealm {
         realm_obj.kdc = kdc;
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "krb5kdc did not listen on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "krb5kdc did not listen on {port}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Some(realm_obj)
@@ -166,7 +196,9 @@ impl MitRealm {
 
     /// Runs a kadmin.local query.
     pub fn kadmin(&self, query: &str) -> String {
-        run(self.cmd("kadmin.local").args(["-r", &self.realm, "-q", query]))
+        run(self
+            .cmd("kadmin.local")
+            .args(["-r", &self.realm, "-q", query]))
     }
 
     /// Adds a user with a password.
@@ -181,10 +213,16 @@ impl MitRealm {
             Some(e) => self.kadmin(&format!("addprinc -randkey -e {e} {principal}")),
             None => self.kadmin(&format!("addprinc -randkey {principal}")),
         };
-        let keytab = self.dir.path().join(format!("{}.keytab", principal.replace(['/', '@'], "_")));
+        let keytab = self
+            .dir
+            .path()
+            .join(format!("{}.keytab", principal.replace(['/', '@'], "_")));
         // -norandkey: export the keys just created instead of re-randomising them
         // with the realm's default enctypes.
-        self.kadmin(&format!("ktadd -norandkey -k {} {principal}", keytab.display()));
+        self.kadmin(&format!(
+            "ktadd -norandkey -k {} {principal}",
+            keytab.display()
+        ));
         keytab
     }
 
@@ -203,8 +241,14 @@ impl MitRealm {
         if let Some(mut stdin) = child.stdin.take() {
             let _ = writeln!(stdin, "{password}");
         }
-        let out = child.wait_with_output().unwrap_or_else(|e| panic!("kinit: {e}"));
-        assert!(out.status.success(), "kinit {user} failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("kinit: {e}"));
+        assert!(
+            out.status.success(),
+            "kinit {user} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         ccache
     }
 
@@ -236,7 +280,17 @@ pub fn curl_negotiate(
         .env("KRB5_CONFIG", krb5_conf)
         .env("KRB5CCNAME", format!("FILE:{}", ccache.display()))
         .env("KRB5RCACHETYPE", "none")
-        .args(["-sS", "-o", "/dev/null", "--fail", "--max-time", "20", "--negotiate", "-u", ":"])
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "--fail",
+            "--max-time",
+            "20",
+            "--negotiate",
+            "-u",
+            ":",
+        ])
         .args(["--resolve", &format!("{host}:{}:127.0.0.1", server.port)])
         .arg(&url)
         .status()
@@ -267,7 +321,9 @@ impl NegotiateServer {
         let handle = std::thread::spawn(move || {
             let _ = listener.set_nonblocking(false);
             for _ in 0..4 {
-                let Ok((stream, _)) = listener.accept() else { return None };
+                let Ok((stream, _)) = listener.accept() else {
+                    return None;
+                };
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
                 let mut reader = BufReader::new(stream);
                 loop {
@@ -296,7 +352,9 @@ impl NegotiateServer {
                         }
                         Some(t) => {
                             let (status, reply) = answer(&t);
-                            let header = reply.map(|r| format!("WWW-Authenticate: Negotiate {r}\r\n")).unwrap_or_default();
+                            let header = reply
+                                .map(|r| format!("WWW-Authenticate: Negotiate {r}\r\n"))
+                                .unwrap_or_default();
                             let _ = stream.write_all(
                                 format!("HTTP/1.1 {status} X\r\n{header}Content-Length: 2\r\nConnection: close\r\n\r\nok")
                                     .as_bytes(),

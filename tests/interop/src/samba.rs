@@ -66,10 +66,19 @@ impl SambaDc {
             .stderr(Stdio::null())
             .spawn()
             .ok()?;
-        let dc = Self { dir, samba, realm: "AD.TEST".into() };
+        let dc = Self {
+            dir,
+            samba,
+            realm: "AD.TEST".into(),
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", 88)).is_err() || TcpStream::connect(("127.0.0.1", 389)).is_err() {
-            assert!(Instant::now() < deadline, "samba did not start its KDC and LDAP");
+        while TcpStream::connect(("127.0.0.1", 88)).is_err()
+            || TcpStream::connect(("127.0.0.1", 389)).is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "samba did not start its KDC and LDAP"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Some(dc)
@@ -91,12 +100,20 @@ impl SambaDc {
 
     /// Runs `samba-tool <args> -s smb.conf`.
     pub fn tool(&self, args: &[&str]) -> String {
-        run(Command::new("samba-tool").args(args).arg("-s").arg(self.smb_conf()))
+        run(Command::new("samba-tool")
+            .args(args)
+            .arg("-s")
+            .arg(self.smb_conf()))
     }
 
     /// One attribute of an account, as `samba-tool user show` prints it.
     pub fn attribute(&self, account: &str, attribute: &str) -> Option<String> {
-        let out = self.tool(&["user", "show", account, &format!("--attributes={attribute}")]);
+        let out = self.tool(&[
+            "user",
+            "show",
+            account,
+            &format!("--attributes={attribute}"),
+        ]);
         out.lines()
             .find_map(|l| l.strip_prefix(&format!("{attribute}: ")))
             .map(str::to_string)
@@ -111,14 +128,22 @@ impl SambaDc {
             "dn: CN={account},CN=Users,DC=ad,DC=test\nchangetype: modify\nreplace: msDS-SupportedEncryptionTypes\n\
              msDS-SupportedEncryptionTypes: {bits}\n"
         );
-        run(Command::new("ldbmodify").arg("-H").arg(self.dir.path().join("dc/private/sam.ldb")).arg(&ldif));
+        run(Command::new("ldbmodify")
+            .arg("-H")
+            .arg(self.dir.path().join("dc/private/sam.ldb"))
+            .arg(&ldif));
     }
 
     /// Exports the current keys of `principal` to a new keytab file.
     pub fn export_keytab(&self, principal: &str, name: &str) -> PathBuf {
         let path = self.dir.path().join(name);
         let _ = std::fs::remove_file(&path);
-        self.tool(&["domain", "exportkeytab", &path.display().to_string(), &format!("--principal={principal}")]);
+        self.tool(&[
+            "domain",
+            "exportkeytab",
+            &path.display().to_string(),
+            &format!("--principal={principal}"),
+        ]);
         path
     }
 
@@ -137,8 +162,14 @@ impl SambaDc {
         if let Some(mut stdin) = child.stdin.take() {
             let _ = writeln!(stdin, "{password}");
         }
-        let out = child.wait_with_output().unwrap_or_else(|e| panic!("kinit: {e}"));
-        assert!(out.status.success(), "kinit {user} failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("kinit: {e}"));
+        assert!(
+            out.status.success(),
+            "kinit {user} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         ccache
     }
 }
@@ -148,12 +179,16 @@ impl Drop for SambaDc {
         // `kill -s SIG -- -PGID`: procps misreads `kill -TERM -PGID` as a kill of
         // every process (-1).
         let group = format!("-{}", self.samba.id());
-        let _ = Command::new("kill").args(["-s", "TERM", "--", &group]).status();
+        let _ = Command::new("kill")
+            .args(["-s", "TERM", "--", &group])
+            .status();
         let _ = self.samba.wait();
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", 88)).is_ok() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).status();
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &group])
+            .status();
     }
 }

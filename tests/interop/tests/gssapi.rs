@@ -26,7 +26,9 @@ fn tamper(token: &str) -> String {
 
 #[test]
 fn rust_and_gssapi_backends_agree_on_mit_tokens() {
-    let Some(realm) = MitRealm::start() else { return };
+    let Some(realm) = MitRealm::start() else {
+        return;
+    };
     realm.add_user("alice", "alice-pw-1");
     realm.add_user("bob", "bob-pw-1");
     let local = realm.add_service("HTTP/localhost", None);
@@ -38,7 +40,12 @@ fn rust_and_gssapi_backends_agree_on_mit_tokens() {
 
     let alice = realm.kinit("alice", "alice-pw-1");
     let bob = realm.kinit("bob", "bob-pw-1");
-    let capture = |ccache: &Path, host: &str| realm.curl_negotiate(ccache, host, |_| (200, None)).0.expect("token");
+    let capture = |ccache: &Path, host: &str| {
+        realm
+            .curl_negotiate(ccache, host, |_| (200, None))
+            .0
+            .expect("token")
+    };
     let good_alice = capture(&alice, "localhost");
     let good_bob = capture(&bob, "localhost");
     let good_aes128 = capture(&alice, "aes128.test");
@@ -63,14 +70,26 @@ fn rust_and_gssapi_backends_agree_on_mit_tokens() {
         ("reject tampered", tamper(&good_alice)),
         ("reject stale-keytab", stale_token),
         ("reject unknown-service", unknown_service),
-        ("reject ntlm", "TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==".into()),
+        (
+            "reject ntlm",
+            "TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==".into(),
+        ),
         ("reject garbage", "YWJjZA==".into()),
     ];
-    let list: String = cases.iter().map(|(label, token)| format!("{label}\t{token}\n")).collect();
+    let list: String = cases
+        .iter()
+        .map(|(label, token)| format!("{label}\t{token}\n"))
+        .collect();
     std::fs::write(realm.dir().join("cases.tsv"), list).expect("cases");
 
     let out = Command::new(std::env::current_exe().expect("exe"))
-        .args(["--ignored", "--exact", "differential_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            "differential_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("SEAMLESS_DIFF_DIR", realm.dir())
         .env("KRB5_KTNAME", format!("FILE:{}", combined.display()))
         .env("KRB5_CONFIG", realm.dir().join("krb5.conf"))
@@ -78,7 +97,11 @@ fn rust_and_gssapi_backends_agree_on_mit_tokens() {
         .output()
         .expect("child");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "differential child failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "differential child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("compared 8 tokens"), "{stdout}");
     println!("{stdout}");
 }
@@ -87,7 +110,9 @@ fn rust_and_gssapi_backends_agree_on_mit_tokens() {
 #[test]
 #[ignore = "run by rust_and_gssapi_backends_agree_on_mit_tokens in a child process"]
 fn differential_child() {
-    let dir = std::path::PathBuf::from(std::env::var("SEAMLESS_DIFF_DIR").expect("run by the parent test"));
+    let dir = std::path::PathBuf::from(
+        std::env::var("SEAMLESS_DIFF_DIR").expect("run by the parent test"),
+    );
     let keytab_path = std::env::var("KRB5_KTNAME").expect("KRB5_KTNAME");
     let bytes = std::fs::read(keytab_path.trim_start_matches("FILE:")).expect("keytab");
     let ring = KeyRing::from_keytab(&keytab::parse(&bytes).expect("parse")).expect("ring");
@@ -100,11 +125,27 @@ fn differential_child() {
         let now = SystemTime::now();
         let a = rust.accept_token(token.as_bytes(), &ring, now);
         let b = gss.accept_token(token.as_bytes(), &ring, now);
-        println!("{label}: rust={:?} gssapi={:?}", a.as_ref().map(|x| x.client.to_string()).map_err(|e| e.reason()), b.as_ref().map(|x| x.client.to_string()).map_err(|e| e.to_string()));
+        println!(
+            "{label}: rust={:?} gssapi={:?}",
+            a.as_ref()
+                .map(|x| x.client.to_string())
+                .map_err(|e| e.reason()),
+            b.as_ref()
+                .map(|x| x.client.to_string())
+                .map_err(|e| e.to_string())
+        );
         assert_eq!(a.is_ok(), b.is_ok(), "{label}: backends disagree");
         if let Some(principal) = label.strip_prefix("accept ") {
-            assert_eq!(a.as_ref().map(|x| x.client.to_string()).ok().as_deref(), Some(principal), "{label}");
-            assert_eq!(b.as_ref().map(|x| x.client.to_string()).ok().as_deref(), Some(principal), "{label}");
+            assert_eq!(
+                a.as_ref().map(|x| x.client.to_string()).ok().as_deref(),
+                Some(principal),
+                "{label}"
+            );
+            assert_eq!(
+                b.as_ref().map(|x| x.client.to_string()).ok().as_deref(),
+                Some(principal),
+                "{label}"
+            );
         } else {
             assert!(a.is_err(), "{label} must be rejected");
         }

@@ -302,7 +302,10 @@ mod tests {
 
     fn hex(s: &str) -> Vec<u8> {
         let s: String = s.split_whitespace().collect();
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+            .collect()
     }
 
     #[test]
@@ -312,10 +315,18 @@ mod tests {
             ("password", 7, "78a07b6caf85fa"),
             ("Rough Consensus, and Running Code", 8, "bb6ed30870b7f0e0"),
             ("password", 21, "59e4a8ca7c0385c3c37b3f6d2000247cb6e6bd5b3e"),
-            ("MASSACHVSETTS INSTITVTE OF TECHNOLOGY", 24, "db3b0d8f0b061e603282b308a50841229ad798fab9540c1b"),
+            (
+                "MASSACHVSETTS INSTITVTE OF TECHNOLOGY",
+                24,
+                "db3b0d8f0b061e603282b308a50841229ad798fab9540c1b",
+            ),
             ("Q", 21, "518a54a215a8452a518a54a215a8452a518a54a215"),
             ("kerberos", 16, "6b65726265726f737b9b5b2b93132b93"),
-            ("kerberos", 32, "6b65726265726f737b9b5b2b93132b935c9bdcdad95c9899c4cae4dee6d6cae4"),
+            (
+                "kerberos",
+                32,
+                "6b65726265726f737b9b5b2b93132b935c9bdcdad95c9899c4cae4dee6d6cae4",
+            ),
         ];
         for (input, len, want) in cases {
             assert_eq!(nfold(input.as_bytes(), len), hex(want), "{input} -> {len}");
@@ -331,7 +342,11 @@ mod tests {
                 let enc = cts_encrypt(&key, &data);
                 assert_eq!(enc.len(), len);
                 assert_ne!(enc, data);
-                assert_eq!(&cts_decrypt(&key, &enc).expect("decrypt")[..], &data[..], "len {len}");
+                assert_eq!(
+                    &cts_decrypt(&key, &enc).expect("decrypt")[..],
+                    &data[..],
+                    "len {len}"
+                );
             }
         }
     }
@@ -341,7 +356,10 @@ mod tests {
         // RFC 3962 Appendix B: AES-128 key "chicken teriyaki", IV zero.
         let key = AesKey::new(b"chicken teriyaki").expect("key");
         let input = hex("4920776f756c64206c696b652074686520");
-        assert_eq!(cts_encrypt(&key, &input), hex("c6353568f2bf8cb4d8a580362da7ff7f97"));
+        assert_eq!(
+            cts_encrypt(&key, &input),
+            hex("c6353568f2bf8cb4d8a580362da7ff7f97")
+        );
         let input = hex("4920776f756c64206c696b65207468652047656e6572616c20476175277320");
         assert_eq!(
             cts_encrypt(&key, &input),

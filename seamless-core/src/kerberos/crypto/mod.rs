@@ -102,14 +102,19 @@ impl Etype {
     /// Parses an MIT-style name (also accepts the short aliases `aes256`, `aes128`, `rc4`).
     pub fn from_name(name: &str) -> Option<Self> {
         let lower = name.to_ascii_lowercase();
-        Etype::ALL.into_iter().find(|e| e.name() == lower).or(match lower.as_str() {
-            "aes256" | "aes256-cts" => Some(Etype::Aes256CtsHmacSha196),
-            "aes128" | "aes128-cts" => Some(Etype::Aes128CtsHmacSha196),
-            "aes256-sha2" => Some(Etype::Aes256CtsHmacSha384192),
-            "aes128-sha2" => Some(Etype::Aes128CtsHmacSha256128),
-            "rc4" | "arcfour-hmac" | "rc4-hmac-md5" | "arcfour-hmac-md5" => Some(Etype::Rc4Hmac),
-            _ => None,
-        })
+        Etype::ALL
+            .into_iter()
+            .find(|e| e.name() == lower)
+            .or(match lower.as_str() {
+                "aes256" | "aes256-cts" => Some(Etype::Aes256CtsHmacSha196),
+                "aes128" | "aes128-cts" => Some(Etype::Aes128CtsHmacSha196),
+                "aes256-sha2" => Some(Etype::Aes256CtsHmacSha384192),
+                "aes128-sha2" => Some(Etype::Aes128CtsHmacSha256128),
+                "rc4" | "arcfour-hmac" | "rc4-hmac-md5" | "arcfour-hmac-md5" => {
+                    Some(Etype::Rc4Hmac)
+                }
+                _ => None,
+            })
     }
 
     /// Key length in bytes.
@@ -194,7 +199,10 @@ pub struct Key {
 
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Key").field("etype", &self.etype).field("bytes", &"<redacted>").finish()
+        f.debug_struct("Key")
+            .field("etype", &self.etype)
+            .field("bytes", &"<redacted>")
+            .finish()
     }
 }
 
@@ -204,7 +212,10 @@ impl Key {
         if bytes.len() != etype.key_len() {
             return Err(CryptoError::KeyLength);
         }
-        Ok(Self { etype, bytes: Zeroizing::new(bytes.to_vec()) })
+        Ok(Self {
+            etype,
+            bytes: Zeroizing::new(bytes.to_vec()),
+        })
     }
 
     /// A fresh random key.
@@ -225,7 +236,12 @@ impl Key {
             Etype::Rc4Hmac => Zeroizing::new(rc4::string_to_key(password).to_vec()),
             Etype::Aes128CtsHmacSha196 | Etype::Aes256CtsHmacSha196 => {
                 let mut tkey = Zeroizing::new(vec![0u8; len]);
-                pbkdf2::pbkdf2_hmac::<sha1::Sha1>(password.as_bytes(), salt.as_bytes(), 4096, &mut tkey);
+                pbkdf2::pbkdf2_hmac::<sha1::Sha1>(
+                    password.as_bytes(),
+                    salt.as_bytes(),
+                    4096,
+                    &mut tkey,
+                );
                 aes::dk(&tkey, b"kerberos")?
             }
             Etype::Aes128CtsHmacSha256128 | Etype::Aes256CtsHmacSha384192 => {
@@ -234,10 +250,20 @@ impl Key {
                 saltp.extend_from_slice(salt.as_bytes());
                 let mut tkey = Zeroizing::new(vec![0u8; len]);
                 if etype == Etype::Aes128CtsHmacSha256128 {
-                    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), &saltp, 32768, &mut tkey);
+                    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
+                        password.as_bytes(),
+                        &saltp,
+                        32768,
+                        &mut tkey,
+                    );
                     aes::kdf_hmac_sha2(Hash::Sha256, &tkey, b"kerberos", len)?
                 } else {
-                    pbkdf2::pbkdf2_hmac::<sha2::Sha384>(password.as_bytes(), &saltp, 32768, &mut tkey);
+                    pbkdf2::pbkdf2_hmac::<sha2::Sha384>(
+                        password.as_bytes(),
+                        &saltp,
+                        32768,
+                        &mut tkey,
+                    );
                     aes::kdf_hmac_sha2(Hash::Sha384, &tkey, b"kerberos", len)?
                 }
             }
@@ -263,7 +289,9 @@ impl Key {
     /// Derives the encryption keys for one key usage number.
     pub(crate) fn usage(&self, usage: u32) -> Result<UsageKey, CryptoError> {
         match self.etype.aes_hash() {
-            None => Ok(UsageKey::Rc4 { k1: rc4::usage_key(&self.bytes, usage) }),
+            None => Ok(UsageKey::Rc4 {
+                k1: rc4::usage_key(&self.bytes, usage),
+            }),
             Some(Hash::Sha1) => {
                 let base = AesKey::new(&self.bytes)?;
                 let ke = aes::dk_with(&base, self.bytes.len(), &usage_constant(usage, 0xAA));
@@ -279,9 +307,15 @@ impl Key {
                     Etype::Aes128CtsHmacSha256128 => (16, 16),
                     _ => (32, 24),
                 };
-                let ke = aes::kdf_hmac_sha2(hash, &self.bytes, &usage_constant(usage, 0xAA), ke_len)?;
-                let ki = aes::kdf_hmac_sha2(hash, &self.bytes, &usage_constant(usage, 0x55), ki_len)?;
-                Ok(UsageKey::Aes { etype: self.etype, ke: AesKey::new(&ke)?, ki: KeyedMac::new(hash, &ki)? })
+                let ke =
+                    aes::kdf_hmac_sha2(hash, &self.bytes, &usage_constant(usage, 0xAA), ke_len)?;
+                let ki =
+                    aes::kdf_hmac_sha2(hash, &self.bytes, &usage_constant(usage, 0x55), ki_len)?;
+                Ok(UsageKey::Aes {
+                    etype: self.etype,
+                    ke: AesKey::new(&ke)?,
+                    ki: KeyedMac::new(hash, &ki)?,
+                })
             }
         }
     }
@@ -289,25 +323,46 @@ impl Key {
     /// Derives the checksum key for one key usage number.
     pub(crate) fn checksum_key(&self, usage: u32) -> Result<ChecksumKey, CryptoError> {
         let mac = match self.etype.aes_hash() {
-            None => return Ok(ChecksumKey::Rc4 { ksign: rc4::signature_key(&self.bytes)?, usage }),
-            Some(Hash::Sha1) => {
-                KeyedMac::new(Hash::Sha1, &aes::dk(&self.bytes, &usage_constant(usage, 0x99))?)?
+            None => {
+                return Ok(ChecksumKey::Rc4 {
+                    ksign: rc4::signature_key(&self.bytes)?,
+                    usage,
+                });
             }
+            Some(Hash::Sha1) => KeyedMac::new(
+                Hash::Sha1,
+                &aes::dk(&self.bytes, &usage_constant(usage, 0x99))?,
+            )?,
             Some(hash) => {
                 let len = if hash == Hash::Sha256 { 16 } else { 24 };
-                KeyedMac::new(hash, &aes::kdf_hmac_sha2(hash, &self.bytes, &usage_constant(usage, 0x99), len)?)?
+                KeyedMac::new(
+                    hash,
+                    &aes::kdf_hmac_sha2(hash, &self.bytes, &usage_constant(usage, 0x99), len)?,
+                )?
             }
         };
-        Ok(ChecksumKey::Aes { mac, len: self.etype.checksum_len() })
+        Ok(ChecksumKey::Aes {
+            mac,
+            len: self.etype.checksum_len(),
+        })
     }
 
     /// Encrypts `plaintext` for `usage` (convenience for one-off messages).
-    pub fn encrypt(&self, usage: u32, plaintext: &[u8], entropy: &dyn Entropy) -> Result<Vec<u8>, CryptoError> {
+    pub fn encrypt(
+        &self,
+        usage: u32,
+        plaintext: &[u8],
+        entropy: &dyn Entropy,
+    ) -> Result<Vec<u8>, CryptoError> {
         self.usage(usage)?.encrypt(plaintext, entropy)
     }
 
     /// Decrypts `ciphertext` for `usage` (convenience for one-off messages).
-    pub fn decrypt(&self, usage: u32, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    pub fn decrypt(
+        &self,
+        usage: u32,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         self.usage(usage)?.decrypt(ciphertext)
     }
 
@@ -323,23 +378,38 @@ fn usage_constant(usage: u32, kind: u8) -> [u8; 5] {
 }
 
 /// Encryption keys derived for one usage.
+// The AES variant carries a pre-keyed HMAC state (larger for SHA-384); boxing it
+// would add an indirection to every message for a value that lives in the key ring.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 pub(crate) enum UsageKey {
-    Aes { etype: Etype, ke: AesKey, ki: KeyedMac },
-    Rc4 { k1: Zeroizing<[u8; 16]> },
+    Aes {
+        etype: Etype,
+        ke: AesKey,
+        ki: KeyedMac,
+    },
+    Rc4 {
+        k1: Zeroizing<[u8; 16]>,
+    },
 }
 
 const CONFOUNDER: usize = 16;
 
 impl UsageKey {
-    pub(crate) fn encrypt(&self, plaintext: &[u8], entropy: &dyn Entropy) -> Result<Vec<u8>, CryptoError> {
+    pub(crate) fn encrypt(
+        &self,
+        plaintext: &[u8],
+        entropy: &dyn Entropy,
+    ) -> Result<Vec<u8>, CryptoError> {
         match self {
             UsageKey::Aes { etype, ke, ki } => {
                 let mut data = Zeroizing::new(vec![0u8; CONFOUNDER]);
                 entropy.fill(&mut data)?;
                 data.extend_from_slice(plaintext);
                 let mut out = aes::cts_encrypt(ke, &data);
-                let mac = if *etype == Etype::Aes128CtsHmacSha196 || *etype == Etype::Aes256CtsHmacSha196 {
+                let mac = if *etype == Etype::Aes128CtsHmacSha196
+                    || *etype == Etype::Aes256CtsHmacSha196
+                {
                     ki.compute(&[&data])
                 } else {
                     ki.compute(&[&[0u8; 16], &out])
@@ -363,7 +433,8 @@ impl UsageKey {
                     return Err(CryptoError::Truncated);
                 }
                 let (body, mac) = ciphertext.split_at(ciphertext.len() - mac_len);
-                let sha1 = *etype == Etype::Aes128CtsHmacSha196 || *etype == Etype::Aes256CtsHmacSha196;
+                let sha1 =
+                    *etype == Etype::Aes128CtsHmacSha196 || *etype == Etype::Aes256CtsHmacSha196;
                 if !sha1 {
                     // RFC 8009: encrypt-then-MAC, so check before decrypting.
                     let want = ki.compute(&[&[0u8; 16], body]);
@@ -389,10 +460,17 @@ impl UsageKey {
 }
 
 /// A checksum key derived for one usage.
+#[allow(clippy::large_enum_variant)] // as for UsageKey
 #[derive(Clone)]
 pub(crate) enum ChecksumKey {
-    Aes { mac: KeyedMac, len: usize },
-    Rc4 { ksign: Zeroizing<[u8; 16]>, usage: u32 },
+    Aes {
+        mac: KeyedMac,
+        len: usize,
+    },
+    Rc4 {
+        ksign: Zeroizing<[u8; 16]>,
+        usage: u32,
+    },
 }
 
 impl ChecksumKey {
@@ -415,7 +493,8 @@ impl ChecksumKey {
 }
 
 fn ct_prefix_eq(full: &[u8], truncated: &[u8]) -> bool {
-    full.get(..truncated.len()).is_some_and(|p| bool::from(p.ct_eq(truncated)))
+    full.get(..truncated.len())
+        .is_some_and(|p| bool::from(p.ct_eq(truncated)))
 }
 
 #[cfg(test)]
@@ -462,8 +541,16 @@ mod tests {
             for len in [0usize, 1, 15, 16, 17, 100] {
                 let plain: Vec<u8> = (0..len as u8).collect();
                 let ct = key.encrypt(7, &plain, &entropy).expect("encrypt");
-                assert_eq!(&key.decrypt(7, &ct).expect("decrypt")[..], &plain[..], "{etype} {len}");
-                assert_eq!(key.decrypt(8, &ct).err(), Some(CryptoError::Integrity), "{etype} usage");
+                assert_eq!(
+                    &key.decrypt(7, &ct).expect("decrypt")[..],
+                    &plain[..],
+                    "{etype} {len}"
+                );
+                assert_eq!(
+                    key.decrypt(8, &ct).err(),
+                    Some(CryptoError::Integrity),
+                    "{etype} usage"
+                );
                 for i in 0..ct.len() {
                     let mut bad = ct.clone();
                     bad[i] ^= 1;
@@ -491,7 +578,10 @@ mod tests {
     fn debug_never_shows_key_material() {
         let key = Key::new(Etype::Aes128CtsHmacSha196, &[0xAB; 16]).expect("key");
         let shown = format!("{key:?}");
-        assert!(!shown.contains("171") && !shown.to_lowercase().contains("ab, "), "{shown}");
+        assert!(
+            !shown.contains("171") && !shown.to_lowercase().contains("ab, "),
+            "{shown}"
+        );
         assert!(shown.contains("redacted"));
     }
 }

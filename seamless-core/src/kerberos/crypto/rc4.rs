@@ -12,7 +12,8 @@ type HmacMd5 = Hmac<Md5>;
 
 fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
     // HMAC accepts keys of any length, so construction cannot fail.
-    let mut mac = <HmacMd5 as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut mac = <HmacMd5 as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     for p in parts {
         mac.update(p);
     }
@@ -21,7 +22,8 @@ fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
 
 /// NT hash: MD4 of the UTF-16LE password.
 pub(super) fn string_to_key(password: &str) -> Zeroizing<[u8; 16]> {
-    let utf16: Zeroizing<Vec<u8>> = Zeroizing::new(password.encode_utf16().flat_map(u16::to_le_bytes).collect());
+    let utf16: Zeroizing<Vec<u8>> =
+        Zeroizing::new(password.encode_utf16().flat_map(u16::to_le_bytes).collect());
     let mut md4 = md4::Md4::new();
     md4.update(&*utf16);
     Zeroizing::new(md4.finalize().into())

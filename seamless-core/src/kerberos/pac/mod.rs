@@ -4,7 +4,12 @@
 //! and check the buffers against each other and against the ticket; it cannot
 //! verify the KDC signature (that needs the krbtgt key). Unknown buffer types are
 //! skipped, as MS-PAC requires (AD adds type 19, Samba and MIT others).
-#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 mod ndr;
 mod sid;
@@ -93,7 +98,14 @@ impl Pac {
     pub fn group_sids(&self) -> Vec<Sid> {
         self.logon_info
             .as_ref()
-            .map(|l| l.group_sids.iter().chain(&l.extra_sids).chain(&l.resource_group_sids).cloned().collect())
+            .map(|l| {
+                l.group_sids
+                    .iter()
+                    .chain(&l.extra_sids)
+                    .chain(&l.resource_group_sids)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -197,7 +209,11 @@ pub(crate) fn verify(
 /// Everything [`verify`] does except checking the signature's value, so that fuzzing
 /// reaches the buffer decoders with arbitrary content. Test kit only.
 #[cfg(feature = "testkit")]
-pub(crate) fn decode_unsigned(pac: &[u8], service_etype: Etype, ticket: &TicketView<'_>) -> Result<Pac, PacError> {
+pub(crate) fn decode_unsigned(
+    pac: &[u8],
+    service_etype: Etype,
+    ticket: &TicketView<'_>,
+) -> Result<Pac, PacError> {
     verify_inner(pac, service_etype, None, ticket)
 }
 
@@ -220,14 +236,24 @@ fn verify_inner(
     for _ in 0..count {
         let kind = c.u32()?;
         let size = c.u32()? as usize;
-        let offset = usize::try_from(c.u64()?).map_err(|_| PacError::Malformed("PAC buffer offset"))?;
-        let end = offset.checked_add(size).ok_or(PacError::Malformed("PAC buffer offset"))?;
+        let offset =
+            usize::try_from(c.u64()?).map_err(|_| PacError::Malformed("PAC buffer offset"))?;
+        let end = offset
+            .checked_add(size)
+            .ok_or(PacError::Malformed("PAC buffer offset"))?;
         if offset < header_end || end > pac.len() || offset % 8 != 0 {
             return Err(PacError::Malformed("PAC buffer outside the PAC"));
         }
-        buffers.push(BufferRef { kind, start: offset, end });
+        buffers.push(BufferRef {
+            kind,
+            start: offset,
+            end,
+        });
     }
-    let body = |b: &BufferRef| pac.get(b.start..b.end).ok_or(PacError::Malformed("PAC buffer outside the PAC"));
+    let body = |b: &BufferRef| {
+        pac.get(b.start..b.end)
+            .ok_or(PacError::Malformed("PAC buffer outside the PAC"))
+    };
     let single = |kind: u32| -> Result<Option<&BufferRef>, PacError> {
         let mut found = buffers.iter().filter(|b| b.kind == kind);
         let first = found.next();
@@ -241,7 +267,9 @@ fn verify_inner(
     let server = single(buffer::SERVER_CHECKSUM)?.ok_or(PacError::NoServerSignature)?;
     let kdc = single(buffer::PRIVSVR_CHECKSUM)?;
     let (server_type, server_sig) = signature(body(server)?)?;
-    if server_type != service_etype.checksum_type() || server_sig.len() != service_etype.checksum_len() {
+    if server_type != service_etype.checksum_type()
+        || server_sig.len() != service_etype.checksum_len()
+    {
         return Err(PacError::SignatureType { found: server_type });
     }
     // The server signature covers the whole PAC with both signature fields zeroed.
@@ -258,20 +286,42 @@ fn verify_inner(
         if start < at {
             return Err(PacError::Malformed("overlapping signatures"));
         }
-        parts.push(pac.get(at..start).ok_or(PacError::Malformed("signature range"))?);
-        parts.push(zeros.get(..end - start).ok_or(PacError::Malformed("signature length"))?);
+        parts.push(
+            pac.get(at..start)
+                .ok_or(PacError::Malformed("signature range"))?,
+        );
+        parts.push(
+            zeros
+                .get(..end - start)
+                .ok_or(PacError::Malformed("signature length"))?,
+        );
         at = end;
     }
-    parts.push(pac.get(at..).ok_or(PacError::Malformed("signature range"))?);
+    parts.push(
+        pac.get(at..)
+            .ok_or(PacError::Malformed("signature range"))?,
+    );
     if server_key.is_some_and(|k| !k.verify(&parts, server_sig)) {
         return Err(PacError::BadServerSignature);
     }
 
-    let logon_info = single(buffer::LOGON_INFO)?.map(|b| body(b).and_then(ndr::logon_info)).transpose()?;
-    let client_info = single(buffer::CLIENT_INFO)?.map(|b| body(b).and_then(client_info)).transpose()?;
-    let upn_dns_info = single(buffer::UPN_DNS_INFO)?.map(|b| body(b).and_then(upn_dns_info)).transpose()?;
+    let logon_info = single(buffer::LOGON_INFO)?
+        .map(|b| body(b).and_then(ndr::logon_info))
+        .transpose()?;
+    let client_info = single(buffer::CLIENT_INFO)?
+        .map(|b| body(b).and_then(client_info))
+        .transpose()?;
+    let upn_dns_info = single(buffer::UPN_DNS_INFO)?
+        .map(|b| body(b).and_then(upn_dns_info))
+        .transpose()?;
     let requestor_sid = single(buffer::REQUESTOR)?
-        .map(|b| body(b).and_then(|raw| Sid::from_bytes(raw).map(|(s, _)| s).map_err(|_| PacError::Malformed("REQUESTOR SID"))))
+        .map(|b| {
+            body(b).and_then(|raw| {
+                Sid::from_bytes(raw)
+                    .map(|(s, _)| s)
+                    .map_err(|_| PacError::Malformed("REQUESTOR SID"))
+            })
+        })
         .transpose()?;
 
     if let Some(info) = &client_info {
@@ -309,17 +359,25 @@ fn verify_inner(
 /// Case-insensitive: AD canonicalises the case of names, clients do not.
 fn client_name_matches(name: &str, ticket: &TicketView<'_>) -> bool {
     let joined = ticket.client_components.join("/");
-    if name.eq_ignore_ascii_case(&joined) || name.eq_ignore_ascii_case(&format!("{joined}@{}", ticket.client_realm)) {
+    if name.eq_ignore_ascii_case(&joined)
+        || name.eq_ignore_ascii_case(&format!("{joined}@{}", ticket.client_realm))
+    {
         return true;
     }
     // Enterprise principals (name type 10) carry "user@upn.suffix" as one component;
     // AD writes the same text into CLIENT_INFO.
-    ticket.client_components.len() == 1 && name.eq_ignore_ascii_case(ticket.client_components.first().copied().unwrap_or(""))
+    ticket.client_components.len() == 1
+        && name.eq_ignore_ascii_case(ticket.client_components.first().copied().unwrap_or(""))
 }
 
 fn signature(raw: &[u8]) -> Result<(i32, &[u8]), PacError> {
-    let (ty, rest) = raw.split_at_checked(4).ok_or(PacError::Malformed("signature buffer"))?;
-    let ty = i32::from_le_bytes(ty.try_into().map_err(|_| PacError::Malformed("signature buffer"))?);
+    let (ty, rest) = raw
+        .split_at_checked(4)
+        .ok_or(PacError::Malformed("signature buffer"))?;
+    let ty = i32::from_le_bytes(
+        ty.try_into()
+            .map_err(|_| PacError::Malformed("signature buffer"))?,
+    );
     let len = match ty {
         15 | 16 => 12,
         -138 | 19 => 16,
@@ -327,7 +385,9 @@ fn signature(raw: &[u8]) -> Result<(i32, &[u8]), PacError> {
         _ => return Err(PacError::SignatureType { found: ty }),
     };
     // An RODC identifier (2 bytes) may follow the signature.
-    let sig = rest.get(..len).ok_or(PacError::Malformed("signature truncated"))?;
+    let sig = rest
+        .get(..len)
+        .ok_or(PacError::Malformed("signature truncated"))?;
     Ok((ty, sig))
 }
 
@@ -349,7 +409,9 @@ fn upn_dns_info(raw: &[u8]) -> Result<UpnDnsInfo, PacError> {
     let flags = c.u32()?;
     let string = |off: u16, len: u16| -> Result<String, PacError> {
         let (off, len) = (usize::from(off), usize::from(len));
-        let bytes = raw.get(off..off + len).ok_or(PacError::Malformed("UPN_DNS_INFO string outside buffer"))?;
+        let bytes = raw
+            .get(off..off + len)
+            .ok_or(PacError::Malformed("UPN_DNS_INFO string outside buffer"))?;
         ndr::utf16le(bytes)
     };
     let upn = string(upn_off, upn_len)?;
@@ -361,7 +423,8 @@ fn upn_dns_info(raw: &[u8]) -> Result<UpnDnsInfo, PacError> {
         let sid_bytes = raw
             .get(usize::from(sid_off)..usize::from(sid_off) + usize::from(sid_len))
             .ok_or(PacError::Malformed("UPN_DNS_INFO SID outside buffer"))?;
-        let (sid, used) = Sid::from_bytes(sid_bytes).map_err(|_| PacError::Malformed("UPN_DNS_INFO SID"))?;
+        let (sid, used) =
+            Sid::from_bytes(sid_bytes).map_err(|_| PacError::Malformed("UPN_DNS_INFO SID"))?;
         if used != sid_bytes.len() {
             return Err(PacError::Malformed("UPN_DNS_INFO SID length"));
         }
@@ -369,5 +432,11 @@ fn upn_dns_info(raw: &[u8]) -> Result<UpnDnsInfo, PacError> {
     } else {
         (None, None)
     };
-    Ok(UpnDnsInfo { upn, dns_domain, upn_constructed: flags & 0x1 != 0, sam_name, sid })
+    Ok(UpnDnsInfo {
+        upn,
+        dns_domain,
+        upn_constructed: flags & 0x1 != 0,
+        sam_name,
+        sid,
+    })
 }

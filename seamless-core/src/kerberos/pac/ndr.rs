@@ -5,7 +5,12 @@
 //! what every KDC writes. Deferred pointees are read in the order NDR places them:
 //! the fixed part first, then each non-null pointer's data in field order, with an
 //! array's own embedded pointees right after the array.
-#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use super::sid::{MAX_SUB_AUTHORITIES, Sid};
 use super::{LogonInfo, PacError, filetime_to_unix};
@@ -22,14 +27,22 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], PacError> {
-        let end = self.pos.checked_add(n).ok_or(PacError::Malformed("length overflow"))?;
-        let out = self.bytes.get(self.pos..end).ok_or(PacError::Malformed("truncated"))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(PacError::Malformed("length overflow"))?;
+        let out = self
+            .bytes
+            .get(self.pos..end)
+            .ok_or(PacError::Malformed("truncated"))?;
         self.pos = end;
         Ok(out)
     }
 
     fn array<const N: usize>(&mut self) -> Result<[u8; N], PacError> {
-        self.take(N)?.try_into().map_err(|_| PacError::Malformed("truncated"))
+        self.take(N)?
+            .try_into()
+            .map_err(|_| PacError::Malformed("truncated"))
     }
 
     pub(crate) fn u8(&mut self) -> Result<u8, PacError> {
@@ -73,7 +86,11 @@ fn unicode_header(c: &mut Cursor<'_>) -> Result<UnicodeString, PacError> {
     if length % 2 != 0 || length > max_length {
         return Err(PacError::Malformed("RPC_UNICODE_STRING lengths"));
     }
-    Ok(UnicodeString { length, max_length, pointer })
+    Ok(UnicodeString {
+        length,
+        max_length,
+        pointer,
+    })
 }
 
 fn unicode_body(c: &mut Cursor<'_>, header: UnicodeString) -> Result<String, PacError> {
@@ -84,7 +101,10 @@ fn unicode_body(c: &mut Cursor<'_>, header: UnicodeString) -> Result<String, Pac
     let max_count = c.u32()? as usize;
     let offset = c.u32()?;
     let actual = c.u32()? as usize;
-    if offset != 0 || actual * 2 != usize::from(header.length) || max_count * 2 != usize::from(header.max_length) {
+    if offset != 0
+        || actual * 2 != usize::from(header.length)
+        || max_count * 2 != usize::from(header.max_length)
+    {
         return Err(PacError::Malformed("conformant string counts"));
     }
     let raw = c.take(actual * 2)?;
@@ -92,7 +112,10 @@ fn unicode_body(c: &mut Cursor<'_>, header: UnicodeString) -> Result<String, Pac
 }
 
 pub(crate) fn utf16le(raw: &[u8]) -> Result<String, PacError> {
-    let units: Vec<u16> = raw.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]])).collect();
+    let units: Vec<u16> = raw
+        .chunks_exact(2)
+        .map(|p| p.try_into().map_or(0, u16::from_le_bytes))
+        .collect();
     String::from_utf16(&units).map_err(|_| PacError::Malformed("UTF-16 string"))
 }
 
@@ -103,7 +126,10 @@ fn rpc_sid(c: &mut Cursor<'_>) -> Result<Sid, PacError> {
         return Err(PacError::Malformed("SID sub-authority count"));
     }
     let start = c.pos;
-    let rest = c.bytes.get(start..).ok_or(PacError::Malformed("truncated"))?;
+    let rest = c
+        .bytes
+        .get(start..)
+        .ok_or(PacError::Malformed("truncated"))?;
     let (sid, used) = Sid::from_bytes(rest).map_err(|_| PacError::Malformed("SID"))?;
     if sid.sub_authorities().len() != max_count {
         return Err(PacError::Malformed("SID conformance"));
@@ -152,7 +178,11 @@ pub(crate) fn logon_info(buffer: &[u8]) -> Result<LogonInfo, PacError> {
     c.take(8 * 2)?; // LogoffTime, KickOffTime
     let password_last_set = c.u64()?;
     c.take(8 * 2)?; // PasswordCanChange, PasswordMustChange
-    let mut names = [UnicodeString { length: 0, max_length: 0, pointer: 0 }; 6];
+    let mut names = [UnicodeString {
+        length: 0,
+        max_length: 0,
+        pointer: 0,
+    }; 6];
     for n in &mut names {
         *n = unicode_header(&mut c)?;
     }
@@ -185,7 +215,11 @@ pub(crate) fn logon_info(buffer: &[u8]) -> Result<LogonInfo, PacError> {
     for n in [_script, _profile, _home, _drive] {
         unicode_body(&mut c, n)?;
     }
-    let group_rid_list = if group_ptr != 0 { group_rids(&mut c, group_count)? } else { Vec::new() };
+    let group_rid_list = if group_ptr != 0 {
+        group_rids(&mut c, group_count)?
+    } else {
+        Vec::new()
+    };
     let logon_server = unicode_body(&mut c, logon_server)?;
     let logon_domain_name = unicode_body(&mut c, logon_domain)?;
     if domain_id_ptr == 0 {
@@ -218,12 +252,18 @@ pub(crate) fn logon_info(buffer: &[u8]) -> Result<LogonInfo, PacError> {
         let resource_domain = rpc_sid(&mut c)?;
         if resource_ptr != 0 {
             for rid in group_rids(&mut c, resource_count)? {
-                resource_group_sids.push(resource_domain.with_rid(rid).map_err(|_| PacError::Malformed("SID"))?);
+                resource_group_sids.push(
+                    resource_domain
+                        .with_rid(rid)
+                        .map_err(|_| PacError::Malformed("SID"))?,
+                );
             }
         }
     }
 
-    let user_sid = domain_sid.with_rid(user_id).map_err(|_| PacError::Malformed("SID"))?;
+    let user_sid = domain_sid
+        .with_rid(user_id)
+        .map_err(|_| PacError::Malformed("SID"))?;
     let group_sids = group_rid_list
         .into_iter()
         .map(|rid| domain_sid.with_rid(rid))

@@ -1,5 +1,10 @@
 //! Windows security identifiers (MS-DTYP §2.4.2).
-#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::fmt;
 use std::str::FromStr;
@@ -26,7 +31,11 @@ impl Sid {
         if sub_authorities.len() > MAX_SUB_AUTHORITIES || authority >= 1 << 48 {
             return Err(SidError);
         }
-        Ok(Self { revision: 1, authority, sub_authorities: sub_authorities.to_vec() })
+        Ok(Self {
+            revision: 1,
+            authority,
+            sub_authorities: sub_authorities.to_vec(),
+        })
     }
 
     /// Decodes the binary form (revision, count, 48-bit big-endian authority,
@@ -42,9 +51,20 @@ impl Sid {
         let subs = rest.get(..count * 4).ok_or(SidError)?;
         let sub_authorities = subs
             .chunks_exact(4)
-            .map(|c| <[u8; 4]>::try_from(c).map(u32::from_le_bytes).map_err(|_| SidError))
+            .map(|c| {
+                <[u8; 4]>::try_from(c)
+                    .map(u32::from_le_bytes)
+                    .map_err(|_| SidError)
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok((Self { revision, authority, sub_authorities }, 8 + count * 4))
+        Ok((
+            Self {
+                revision,
+                authority,
+                sub_authorities,
+            },
+            8 + count * 4,
+        ))
     }
 
     /// The binary form.
@@ -75,7 +95,11 @@ impl Sid {
     /// The SID without its last sub-authority (the domain of an account SID).
     pub fn domain(&self) -> Option<Sid> {
         let (_, head) = self.sub_authorities.split_last()?;
-        Some(Sid { revision: self.revision, authority: self.authority, sub_authorities: head.to_vec() })
+        Some(Sid {
+            revision: self.revision,
+            authority: self.authority,
+            sub_authorities: head.to_vec(),
+        })
     }
 
     /// The sub-authorities.
@@ -120,12 +144,15 @@ impl FromStr for Sid {
             Some(a) => a.parse().map_err(|_| SidError)?,
             None => return Err(SidError),
         };
-        let subs = parts.map(|p| p.parse::<u32>().map_err(|_| SidError)).collect::<Result<Vec<_>, _>>()?;
+        let subs = parts
+            .map(|p| p.parse::<u32>().map_err(|_| SidError))
+            .collect::<Result<Vec<_>, _>>()?;
         Sid::new(authority, &subs)
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -137,7 +164,10 @@ mod tests {
         let (back, used) = Sid::from_bytes(&sid.to_bytes()).expect("binary");
         assert_eq!((back, used), (sid.clone(), 8 + 5 * 4));
         assert_eq!(sid.rid(), Some(512));
-        assert_eq!(sid.domain().expect("domain").with_rid(512).expect("rid"), sid);
+        assert_eq!(
+            sid.domain().expect("domain").with_rid(512).expect("rid"),
+            sid
+        );
         assert!("S-1-5-x".parse::<Sid>().is_err());
         assert!(Sid::from_bytes(&[1, 16, 0, 0, 0, 0, 0, 5]).is_err());
         assert!(Sid::from_bytes(&[1, 2, 0, 0, 0, 0, 0, 5, 1, 0, 0]).is_err());
