@@ -269,7 +269,7 @@ impl Acceptor {
         now: SystemTime,
     ) -> Result<ValidatedTicket, KerberosError> {
         let now = unix_seconds(now);
-        let token = self.decode_base64(token_b64)?;
+        let token = decode_token(token_b64, self.config.max_token_bytes)?;
         let init = spnego::parse_initial(&token).map_err(framing_error)?;
         let ap_req = ApReq::decode(init.ap_req).map_err(|e| match e {
             ApReqError::BadVersion => KerberosError::BadVersion,
@@ -426,30 +426,6 @@ impl Acceptor {
             Ok(Freshness::Replayed) => Err(KerberosError::Replay),
             Err(_) => Err(KerberosError::ReplayCacheUnavailable),
         }
-    }
-
-    fn decode_base64(&self, token_b64: &[u8]) -> Result<Vec<u8>, KerberosError> {
-        let trimmed = token_b64.trim_ascii();
-        if trimmed.is_empty() {
-            return Err(KerberosError::Empty);
-        }
-        let limit = self.config.max_token_bytes.div_ceil(3) * 4;
-        if trimmed.len() > limit {
-            return Err(KerberosError::TokenTooLarge {
-                len: trimmed.len(),
-                limit,
-            });
-        }
-        let token = base64::engine::general_purpose::STANDARD
-            .decode(trimmed)
-            .map_err(|_| KerberosError::Base64)?;
-        if token.len() > self.config.max_token_bytes {
-            return Err(KerberosError::TokenTooLarge {
-                len: token.len(),
-                limit: self.config.max_token_bytes,
-            });
-        }
-        Ok(token)
     }
 
     fn allowed_etype(&self, number: i32) -> Result<Etype, KerberosError> {
@@ -633,6 +609,32 @@ impl NegotiateAcceptor for Acceptor {
     fn backend(&self) -> &'static str {
         "rust"
     }
+}
+
+/// Base64-decodes a Negotiate token, refusing anything over `max_bytes` decoded
+/// (checked on the encoded length first, so an oversized header is never decoded).
+pub(crate) fn decode_token(token_b64: &[u8], max_bytes: usize) -> Result<Vec<u8>, KerberosError> {
+    let trimmed = token_b64.trim_ascii();
+    if trimmed.is_empty() {
+        return Err(KerberosError::Empty);
+    }
+    let limit = max_bytes.div_ceil(3) * 4;
+    if trimmed.len() > limit {
+        return Err(KerberosError::TokenTooLarge {
+            len: trimmed.len(),
+            limit,
+        });
+    }
+    let token = base64::engine::general_purpose::STANDARD
+        .decode(trimmed)
+        .map_err(|_| KerberosError::Base64)?;
+    if token.len() > max_bytes {
+        return Err(KerberosError::TokenTooLarge {
+            len: token.len(),
+            limit: max_bytes,
+        });
+    }
+    Ok(token)
 }
 
 fn framing_error(e: FramingError) -> KerberosError {

@@ -12,7 +12,7 @@ use libgssapi::credential::{Cred, CredUsage};
 use libgssapi::oid::{GSS_MECH_KRB5, GSS_MECH_SPNEGO, OidSet};
 use sha2::{Digest, Sha256};
 
-use super::acceptor::unix_seconds;
+use super::acceptor::{decode_token, unix_seconds};
 use super::{
     Accepted, KerberosError, KeyRing, NegotiateAcceptor, PrincipalName, ReplayEntry, ReplayKey,
     spnego,
@@ -48,20 +48,7 @@ impl GssapiAcceptor {
 
     /// Accepts one Negotiate token (base64).
     pub fn accept_b64(&self, token_b64: &[u8], now: SystemTime) -> Result<Accepted, KerberosError> {
-        let trimmed = token_b64.trim_ascii();
-        if trimmed.is_empty() {
-            return Err(KerberosError::Empty);
-        }
-        let limit = self.max_token_bytes.div_ceil(3) * 4;
-        if trimmed.len() > limit {
-            return Err(KerberosError::TokenTooLarge {
-                len: trimmed.len(),
-                limit,
-            });
-        }
-        let token = base64::engine::general_purpose::STANDARD
-            .decode(trimmed)
-            .map_err(|_| KerberosError::Base64)?;
+        let token = decode_token(token_b64, self.max_token_bytes)?;
         // NTLM and NegoEx get the same coded refusal as from the pure-Rust backend,
         // before the system library sees them.
         if let Err(e) = spnego::parse_initial(&token) {

@@ -228,28 +228,12 @@ impl MitRealm {
 
     /// `kinit`s `user` into a fresh credential cache and returns its path.
     pub fn kinit(&self, user: &str, password: &str) -> PathBuf {
-        let ccache = self.dir.path().join(format!("{user}.ccache"));
-        let mut child = self
-            .cmd("kinit")
-            .env("KRB5CCNAME", format!("FILE:{}", ccache.display()))
-            .arg(user)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("kinit: {e}"));
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = writeln!(stdin, "{password}");
-        }
-        let out = child
-            .wait_with_output()
-            .unwrap_or_else(|e| panic!("kinit: {e}"));
-        assert!(
-            out.status.success(),
-            "kinit {user} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        ccache
+        kinit(
+            &self.dir.path().join("krb5.conf"),
+            &self.dir.path().join(format!("{user}.ccache")),
+            user,
+            password,
+        )
     }
 
     /// See [`curl_negotiate`].
@@ -261,6 +245,32 @@ impl MitRealm {
     ) -> (Option<String>, bool) {
         curl_negotiate(&self.dir.path().join("krb5.conf"), ccache, host, answer)
     }
+}
+
+/// `kinit`s `user` (password on standard input) into the file cache `ccache`
+/// against the realm `krb5_conf` describes, and returns the cache path.
+pub fn kinit(krb5_conf: &Path, ccache: &Path, user: &str, password: &str) -> PathBuf {
+    let mut child = Command::new("kinit")
+        .env("KRB5_CONFIG", krb5_conf)
+        .env("KRB5CCNAME", format!("FILE:{}", ccache.display()))
+        .arg(user)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("kinit: {e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = writeln!(stdin, "{password}");
+    }
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("kinit: {e}"));
+    assert!(
+        out.status.success(),
+        "kinit {user} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ccache.to_path_buf()
 }
 
 /// Has curl fetch `http://{host}:{port}/` with SPNEGO from `ccache`; the loopback

@@ -2,7 +2,7 @@
 //! temporary directory and bound to loopback (KDC on 127.0.0.1:88, LDAP on :389).
 //! Gives real AD PACs (LOGON_INFO with SIDs) and real AD key rollover.
 
-use std::io::Write;
+use std::io::Write as _;
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -149,28 +149,12 @@ impl SambaDc {
 
     /// `kinit`s `user` into a fresh cache named `cache`.
     pub fn kinit(&self, user: &str, password: &str, cache: &str) -> PathBuf {
-        let ccache = self.dir.path().join(cache);
-        let mut child = Command::new("kinit")
-            .env("KRB5_CONFIG", self.krb5_conf())
-            .env("KRB5CCNAME", format!("FILE:{}", ccache.display()))
-            .arg(user)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("kinit: {e}"));
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = writeln!(stdin, "{password}");
-        }
-        let out = child
-            .wait_with_output()
-            .unwrap_or_else(|e| panic!("kinit: {e}"));
-        assert!(
-            out.status.success(),
-            "kinit {user} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        ccache
+        crate::kinit(
+            &self.krb5_conf(),
+            &self.dir.path().join(cache),
+            user,
+            password,
+        )
     }
 }
 
