@@ -22,6 +22,8 @@
 //! ```
 
 pub mod backends;
+pub mod clock;
+pub mod error;
 pub mod kerberos;
 
 #[cfg(feature = "testkit")]

@@ -2,7 +2,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use seamless_core::backends::{KeyStore, KeyStoreErrorKind, KeytabFileKeyStore};
+use seamless_core::backends::{KeyStore, KeytabFileKeyStore};
+use seamless_core::error::BackendErrorKind;
 use seamless_core::kerberos::{Acceptor, Etype, keytab};
 use seamless_core::testkit::{TestKdc, TicketSpec};
 
@@ -80,8 +81,8 @@ async fn changed_keytab_is_reloaded_and_a_broken_one_keeps_the_last_good_keys() 
     );
 
     let err = KeytabFileKeyStore::open(dir.join("absent.keytab")).expect_err("missing");
-    assert_eq!(err.kind, KeyStoreErrorKind::Unavailable);
+    assert_eq!(err.kind, BackendErrorKind::Unavailable);
     let err = KeytabFileKeyStore::open(&path).expect_err("corrupt");
-    assert_eq!(err.kind, KeyStoreErrorKind::Corrupt);
+    assert_eq!(err.kind, BackendErrorKind::Corrupt);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -128,16 +128,7 @@ fn validate(
         })
         .collect::<Result<Vec<_>, String>>()?;
     let store =
-        KeytabFileKeyStore::open_with(keytab_path, aliases, std::time::Duration::from_secs(5))
-            .map_err(|e| {
-                format!(
-                    "{e}{}",
-                    e.source
-                        .as_ref()
-                        .map(|s| format!(": {s}"))
-                        .unwrap_or_default()
-                )
-            })?;
+        KeytabFileKeyStore::open_with(keytab_path, aliases, std::time::Duration::from_secs(5)).map_err(|e| e.message)?;
     let token = match token.as_deref() {
         Some("-") | None => {
             let mut s = String::new();

@@ -1,44 +1,22 @@
 //! Where the service keys come from.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
 
-use crate::kerberos::keytab::{self, KeytabError};
+use super::watched::WatchedFile;
+use crate::error::BackendError;
+use crate::kerberos::keytab;
 use crate::kerberos::{KeyRing, PrincipalName};
-
-/// What kind of failure a key store had.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum KeyStoreErrorKind {
-    /// The source could not be reached or read.
-    Unavailable,
-    /// The source was read but is not a valid key source.
-    Corrupt,
-}
-
-/// A key store failure, with its cause.
-#[derive(Debug, thiserror::Error)]
-#[error("key store {kind:?}: {message}")]
-pub struct KeyStoreError {
-    /// The kind.
-    pub kind: KeyStoreErrorKind,
-    /// What happened, without key material.
-    pub message: String,
-    /// The underlying error.
-    #[source]
-    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
-}
 
 /// Supplies the current key ring.
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     /// The key ring to validate tickets with now.
-    async fn key_ring(&self) -> Result<Arc<KeyRing>, KeyStoreError>;
+    async fn key_ring(&self) -> Result<Arc<KeyRing>, BackendError>;
 }
 
 /// A key ring held in memory, replaceable at run time.
@@ -50,9 +28,7 @@ pub struct MemoryKeyStore {
 impl MemoryKeyStore {
     /// A store holding `ring`.
     pub fn new(ring: KeyRing) -> Self {
-        Self {
-            ring: RwLock::new(Arc::new(ring)),
-        }
+        Self { ring: RwLock::new(Arc::new(ring)) }
     }
 
     /// Atomically replaces the ring.
@@ -68,162 +44,65 @@ impl MemoryKeyStore {
 
 #[async_trait]
 impl KeyStore for MemoryKeyStore {
-    async fn key_ring(&self) -> Result<Arc<KeyRing>, KeyStoreError> {
+    async fn key_ring(&self) -> Result<Arc<KeyRing>, BackendError> {
         Ok(self.current())
     }
 }
 
-/// Extra principal names for a keytab account (SPNs sharing the account's key).
+/// Extra principal names for a keytab account: (account, SPN sharing its key).
 pub type Aliases = Vec<(PrincipalName, PrincipalName)>;
-
-/// What the file held when last loaded: a digest of its bytes. Keytabs are a few
-/// KiB, so reading one per check is cheap, and unlike (mtime, size) it cannot
-/// miss a same-size file replaced within one timestamp tick.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Stamp([u8; 32]);
-
-struct Loaded {
-    ring: Arc<KeyRing>,
-    stamp: Option<Stamp>,
-    checked: Instant,
-}
 
 /// Keys from an MIT keytab file, re-read when the file changes.
 ///
-/// The file's content is checked at most once per `check_interval` (default 5 s). A changed file is parsed completely before the
-/// ring is swapped; a file that fails to parse keeps the last good ring and logs an
-/// error, so a half-written keytab never takes sign-in down.
+/// The content is checked at most once per `check_interval` (default 5 s). A
+/// changed file is parsed completely before the ring is swapped; a file that fails
+/// to parse keeps the last good ring and logs an error, so a half-written keytab
+/// never takes sign-in down.
 pub struct KeytabFileKeyStore {
-    path: PathBuf,
-    aliases: Aliases,
-    check_interval: Duration,
-    state: Mutex<Loaded>,
+    file: WatchedFile<KeyRing>,
 }
 
 impl fmt::Debug for KeytabFileKeyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeytabFileKeyStore")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+        f.debug_struct("KeytabFileKeyStore").finish_non_exhaustive()
     }
 }
 
 impl KeytabFileKeyStore {
     /// Opens `path`; fails if the keytab cannot be read now.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, KeyStoreError> {
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, BackendError> {
         Self::open_with(path, Aliases::new(), Duration::from_secs(5))
     }
 
     /// Opens `path` with SPN aliases and a change-check interval.
-    pub fn open_with(
-        path: impl AsRef<Path>,
-        aliases: Aliases,
-        check_interval: Duration,
-    ) -> Result<Self, KeyStoreError> {
-        let path = path.as_ref().to_path_buf();
-        let (ring, stamp) = load(&path, &aliases)?;
-        Ok(Self {
-            path,
-            aliases,
-            check_interval,
-            state: Mutex::new(Loaded {
-                ring: Arc::new(ring),
-                stamp: Some(stamp),
-                checked: Instant::now(),
-            }),
-        })
+    pub fn open_with(path: impl AsRef<Path>, aliases: Aliases, check_interval: Duration) -> Result<Self, BackendError> {
+        let file = WatchedFile::open(path.as_ref(), "keytab", check_interval, move |bytes| ring(bytes, &aliases))?;
+        Ok(Self { file })
     }
 
     /// The ring now, re-reading the file if it changed (synchronous).
     pub fn current(&self) -> Arc<KeyRing> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if state.checked.elapsed() < self.check_interval {
-            return state.ring.clone();
-        }
-        state.checked = Instant::now();
-        let stamp = stamp_of(&self.path).ok();
-        if stamp.is_some() && stamp == state.stamp {
-            return state.ring.clone();
-        }
-        match load(&self.path, &self.aliases) {
-            Ok((ring, stamp)) => {
-                tracing::info!(path = %self.path.display(), accounts = ring.accounts().len(), "keytab reloaded");
-                state.ring = Arc::new(ring);
-                state.stamp = Some(stamp);
-            }
-            Err(e) => {
-                tracing::error!(path = %self.path.display(), error = %e, "keytab reload failed; keeping the last good keys");
-                state.stamp = stamp;
-            }
-        }
-        state.ring.clone()
+        self.file.current()
     }
 }
 
 #[async_trait]
 impl KeyStore for KeytabFileKeyStore {
-    async fn key_ring(&self) -> Result<Arc<KeyRing>, KeyStoreError> {
+    async fn key_ring(&self) -> Result<Arc<KeyRing>, BackendError> {
         Ok(self.current())
     }
 }
 
-fn stamp_of(path: &Path) -> std::io::Result<Stamp> {
-    let meta = std::fs::metadata(path)?;
-    if meta.len() > keytab::MAX_KEYTAB_BYTES as u64 {
-        return Err(std::io::Error::other("keytab too large"));
-    }
-    Ok(Stamp(Sha256::digest(std::fs::read(path)?).into()))
-}
-
-fn load(path: &Path, aliases: &Aliases) -> Result<(KeyRing, Stamp), KeyStoreError> {
-    let unavailable = |e: std::io::Error| KeyStoreError {
-        kind: KeyStoreErrorKind::Unavailable,
-        message: format!("cannot read keytab {}", path.display()),
-        source: Some(Box::new(e)),
-    };
-    let corrupt =
-        |message: String, source: Option<Box<dyn std::error::Error + Send + Sync>>| KeyStoreError {
-            kind: KeyStoreErrorKind::Corrupt,
-            message,
-            source,
-        };
-    let meta = std::fs::metadata(path).map_err(unavailable)?;
-    if meta.len() > keytab::MAX_KEYTAB_BYTES as u64 {
-        return Err(corrupt(
-            format!("keytab {} is too large", path.display()),
-            Some(Box::new(KeytabError::TooLarge)),
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(unavailable)?;
-    let stamp = Stamp(Sha256::digest(&bytes).into());
-    let entries = keytab::parse(&bytes).map_err(|e| {
-        corrupt(
-            format!("keytab {} is invalid", path.display()),
-            Some(Box::new(e)),
-        )
-    })?;
-    let mut ring = KeyRing::from_keytab(&entries).map_err(|e| {
-        corrupt(
-            format!("keytab {} holds an unusable key", path.display()),
-            Some(Box::new(e)),
-        )
-    })?;
+fn ring(bytes: &[u8], aliases: &Aliases) -> Result<KeyRing, BackendError> {
+    let entries = keytab::parse(bytes).map_err(|e| BackendError::corrupt(e.to_string()).with_source(e))?;
+    let mut ring = KeyRing::from_keytab(&entries).map_err(|e| BackendError::corrupt("unusable key").with_source(e))?;
     if ring.accounts().is_empty() {
-        return Err(corrupt(
-            format!("keytab {} holds no usable keys", path.display()),
-            None,
-        ));
+        return Err(BackendError::corrupt("no usable keys"));
     }
     for (account, alias) in aliases {
         if !ring.add_alias(account, alias.clone()) {
-            return Err(corrupt(
-                format!(
-                    "keytab {} has no account {account} for alias {alias}",
-                    path.display()
-                ),
-                None,
-            ));
+            return Err(BackendError::corrupt(format!("no account {account} for alias {alias}")));
         }
     }
-    Ok((ring, stamp))
+    Ok(ring)
 }

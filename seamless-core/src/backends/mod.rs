@@ -1,7 +1,19 @@
-//! Pluggable backends, used by the engine as `Arc<dyn Trait>`.
+//! Pluggable backends, used by the engine as `Arc<dyn Trait>`: keys, users,
+//! policy, second factors, passwords, and the shared store.
 
+mod directory;
 mod keystore;
+mod mfa;
+mod password;
+mod policy;
+mod static_dir;
+mod store;
+pub(crate) mod watched;
 
-pub use keystore::{
-    Aliases, KeyStore, KeyStoreError, KeyStoreErrorKind, KeytabFileKeyStore, MemoryKeyStore,
-};
+pub use directory::{Directory, MfaMethod, PrincipalMapping, User, UserQuery};
+pub use keystore::{Aliases, KeyStore, KeytabFileKeyStore, MemoryKeyStore};
+pub use mfa::{MfaVerifier, TotpSecrets, TotpVerifier, totp_code};
+pub use password::{Argon2Verifier, Password, PasswordHashes, PasswordVerifier, hash_password};
+pub use policy::{AllowAll, Decision, Method, NegotiateContext, Policy, PolicyInput, RulePolicy, TicketFacts};
+pub use static_dir::{StaticDirectory, Users};
+pub use store::{MemoryStore, Store, StoreReplayCache};

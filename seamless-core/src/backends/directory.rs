@@ -1,0 +1,180 @@
+//! Who the users are: the `Directory` trait, the `User` it returns, and the rules
+//! that map a Kerberos principal to a directory query.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::BackendError;
+use crate::kerberos::{NT_ENTERPRISE, PrincipalName, Sid};
+
+/// A second factor a user can be enrolled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum MfaMethod {
+    /// RFC 6238 time-based one-time codes.
+    Totp,
+}
+
+/// A user as the directory knows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct User {
+    /// Stable, immutable identifier (AD objectGUID); becomes the token `sub`.
+    pub id: String,
+    /// User principal name.
+    pub upn: String,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: String,
+    /// The on-premises SID (AD objectSid): the key seamless sign-in looks users up by.
+    #[serde(default)]
+    pub sid: Option<Sid>,
+    /// Group names (or SIDs) for policy and claims.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Other names the user may type (sAMAccountName, `DOMAIN\name`, an e-mail alias).
+    #[serde(default)]
+    pub alternate_logins: Vec<String>,
+    /// The account is enabled.
+    #[serde(default = "enabled_default")]
+    pub enabled: bool,
+    /// The account is locked out in the directory.
+    #[serde(default)]
+    pub locked: bool,
+    /// The account or its password has expired.
+    #[serde(default)]
+    pub expired: bool,
+    /// Enrolled second factors.
+    #[serde(default)]
+    pub mfa: Vec<MfaMethod>,
+    /// When the password was last set (Unix seconds).
+    #[serde(default)]
+    pub password_last_set: Option<i64>,
+}
+
+fn enabled_default() -> bool {
+    true
+}
+
+impl User {
+    /// A minimal enabled user.
+    pub fn new(id: impl Into<String>, upn: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            upn: upn.into(),
+            display_name: String::new(),
+            sid: None,
+            groups: Vec::new(),
+            alternate_logins: Vec::new(),
+            enabled: true,
+            locked: false,
+            expired: false,
+            mfa: Vec::new(),
+            password_last_set: None,
+        }
+    }
+
+    /// With a SID.
+    pub fn with_sid(mut self, sid: Sid) -> Self {
+        self.sid = Some(sid);
+        self
+    }
+
+    /// With groups.
+    pub fn with_groups(mut self, groups: &[&str]) -> Self {
+        self.groups = groups.iter().map(|g| g.to_string()).collect();
+        self
+    }
+
+    /// Whether `login` (as typed, any case) names this user: the UPN, an alternate
+    /// login, or `DOMAIN\name` / `name` forms of one.
+    pub fn answers_to(&self, login: &str) -> bool {
+        let login = login.trim();
+        let bare = login.rsplit('\\').next().unwrap_or(login);
+        std::iter::once(self.upn.as_str())
+            .chain(self.alternate_logins.iter().map(String::as_str))
+            .any(|name| name.eq_ignore_ascii_case(login) || name.eq_ignore_ascii_case(bare))
+    }
+
+    /// The account state as a refusal, if it refuses.
+    pub fn refusal(&self) -> Option<crate::error::Code> {
+        use crate::error::Code;
+        if !self.enabled {
+            Some(Code::AccountDisabled)
+        } else if self.locked {
+            Some(Code::AccountLocked)
+        } else if self.expired {
+            Some(Code::AccountExpired)
+        } else {
+            None
+        }
+    }
+}
+
+/// How to find a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UserQuery {
+    /// By on-premises SID (from the PAC): the primary key, as Entra does.
+    Sid(Sid),
+    /// By any of these login names, case-insensitively (UPN or alternate login).
+    Logins(Vec<String>),
+}
+
+/// Looks users up.
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// The user matching `query`, `Ok(None)` if there is none.
+    async fn find(&self, query: &UserQuery) -> Result<Option<User>, BackendError>;
+}
+
+/// Rules that turn a ticket's principal into login names to look up, for tickets
+/// without a SID (non-AD KDCs) and for checking the typed user name.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalMapping {
+    /// Realm → UPN suffix (`"AD.TEST" = "ad.test"`). A realm not listed maps to its
+    /// own name in lower case.
+    #[serde(default)]
+    pub upn_suffixes: BTreeMap<String, String>,
+    /// Realms whose principals are accepted. Empty means "the realms of the key
+    /// ring's accounts"; the engine fills it in.
+    #[serde(default)]
+    pub trusted_realms: Vec<String>,
+}
+
+impl fmt::Debug for PrincipalMapping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrincipalMapping")
+            .field("upn_suffixes", &self.upn_suffixes)
+            .field("trusted_realms", &self.trusted_realms)
+            .finish()
+    }
+}
+
+impl PrincipalMapping {
+    /// The login names `principal` may be known by, or `None` if its realm is not
+    /// trusted. `alice@AD.TEST` → `alice@ad.test`, `alice`; an enterprise principal
+    /// `alice@contoso.com@AD.TEST` → `alice@contoso.com`.
+    pub fn logins(&self, principal: &PrincipalName) -> Option<Vec<String>> {
+        let realm = &principal.realm;
+        if !self.trusted_realms.iter().any(|r| r.eq_ignore_ascii_case(realm)) {
+            return None;
+        }
+        let name = principal.name();
+        if principal.name_type == NT_ENTERPRISE || name.contains('@') {
+            return Some(vec![name]);
+        }
+        let suffix = self
+            .upn_suffixes
+            .iter()
+            .find(|(r, _)| r.eq_ignore_ascii_case(realm))
+            .map(|(_, s)| s.clone())
+            .unwrap_or_else(|| realm.to_ascii_lowercase());
+        Some(vec![format!("{name}@{suffix}"), name])
+    }
+}

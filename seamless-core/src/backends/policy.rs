@@ -1,0 +1,174 @@
+//! Policy: a pure, synchronous decision over typed facts.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use super::directory::{MfaMethod, User};
+use crate::error::Code;
+
+/// How the user proved who they are so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Method {
+    /// A Kerberos service ticket (seamless).
+    Kerberos,
+    /// A password.
+    Password,
+    /// A time-based one-time code.
+    Otp,
+}
+
+/// Facts about the Kerberos ticket that policy may use (no key material).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketFacts {
+    /// `user@REALM`.
+    pub principal: String,
+    /// The ticket's realm.
+    pub realm: String,
+    /// User SID from the PAC.
+    pub sid: Option<crate::kerberos::Sid>,
+    /// Group SIDs from the PAC.
+    pub group_sids: Vec<String>,
+    /// UPN from the PAC.
+    pub upn: Option<String>,
+    /// Encryption type name.
+    pub etype: String,
+    /// Whether the ticket used RC4.
+    pub weak_etype: bool,
+    /// kvno of the key used.
+    pub kvno: u32,
+    /// When the user authenticated to the KDC (Unix seconds).
+    pub auth_time: i64,
+    /// Ticket end (Unix seconds).
+    pub end_time: i64,
+}
+
+/// The request context before any challenge.
+#[derive(Debug, Clone, Copy)]
+pub struct NegotiateContext<'a> {
+    /// The client's address, after trusted-proxy handling.
+    pub client_addr: Option<IpAddr>,
+    /// The application (OIDC client id).
+    pub application: &'a str,
+}
+
+/// Everything a policy decision may depend on.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyInput<'a> {
+    /// The user.
+    pub user: &'a User,
+    /// How they authenticated.
+    pub method: Method,
+    /// The ticket, for Kerberos sign-ins.
+    pub ticket: Option<&'a TicketFacts>,
+    /// The client's address.
+    pub client_addr: Option<IpAddr>,
+    /// The application.
+    pub application: &'a str,
+    /// Now (Unix seconds).
+    pub now: i64,
+}
+
+/// What policy decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Decision {
+    /// Sign the user in.
+    Allow,
+    /// Ask for one of these second factors first.
+    RequireMfa(Vec<MfaMethod>),
+    /// Refuse; final.
+    Deny(Code),
+    /// Not this way: ask for the password instead (seamless sign-in only).
+    Fallback(Code),
+}
+
+/// Decides sign-ins. Synchronous and pure: no I/O, the same input gives the same
+/// answer.
+pub trait Policy: Send + Sync {
+    /// Whether to attempt seamless (Negotiate) sign-in at all for this request.
+    /// Refusing here sends the user straight to the password form with `Err(code)`.
+    fn allow_negotiate(&self, ctx: &NegotiateContext<'_>) -> Result<(), Code> {
+        let _ = ctx;
+        Ok(())
+    }
+
+    /// The decision for an authenticated user.
+    fn decide(&self, input: &PolicyInput<'_>) -> Decision;
+}
+
+/// Allows every sign-in (the default).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AllowAll;
+
+impl Policy for AllowAll {
+    fn decide(&self, _: &PolicyInput<'_>) -> Decision {
+        Decision::Allow
+    }
+}
+
+/// Policy from configuration rules, checked in this order: denied groups,
+/// staged rollout, ticket age, MFA groups, RC4 tickets.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulePolicy {
+    /// Seamless sign-in only for members of these groups (Entra's staged rollout);
+    /// everyone else gets the password form. Empty: everyone.
+    #[serde(default)]
+    pub rollout_groups: Vec<String>,
+    /// Negotiate is attempted only from these networks. Empty: from anywhere.
+    #[serde(default)]
+    pub intranet: Vec<IpNet>,
+    /// Members must pass a second factor.
+    #[serde(default)]
+    pub mfa_groups: Vec<String>,
+    /// Members may not sign in at all.
+    #[serde(default)]
+    pub deny_groups: Vec<String>,
+    /// A ticket under RC4 requires a second factor.
+    #[serde(default)]
+    pub rc4_requires_mfa: bool,
+    /// Tickets whose user authenticated to the KDC longer ago than this (seconds)
+    /// fall back to the password.
+    #[serde(default)]
+    pub max_ticket_age_secs: Option<i64>,
+}
+
+fn member(user: &User, groups: &[String]) -> bool {
+    groups.iter().any(|g| user.groups.iter().any(|u| u.eq_ignore_ascii_case(g)))
+}
+
+impl Policy for RulePolicy {
+    fn allow_negotiate(&self, ctx: &NegotiateContext<'_>) -> Result<(), Code> {
+        if self.intranet.is_empty() {
+            return Ok(());
+        }
+        match ctx.client_addr {
+            Some(addr) if self.intranet.iter().any(|net| net.contains(&addr)) => Ok(()),
+            _ => Err(Code::SeamlessNotEnabled),
+        }
+    }
+
+    fn decide(&self, input: &PolicyInput<'_>) -> Decision {
+        let user = input.user;
+        if member(user, &self.deny_groups) {
+            return Decision::Deny(Code::PolicyDenied);
+        }
+        if let Some(ticket) = input.ticket {
+            if !self.rollout_groups.is_empty() && !member(user, &self.rollout_groups) {
+                return Decision::Fallback(Code::SeamlessNotEnabled);
+            }
+            if self.max_ticket_age_secs.is_some_and(|max| input.now - ticket.auth_time > max) {
+                return Decision::Fallback(Code::TicketInvalid);
+            }
+        }
+        let weak = input.ticket.is_some_and(|t| t.weak_etype) && self.rc4_requires_mfa;
+        if member(user, &self.mfa_groups) || weak {
+            return Decision::RequireMfa(vec![MfaMethod::Totp]);
+        }
+        Decision::Allow
+    }
+}
