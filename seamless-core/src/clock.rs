@@ -34,12 +34,15 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock standing at `unix_seconds`.
     pub fn new(unix_seconds: i64) -> Self {
-        Self { millis: AtomicI64::new(unix_seconds * 1000) }
+        Self {
+            millis: AtomicI64::new(unix_seconds * 1000),
+        }
     }
 
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
-        self.millis.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+        self.millis
+            .fetch_add(by.as_millis() as i64, Ordering::SeqCst);
     }
 }
 

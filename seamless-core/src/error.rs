@@ -110,7 +110,9 @@ impl Code {
             81005 => Code::PackageNotSupported,
             81006 => Code::NoTicket,
             81009 => Code::MalformedTicket,
-            _ if matches!(e, crate::kerberos::KerberosError::ReplayCacheUnavailable) => Code::StoreUnavailable,
+            _ if matches!(e, crate::kerberos::KerberosError::ReplayCacheUnavailable) => {
+                Code::StoreUnavailable
+            }
             _ => Code::TicketInvalid,
         }
     }
@@ -160,12 +162,20 @@ pub struct BackendError {
 impl BackendError {
     /// An `Unavailable` error.
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self { kind: BackendErrorKind::Unavailable, message: message.into(), source: None }
+        Self {
+            kind: BackendErrorKind::Unavailable,
+            message: message.into(),
+            source: None,
+        }
     }
 
     /// A `Corrupt` error.
     pub fn corrupt(message: impl Into<String>) -> Self {
-        Self { kind: BackendErrorKind::Corrupt, message: message.into(), source: None }
+        Self {
+            kind: BackendErrorKind::Corrupt,
+            message: message.into(),
+            source: None,
+        }
     }
 
     /// With a cause.

@@ -23,7 +23,9 @@
 
 pub mod backends;
 pub mod clock;
+pub mod engine;
 pub mod error;
+pub mod flow;
 pub mod kerberos;
 
 #[cfg(feature = "testkit")]

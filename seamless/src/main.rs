@@ -128,7 +128,8 @@ fn validate(
         })
         .collect::<Result<Vec<_>, String>>()?;
     let store =
-        KeytabFileKeyStore::open_with(keytab_path, aliases, std::time::Duration::from_secs(5)).map_err(|e| e.message)?;
+        KeytabFileKeyStore::open_with(keytab_path, aliases, std::time::Duration::from_secs(5))
+            .map_err(|e| e.message)?;
     let token = match token.as_deref() {
         Some("-") | None => {
             let mut s = String::new();

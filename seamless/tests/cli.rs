@@ -96,7 +96,10 @@ fn validate_reports_codes_for_bad_tokens_and_errors_for_bad_keytabs() {
         "abc",
     ]);
     assert_eq!(code, 2);
-    assert!(err.contains("invalid") && err.contains("corrupt at byte"), "{err}");
+    assert!(
+        err.contains("invalid") && err.contains("corrupt at byte"),
+        "{err}"
+    );
     for f in [keytab, garbage] {
         let _ = std::fs::remove_file(f);
     }

@@ -162,7 +162,11 @@ impl PrincipalMapping {
     /// `alice@contoso.com@AD.TEST` → `alice@contoso.com`.
     pub fn logins(&self, principal: &PrincipalName) -> Option<Vec<String>> {
         let realm = &principal.realm;
-        if !self.trusted_realms.iter().any(|r| r.eq_ignore_ascii_case(realm)) {
+        if !self
+            .trusted_realms
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(realm))
+        {
             return None;
         }
         let name = principal.name();

@@ -28,7 +28,9 @@ pub struct MemoryKeyStore {
 impl MemoryKeyStore {
     /// A store holding `ring`.
     pub fn new(ring: KeyRing) -> Self {
-        Self { ring: RwLock::new(Arc::new(ring)) }
+        Self {
+            ring: RwLock::new(Arc::new(ring)),
+        }
     }
 
     /// Atomically replaces the ring.
@@ -75,8 +77,14 @@ impl KeytabFileKeyStore {
     }
 
     /// Opens `path` with SPN aliases and a change-check interval.
-    pub fn open_with(path: impl AsRef<Path>, aliases: Aliases, check_interval: Duration) -> Result<Self, BackendError> {
-        let file = WatchedFile::open(path.as_ref(), "keytab", check_interval, move |bytes| ring(bytes, &aliases))?;
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        aliases: Aliases,
+        check_interval: Duration,
+    ) -> Result<Self, BackendError> {
+        let file = WatchedFile::open(path.as_ref(), "keytab", check_interval, move |bytes| {
+            ring(bytes, &aliases)
+        })?;
         Ok(Self { file })
     }
 
@@ -94,14 +102,18 @@ impl KeyStore for KeytabFileKeyStore {
 }
 
 fn ring(bytes: &[u8], aliases: &Aliases) -> Result<KeyRing, BackendError> {
-    let entries = keytab::parse(bytes).map_err(|e| BackendError::corrupt(e.to_string()).with_source(e))?;
-    let mut ring = KeyRing::from_keytab(&entries).map_err(|e| BackendError::corrupt("unusable key").with_source(e))?;
+    let entries =
+        keytab::parse(bytes).map_err(|e| BackendError::corrupt(e.to_string()).with_source(e))?;
+    let mut ring = KeyRing::from_keytab(&entries)
+        .map_err(|e| BackendError::corrupt("unusable key").with_source(e))?;
     if ring.accounts().is_empty() {
         return Err(BackendError::corrupt("no usable keys"));
     }
     for (account, alias) in aliases {
         if !ring.add_alias(account, alias.clone()) {
-            return Err(BackendError::corrupt(format!("no account {account} for alias {alias}")));
+            return Err(BackendError::corrupt(format!(
+                "no account {account} for alias {alias}"
+            )));
         }
     }
     Ok(ring)

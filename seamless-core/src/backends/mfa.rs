@@ -17,7 +17,12 @@ use crate::error::BackendError;
 #[async_trait]
 pub trait MfaVerifier: Send + Sync {
     /// Whether `code` is a valid, unused code of `method` for `user`.
-    async fn verify(&self, user: &User, method: MfaMethod, code: &str) -> Result<bool, BackendError>;
+    async fn verify(
+        &self,
+        user: &User,
+        method: MfaMethod,
+        code: &str,
+    ) -> Result<bool, BackendError>;
 }
 
 /// Where TOTP secrets come from.
@@ -43,8 +48,16 @@ impl fmt::Debug for TotpVerifier {
 
 impl TotpVerifier {
     /// A verifier reading secrets from `secrets` and recording used steps in `store`.
-    pub fn new(secrets: Arc<dyn TotpSecrets>, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { secrets, store, clock }
+    pub fn new(
+        secrets: Arc<dyn TotpSecrets>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            secrets,
+            store,
+            clock,
+        }
     }
 }
 
@@ -54,7 +67,8 @@ pub fn totp_code(secret_base32: &str, unix_time: u64) -> Result<String, BackendE
 }
 
 fn totp(secret_base32: &str) -> Result<totp_rs::Totp, BackendError> {
-    let secret = Secret::try_from_base32(secret_base32).map_err(|_| BackendError::corrupt("TOTP secret is not base32"))?;
+    let secret = Secret::try_from_base32(secret_base32)
+        .map_err(|_| BackendError::corrupt("TOTP secret is not base32"))?;
     Builder::new()
         .with_secret(secret)
         .with_skew(1)
@@ -64,15 +78,27 @@ fn totp(secret_base32: &str) -> Result<totp_rs::Totp, BackendError> {
 
 #[async_trait]
 impl MfaVerifier for TotpVerifier {
-    async fn verify(&self, user: &User, method: MfaMethod, code: &str) -> Result<bool, BackendError> {
-        if method != MfaMethod::Totp || code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+    async fn verify(
+        &self,
+        user: &User,
+        method: MfaMethod,
+        code: &str,
+    ) -> Result<bool, BackendError> {
+        if method != MfaMethod::Totp || code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit())
+        {
             return Ok(false);
         }
-        let Some(secret) = self.secrets.totp_secret(user).await? else { return Ok(false) };
+        let Some(secret) = self.secrets.totp_secret(user).await? else {
+            return Ok(false);
+        };
         let now = self.clock.unix().max(0) as u64;
-        let Some(step) = totp(&secret)?.check(code, now) else { return Ok(false) };
+        let Some(step) = totp(&secret)?.check(code, now) else {
+            return Ok(false);
+        };
         // Three steps (±1) is the longest a code can match; remember it that long.
         let key = format!("totp-used:{}:{step}", user.id);
-        self.store.insert_if_absent(&key, b"1", Duration::from_secs(90)).await
+        self.store
+            .insert_if_absent(&key, b"1", Duration::from_secs(90))
+            .await
     }
 }

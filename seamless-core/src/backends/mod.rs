@@ -14,6 +14,8 @@ pub use directory::{Directory, MfaMethod, PrincipalMapping, User, UserQuery};
 pub use keystore::{Aliases, KeyStore, KeytabFileKeyStore, MemoryKeyStore};
 pub use mfa::{MfaVerifier, TotpSecrets, TotpVerifier, totp_code};
 pub use password::{Argon2Verifier, Password, PasswordHashes, PasswordVerifier, hash_password};
-pub use policy::{AllowAll, Decision, Method, NegotiateContext, Policy, PolicyInput, RulePolicy, TicketFacts};
+pub use policy::{
+    AllowAll, Decision, Method, NegotiateContext, Policy, PolicyInput, RulePolicy, TicketFacts,
+};
 pub use static_dir::{StaticDirectory, Users};
 pub use store::{MemoryStore, Store, StoreReplayCache};

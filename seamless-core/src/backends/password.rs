@@ -97,8 +97,11 @@ impl PasswordVerifier for Argon2Verifier {
             Some(h) => (h.as_str(), true),
             None => (decoy(), false),
         };
-        let parsed = PasswordHash::new(hash).map_err(|_| BackendError::corrupt("password hash is not in PHC format"))?;
-        let ok = Argon2::default().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok();
+        let parsed = PasswordHash::new(hash)
+            .map_err(|_| BackendError::corrupt("password hash is not in PHC format"))?;
+        let ok = Argon2::default()
+            .verify_password(password.expose_secret().as_bytes(), &parsed)
+            .is_ok();
         Ok(ok && real)
     }
 }

@@ -138,7 +138,9 @@ pub struct RulePolicy {
 }
 
 fn member(user: &User, groups: &[String]) -> bool {
-    groups.iter().any(|g| user.groups.iter().any(|u| u.eq_ignore_ascii_case(g)))
+    groups
+        .iter()
+        .any(|g| user.groups.iter().any(|u| u.eq_ignore_ascii_case(g)))
 }
 
 impl Policy for RulePolicy {
@@ -161,7 +163,10 @@ impl Policy for RulePolicy {
             if !self.rollout_groups.is_empty() && !member(user, &self.rollout_groups) {
                 return Decision::Fallback(Code::SeamlessNotEnabled);
             }
-            if self.max_ticket_age_secs.is_some_and(|max| input.now - ticket.auth_time > max) {
+            if self
+                .max_ticket_age_secs
+                .is_some_and(|max| input.now - ticket.auth_time > max)
+            {
                 return Decision::Fallback(Code::TicketInvalid);
             }
         }

@@ -54,7 +54,9 @@ pub struct Users {
 
 impl fmt::Debug for Users {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Users").field("count", &self.users.len()).finish()
+        f.debug_struct("Users")
+            .field("count", &self.users.len())
+            .finish()
     }
 }
 
@@ -69,7 +71,10 @@ impl Users {
         let mut ids = std::collections::HashSet::new();
         for u in &file.users {
             if !ids.insert(u.user.id.as_str()) {
-                return Err(BackendError::corrupt(format!("duplicate user id {:?}", u.user.id)));
+                return Err(BackendError::corrupt(format!(
+                    "duplicate user id {:?}",
+                    u.user.id
+                )));
             }
         }
         Ok(Self { users: file.users })
@@ -99,22 +104,35 @@ enum Source {
 
 impl fmt::Debug for StaticDirectory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StaticDirectory").field("users", &self.users()).finish()
+        f.debug_struct("StaticDirectory")
+            .field("users", &self.users())
+            .finish()
     }
 }
 
 impl StaticDirectory {
     /// Opens a TOML or JSON file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, BackendError> {
-        let file = WatchedFile::open(path.as_ref(), "directory", Duration::from_secs(2), |bytes| {
-            Users::parse(std::str::from_utf8(bytes).map_err(|_| BackendError::corrupt("not UTF-8"))?)
-        })?;
-        Ok(Self { source: Source::File(file) })
+        let file = WatchedFile::open(
+            path.as_ref(),
+            "directory",
+            Duration::from_secs(2),
+            |bytes| {
+                Users::parse(
+                    std::str::from_utf8(bytes).map_err(|_| BackendError::corrupt("not UTF-8"))?,
+                )
+            },
+        )?;
+        Ok(Self {
+            source: Source::File(file),
+        })
     }
 
     /// A fixed directory from text (embedded defaults, tests).
     pub fn from_text(text: &str) -> Result<Self, BackendError> {
-        Ok(Self { source: Source::Fixed(Arc::new(Users::parse(text)?)) })
+        Ok(Self {
+            source: Source::Fixed(Arc::new(Users::parse(text)?)),
+        })
     }
 
     fn users(&self) -> Arc<Users> {
@@ -135,13 +153,21 @@ impl Directory for StaticDirectory {
 #[async_trait]
 impl PasswordHashes for StaticDirectory {
     async fn password_hash(&self, user: &User) -> Result<Option<Zeroizing<String>>, BackendError> {
-        Ok(self.users().by_id(&user.id).and_then(|u| u.password_hash.clone()).map(Zeroizing::new))
+        Ok(self
+            .users()
+            .by_id(&user.id)
+            .and_then(|u| u.password_hash.clone())
+            .map(Zeroizing::new))
     }
 }
 
 #[async_trait]
 impl TotpSecrets for StaticDirectory {
     async fn totp_secret(&self, user: &User) -> Result<Option<Zeroizing<String>>, BackendError> {
-        Ok(self.users().by_id(&user.id).and_then(|u| u.totp_secret.clone()).map(Zeroizing::new))
+        Ok(self
+            .users()
+            .by_id(&user.id)
+            .and_then(|u| u.totp_secret.clone())
+            .map(Zeroizing::new))
     }
 }

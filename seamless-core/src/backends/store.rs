@@ -16,7 +16,12 @@ use crate::kerberos::{Freshness, ReplayCache, ReplayCacheError, ReplayEntry};
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Stores `value` under `key` for `ttl` unless the key exists. True if stored.
-    async fn insert_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, BackendError>;
+    async fn insert_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, BackendError>;
     /// The value under `key`.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError>;
     /// Stores `value` under `key` for `ttl`, replacing any value.
@@ -43,21 +48,34 @@ pub struct MemoryStore {
 
 impl fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryStore").field("capacity", &self.capacity).finish_non_exhaustive()
+        f.debug_struct("MemoryStore")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
     }
 }
 
 impl MemoryStore {
     /// A store of at most `capacity` live entries.
     pub fn new(capacity: usize, clock: Arc<dyn Clock>) -> Self {
-        Self { map: Mutex::new(HashMap::new()), capacity, clock }
+        Self {
+            map: Mutex::new(HashMap::new()),
+            capacity,
+            clock,
+        }
     }
 
     fn now_ms(&self) -> i64 {
-        self.clock.now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+        self.clock
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
     }
 
-    fn with_map<R>(&self, f: impl FnOnce(&mut HashMap<String, Entry>, i64) -> Result<R, BackendError>) -> Result<R, BackendError> {
+    fn with_map<R>(
+        &self,
+        f: impl FnOnce(&mut HashMap<String, Entry>, i64) -> Result<R, BackendError>,
+    ) -> Result<R, BackendError> {
         let now = self.now_ms();
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut map, now)
@@ -67,7 +85,10 @@ impl MemoryStore {
         if map.len() >= self.capacity {
             map.retain(|_, e| e.expires_ms > now);
             if map.len() >= self.capacity {
-                return Err(BackendError::unavailable(format!("memory store full ({} live entries)", map.len())));
+                return Err(BackendError::unavailable(format!(
+                    "memory store full ({} live entries)",
+                    map.len()
+                )));
             }
         }
         Ok(())
@@ -80,19 +101,35 @@ fn expiry(now: i64, ttl: Duration) -> i64 {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn insert_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, BackendError> {
+    async fn insert_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, BackendError> {
         self.with_map(|map, now| {
             if map.get(key).is_some_and(|e| e.expires_ms > now) {
                 return Ok(false);
             }
             self.room(map, now)?;
-            map.insert(key.to_string(), Entry { value: value.to_vec(), expires_ms: expiry(now, ttl) });
+            map.insert(
+                key.to_string(),
+                Entry {
+                    value: value.to_vec(),
+                    expires_ms: expiry(now, ttl),
+                },
+            );
             Ok(true)
         })
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        self.with_map(|map, now| Ok(map.get(key).filter(|e| e.expires_ms > now).map(|e| e.value.clone())))
+        self.with_map(|map, now| {
+            Ok(map
+                .get(key)
+                .filter(|e| e.expires_ms > now)
+                .map(|e| e.value.clone()))
+        })
     }
 
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), BackendError> {
@@ -100,18 +137,32 @@ impl Store for MemoryStore {
             if !map.contains_key(key) {
                 self.room(map, now)?;
             }
-            map.insert(key.to_string(), Entry { value: value.to_vec(), expires_ms: expiry(now, ttl) });
+            map.insert(
+                key.to_string(),
+                Entry {
+                    value: value.to_vec(),
+                    expires_ms: expiry(now, ttl),
+                },
+            );
             Ok(())
         })
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        self.with_map(|map, now| Ok(map.remove(key).filter(|e| e.expires_ms > now).map(|e| e.value)))
+        self.with_map(|map, now| {
+            Ok(map
+                .remove(key)
+                .filter(|e| e.expires_ms > now)
+                .map(|e| e.value))
+        })
     }
 
     async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, BackendError> {
         self.with_map(|map, now| {
-            let live = map.get(key).filter(|e| e.expires_ms > now).and_then(|e| e.value.as_slice().try_into().ok());
+            let live = map
+                .get(key)
+                .filter(|e| e.expires_ms > now)
+                .and_then(|e| e.value.as_slice().try_into().ok());
             let count = live.map(u64::from_be_bytes).unwrap_or(0).saturating_add(1);
             let expires_ms = match map.get(key) {
                 Some(e) if e.expires_ms > now => e.expires_ms,
@@ -120,7 +171,13 @@ impl Store for MemoryStore {
                     expiry(now, ttl)
                 }
             };
-            map.insert(key.to_string(), Entry { value: count.to_be_bytes().to_vec(), expires_ms });
+            map.insert(
+                key.to_string(),
+                Entry {
+                    value: count.to_be_bytes().to_vec(),
+                    expires_ms,
+                },
+            );
             Ok(count)
         })
     }
@@ -142,20 +199,30 @@ impl fmt::Debug for StoreReplayCache {
 impl StoreReplayCache {
     /// A replay cache on a store that outlives this process (Redis).
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store, not_before: None }
+        Self {
+            store,
+            not_before: None,
+        }
     }
 
     /// A replay cache on a store that starts empty with this process (the memory
     /// store): authenticators made before `started_at` may have been seen by an
     /// earlier process and are refused (RFC 4120 §3.2.3 after a cache loss).
     pub fn process_local(store: Arc<dyn Store>, started_at: i64) -> Self {
-        Self { store, not_before: Some(started_at) }
+        Self {
+            store,
+            not_before: Some(started_at),
+        }
     }
 }
 
 #[async_trait]
 impl ReplayCache for StoreReplayCache {
-    async fn check_and_insert(&self, entry: &ReplayEntry, now: i64) -> Result<Freshness, ReplayCacheError> {
+    async fn check_and_insert(
+        &self,
+        entry: &ReplayEntry,
+        now: i64,
+    ) -> Result<Freshness, ReplayCacheError> {
         if self.not_before.is_some_and(|t| entry.ctime < t) {
             return Ok(Freshness::Replayed);
         }

@@ -12,6 +12,8 @@ use crate::error::{BackendError, BackendErrorKind};
 /// Files larger than this are refused (keytabs and directories are small).
 pub(crate) const MAX_WATCHED_BYTES: u64 = 16 << 20;
 
+type Parser<T> = Box<dyn Fn(&[u8]) -> Result<T, BackendError> + Send + Sync>;
+
 struct State<T> {
     value: Arc<T>,
     digest: [u8; 32],
@@ -26,7 +28,7 @@ pub(crate) struct WatchedFile<T> {
     path: PathBuf,
     what: &'static str,
     interval: Duration,
-    parse: Box<dyn Fn(&[u8]) -> Result<T, BackendError> + Send + Sync>,
+    parse: Parser<T>,
     state: Mutex<State<T>>,
 }
 
@@ -45,7 +47,11 @@ impl<T: Send + Sync> WatchedFile<T> {
             what,
             interval,
             parse: Box::new(parse),
-            state: Mutex::new(State { value: Arc::new(value), digest: Sha256::digest(&bytes).into(), checked: Instant::now() }),
+            state: Mutex::new(State {
+                value: Arc::new(value),
+                digest: Sha256::digest(&bytes).into(),
+                checked: Instant::now(),
+            }),
         })
     }
 
@@ -87,17 +93,22 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, BackendError> {
     };
     let meta = std::fs::metadata(path).map_err(unavailable)?;
     if meta.len() > MAX_WATCHED_BYTES {
-        return Err(BackendError::corrupt(format!("{what} {} is larger than {MAX_WATCHED_BYTES} bytes", path.display())));
+        return Err(BackendError::corrupt(format!(
+            "{what} {} is larger than {MAX_WATCHED_BYTES} bytes",
+            path.display()
+        )));
     }
     std::fs::read(path).map_err(unavailable)
 }
 
 fn context(e: BackendError, what: &str, path: &Path) -> BackendError {
     match e.kind {
-        BackendErrorKind::Corrupt if !e.message.contains(&path.display().to_string()) => BackendError {
-            message: format!("{what} {} is invalid: {}", path.display(), e.message),
-            ..e
-        },
+        BackendErrorKind::Corrupt if !e.message.contains(&path.display().to_string()) => {
+            BackendError {
+                message: format!("{what} {} is invalid: {}", path.display(), e.message),
+                ..e
+            }
+        }
         _ => e,
     }
 }

@@ -19,6 +19,7 @@
 
 pub mod fuzz;
 mod pac;
+pub mod sim;
 
 use std::sync::Arc;
 use std::time::SystemTime;

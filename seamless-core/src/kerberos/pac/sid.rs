@@ -160,7 +160,8 @@ impl serde::Serialize for Sid {
 impl<'de> serde::Deserialize<'de> for Sid {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        text.parse().map_err(|_| serde::de::Error::custom(format!("invalid SID {text:?}")))
+        text.parse()
+            .map_err(|_| serde::de::Error::custom(format!("invalid SID {text:?}")))
     }
 }
 

@@ -1,0 +1,181 @@
+//! Sealing flow state into the page: versioned, encrypted and authenticated
+//! (XChaCha20-Poly1305), expiring, under a key ring that can rotate.
+//!
+//! Format: base64url(`1` ‖ key id ‖ 24-byte nonce ‖ ciphertext+tag) of the JSON
+//! `{"v":1,"exp":<unix>,"state":{...}}`. The key id and version are bound in the
+//! associated data, so nothing in the envelope can be changed.
+
+use std::fmt;
+
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::FlowState;
+use crate::error::Code;
+use crate::kerberos::Entropy;
+
+const VERSION: u8 = 1;
+const NONCE: usize = 24;
+/// Sealed states larger than this are refused before decryption.
+pub const MAX_SEALED_LEN: usize = 32 * 1024;
+
+/// One sealing key.
+#[derive(Clone)]
+pub struct SealingKey {
+    id: u8,
+    key: Zeroizing<[u8; 32]>,
+}
+
+impl fmt::Debug for SealingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealingKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SealingKey {
+    /// A key with id `id` from 32 bytes of key material.
+    pub fn new(id: u8, key: [u8; 32]) -> Self {
+        Self {
+            id,
+            key: Zeroizing::new(key),
+        }
+    }
+
+    /// A fresh random key.
+    pub fn generate(id: u8, entropy: &dyn Entropy) -> Result<Self, crate::kerberos::CryptoError> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        entropy.fill(key.as_mut())?;
+        Ok(Self { id, key })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope<S> {
+    v: u8,
+    exp: i64,
+    state: S,
+}
+
+/// Seals with the newest key, opens with any key it holds (rotation: add the new
+/// key first, retire the old one after the flow lifetime).
+#[derive(Clone)]
+pub struct Sealer {
+    keys: Vec<SealingKey>,
+}
+
+impl fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sealer").field("keys", &self.keys).finish()
+    }
+}
+
+impl Sealer {
+    /// A sealer; the first key seals, all open. `None` without keys.
+    pub fn new(keys: Vec<SealingKey>) -> Option<Self> {
+        (!keys.is_empty()).then_some(Self { keys })
+    }
+
+    /// Seals `state`, valid until `expires_at` (Unix seconds).
+    pub fn seal(
+        &self,
+        state: &FlowState,
+        expires_at: i64,
+        entropy: &dyn Entropy,
+    ) -> Result<String, Code> {
+        self.seal_value(state, expires_at, entropy)
+    }
+
+    /// Opens a sealed state at `now`: `FlowExpired` after its expiry, `FlowInvalid`
+    /// for anything that does not decrypt and parse.
+    pub fn open(&self, sealed: &str, now: i64) -> Result<FlowState, Code> {
+        self.open_value(sealed, now)
+    }
+
+    /// Seals any serialisable value (sign-in tokens, cookies).
+    pub fn seal_value<S: Serialize>(
+        &self,
+        value: &S,
+        expires_at: i64,
+        entropy: &dyn Entropy,
+    ) -> Result<String, Code> {
+        let key = self.keys.first().ok_or(Code::FlowInvalid)?;
+        let plain = Zeroizing::new(
+            serde_json::to_vec(&Envelope {
+                v: VERSION,
+                exp: expires_at,
+                state: value,
+            })
+            .map_err(|_| Code::FlowInvalid)?,
+        );
+        let mut nonce = [0u8; NONCE];
+        entropy
+            .fill(&mut nonce)
+            .map_err(|_| Code::StoreUnavailable)?;
+        let aad = [VERSION, key.id];
+        let cipher =
+            XChaCha20Poly1305::new_from_slice(key.key.as_ref()).map_err(|_| Code::FlowInvalid)?;
+        let sealed = cipher
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: &plain,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| Code::FlowInvalid)?;
+        let mut out = Vec::with_capacity(2 + NONCE + sealed.len());
+        out.extend_from_slice(&aad);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out))
+    }
+
+    /// Opens a value sealed by [`Sealer::seal_value`].
+    pub fn open_value<S: for<'de> Deserialize<'de>>(
+        &self,
+        sealed: &str,
+        now: i64,
+    ) -> Result<S, Code> {
+        if sealed.len() > MAX_SEALED_LEN {
+            return Err(Code::FlowInvalid);
+        }
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(sealed.trim())
+            .map_err(|_| Code::FlowInvalid)?;
+        let (aad, rest) = raw.split_at_checked(2).ok_or(Code::FlowInvalid)?;
+        let (nonce, body) = rest.split_at_checked(NONCE).ok_or(Code::FlowInvalid)?;
+        let [version, id] = <[u8; 2]>::try_from(aad).map_err(|_| Code::FlowInvalid)?;
+        if version != VERSION {
+            return Err(Code::FlowInvalid);
+        }
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.id == id)
+            .ok_or(Code::FlowInvalid)?;
+        let cipher =
+            XChaCha20Poly1305::new_from_slice(key.key.as_ref()).map_err(|_| Code::FlowInvalid)?;
+        let plain = Zeroizing::new(
+            cipher
+                .decrypt(
+                    &XNonce::try_from(nonce).map_err(|_| Code::FlowInvalid)?,
+                    Payload { msg: body, aad },
+                )
+                .map_err(|_| Code::FlowInvalid)?,
+        );
+        let envelope: Envelope<S> =
+            serde_json::from_slice(&plain).map_err(|_| Code::FlowInvalid)?;
+        if envelope.v != VERSION {
+            return Err(Code::FlowInvalid);
+        }
+        if now > envelope.exp {
+            return Err(Code::FlowExpired);
+        }
+        Ok(envelope.state)
+    }
+}

@@ -1,0 +1,51 @@
+//! Deterministic simulation helpers: seeded randomness and an executor that polls
+//! a future to completion without threads, timers or sleeps (the engine's memory
+//! backends never wait, so one poll loop suffices).
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
+
+use crate::kerberos::{CryptoError, Entropy};
+
+/// Reproducible "randomness" (SplitMix64). For tests only: not unpredictable.
+#[derive(Debug)]
+pub struct SeededEntropy(Mutex<u64>);
+
+impl SeededEntropy {
+    /// A stream from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(Mutex::new(seed))
+    }
+}
+
+impl Entropy for SeededEntropy {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), CryptoError> {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for chunk in buf.chunks_mut(8) {
+            *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = *state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            for (b, v) in chunk.iter_mut().zip(z.to_le_bytes()) {
+                *b = v;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs `future` to completion on this thread. Panics if it is still pending after
+/// many polls (a backend that really waits does not belong in a simulation).
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..1_000_000 {
+        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+    unreachable!("simulated future never completed")
+}

@@ -1,0 +1,274 @@
+//! The simulated world the engine tests share: a hand-advanced clock, seeded
+//! randomness, test-KDC tickets, scripted backends with failure injection.
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use seamless_core::backends::{
+    Argon2Verifier, Directory, MemoryKeyStore, MemoryStore, Password, RulePolicy, StaticDirectory,
+    Store, TotpVerifier, User, UserQuery, hash_password, totp_code,
+};
+use seamless_core::clock::{Clock, ManualClock};
+use seamless_core::engine::{Engine, EngineConfig, Step, View};
+use seamless_core::error::{BackendError, Code};
+use seamless_core::flow::SignInRequest;
+use seamless_core::flow::seal::SealingKey;
+use seamless_core::kerberos::{Etype, Key};
+use seamless_core::testkit::sim::{SeededEntropy, block_on};
+use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
+
+pub const T0: i64 = 1_800_000_000;
+pub const DOMAIN: &str = "S-1-5-21-1004336348-1177238915-682003330";
+pub const TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+fn hashes() -> &'static (String, String) {
+    static H: OnceLock<(String, String)> = OnceLock::new();
+    H.get_or_init(|| {
+        (
+            hash_password("alice-pw").expect("hash"),
+            hash_password("bob-pw").expect("hash"),
+        )
+    })
+}
+
+fn directory_text() -> String {
+    let (alice, bob) = hashes();
+    format!(
+        r#"
+[[users]]
+id = "u-alice"
+upn = "alice@ad.test"
+display_name = "Alice"
+sid = "{DOMAIN}-1105"
+groups = ["staff"]
+alternate_logins = ["AD\\alice"]
+mfa = ["totp"]
+password_hash = "{alice}"
+totp_secret = "{TOTP_SECRET}"
+
+[[users]]
+id = "u-bob"
+upn = "bob@ad.test"
+sid = "{DOMAIN}-1106"
+groups = ["staff", "mfa"]
+mfa = ["totp"]
+password_hash = "{bob}"
+totp_secret = "{TOTP_SECRET}"
+
+[[users]]
+id = "u-carol"
+upn = "carol@ad.test"
+sid = "{DOMAIN}-1107"
+enabled = false
+
+[[users]]
+id = "u-dave"
+upn = "dave@ad.test"
+sid = "{DOMAIN}-1108"
+groups = ["blocked"]
+
+[[users]]
+id = "u-erin"
+upn = "erin@ad.test"
+sid = "{DOMAIN}-1109"
+groups = ["mfa"]
+"#
+    )
+}
+
+/// A directory that fails on demand.
+struct Flaky {
+    inner: Arc<StaticDirectory>,
+    fail: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl Directory for Flaky {
+    async fn find(&self, q: &UserQuery) -> Result<Option<User>, BackendError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(BackendError::unavailable("scripted directory outage"));
+        }
+        self.inner.find(q).await
+    }
+}
+
+/// A store that fails on demand.
+struct FlakyStore {
+    inner: MemoryStore,
+    fail: Arc<AtomicBool>,
+}
+
+impl FlakyStore {
+    fn check(&self) -> Result<(), BackendError> {
+        if self.fail.load(Ordering::SeqCst) {
+            Err(BackendError::unavailable("scripted store outage"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl Store for FlakyStore {
+    async fn insert_if_absent(
+        &self,
+        k: &str,
+        v: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, BackendError> {
+        self.check()?;
+        self.inner.insert_if_absent(k, v, ttl).await
+    }
+    async fn get(&self, k: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        self.check()?;
+        self.inner.get(k).await
+    }
+    async fn put(&self, k: &str, v: &[u8], ttl: Duration) -> Result<(), BackendError> {
+        self.check()?;
+        self.inner.put(k, v, ttl).await
+    }
+    async fn take(&self, k: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        self.check()?;
+        self.inner.take(k).await
+    }
+    async fn increment(&self, k: &str, ttl: Duration) -> Result<u64, BackendError> {
+        self.check()?;
+        self.inner.increment(k, ttl).await
+    }
+}
+
+pub struct World {
+    pub clock: Arc<ManualClock>,
+    pub kdc: TestKdc,
+    pub engine: Engine,
+    pub directory_down: Arc<AtomicBool>,
+    pub store_down: Arc<AtomicBool>,
+}
+
+pub fn world(policy: RulePolicy) -> World {
+    world_with(
+        policy,
+        EngineConfig::default(),
+        vec![SealingKey::new(1, [7; 32])],
+    )
+}
+
+pub fn world_with(policy: RulePolicy, config: EngineConfig, sealing: Vec<SealingKey>) -> World {
+    let clock = Arc::new(ManualClock::new(T0));
+    let entropy = Arc::new(SeededEntropy::new(42));
+    let key = Key::new(Etype::Aes256CtsHmacSha196, &[0x11; 32]).expect("key");
+    let kdc = TestKdc::with_key("AD.TEST", "HTTP/app.ad.test", key, 2)
+        .with_entropy(Arc::new(SeededEntropy::new(7)));
+    let directory = Arc::new(StaticDirectory::from_text(&directory_text()).expect("directory"));
+    let directory_down = Arc::new(AtomicBool::new(false));
+    let store_down = Arc::new(AtomicBool::new(false));
+    let store: Arc<dyn Store> = Arc::new(FlakyStore {
+        inner: MemoryStore::new(10_000, clock.clone()),
+        fail: store_down.clone(),
+    });
+    let engine = Engine::builder()
+        .config(config)
+        .keys(Arc::new(MemoryKeyStore::new(kdc.key_ring())))
+        .directory(Arc::new(Flaky {
+            inner: directory.clone(),
+            fail: directory_down.clone(),
+        }))
+        .policy(Arc::new(policy))
+        .mfa(Arc::new(TotpVerifier::new(
+            directory.clone(),
+            store.clone(),
+            clock.clone(),
+        )))
+        .passwords(Arc::new(Argon2Verifier::new(directory)))
+        .store(store, true)
+        .clock(clock.clone())
+        .entropy(entropy)
+        .sealing_keys(sealing)
+        .build()
+        .expect("engine");
+    World {
+        clock,
+        kdc,
+        engine,
+        directory_down,
+        store_down,
+    }
+}
+
+pub fn request(hint: Option<&str>) -> SignInRequest {
+    SignInRequest {
+        client_id: "app".into(),
+        redirect_uri: "https://app.example/cb".into(),
+        login_hint: hint.map(str::to_string),
+        ..Default::default()
+    }
+}
+
+impl World {
+    pub fn now(&self) -> std::time::SystemTime {
+        self.clock.now()
+    }
+
+    pub fn token(&self, user: &str, rid: u32) -> String {
+        let pac =
+            PacSpec::new(DOMAIN.parse().expect("sid"), rid).with_upn(&format!("{user}@ad.test"));
+        self.kdc
+            .mint(&TicketSpec::new(user, self.now()).with_pac(pac))
+            .expect("mint")
+            .token
+    }
+
+    pub fn start(&self, hint: Option<&str>) -> Step {
+        block_on(self.engine.start(request(hint), None, false))
+    }
+
+    pub fn negotiate(&self, step: &Step, token: Option<&str>) -> Step {
+        block_on(self.engine.negotiate(
+            step.sealed.as_deref().expect("sealed"),
+            &step.flow_id,
+            token.map(str::as_bytes),
+        ))
+    }
+
+    pub fn password(&self, step: &Step, user: &str, pw: &str) -> Step {
+        block_on(self.engine.submit_password(
+            step.sealed.as_deref().expect("sealed"),
+            &step.flow_id,
+            user,
+            &Password::new(pw),
+        ))
+    }
+
+    pub fn mfa(&self, step: &Step, code: &str) -> Step {
+        block_on(self.engine.submit_mfa(
+            step.sealed.as_deref().expect("sealed"),
+            &step.flow_id,
+            code,
+        ))
+    }
+
+    pub fn code_now(&self) -> String {
+        totp_code(TOTP_SECRET, self.clock.unix() as u64).expect("code")
+    }
+}
+
+pub fn completed(step: &Step) -> &seamless_core::engine::Completion {
+    match &step.view {
+        View::Completed(c) => c,
+        other => panic!("expected completion, got {other:?}"),
+    }
+}
+
+pub fn fallback_reason(step: &Step) -> Option<Code> {
+    match &step.view {
+        View::Password {
+            reason,
+            error: None,
+            ..
+        } => *reason,
+        other => panic!("expected the password form, got {other:?}"),
+    }
+}
