@@ -90,14 +90,14 @@ impl User {
         self
     }
 
-    /// Whether `login` (as typed, any case) names this user: the UPN, an alternate
-    /// login, or `DOMAIN\name` / `name` forms of one.
+    /// Whether `login` (as typed, any case) names this user: the UPN or an
+    /// alternate login. `DOMAIN\\name` forms match a bare `name` and vice versa;
+    /// when both sides name a domain, the domains must agree.
     pub fn answers_to(&self, login: &str) -> bool {
         let login = login.trim();
-        let bare = login.rsplit('\\').next().unwrap_or(login);
         std::iter::once(self.upn.as_str())
             .chain(self.alternate_logins.iter().map(String::as_str))
-            .any(|name| name.eq_ignore_ascii_case(login) || name.eq_ignore_ascii_case(bare))
+            .any(|name| same_login(name, login))
     }
 
     /// The account state as a refusal, if it refuses.
@@ -113,6 +113,18 @@ impl User {
             None
         }
     }
+}
+
+fn split_domain(s: &str) -> (Option<&str>, &str) {
+    match s.split_once('\\') {
+        Some((domain, name)) => (Some(domain), name),
+        None => (None, s),
+    }
+}
+
+fn same_login(a: &str, b: &str) -> bool {
+    let ((da, na), (db, nb)) = (split_domain(a), split_domain(b));
+    na.eq_ignore_ascii_case(nb) && da.zip(db).is_none_or(|(x, y)| x.eq_ignore_ascii_case(y))
 }
 
 /// How to find a user.

@@ -113,16 +113,19 @@ impl fmt::Debug for StaticDirectory {
 impl StaticDirectory {
     /// Opens a TOML or JSON file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, BackendError> {
-        let file = WatchedFile::open(
-            path.as_ref(),
-            "directory",
-            Duration::from_secs(2),
-            |bytes| {
-                Users::parse(
-                    std::str::from_utf8(bytes).map_err(|_| BackendError::corrupt("not UTF-8"))?,
-                )
-            },
-        )?;
+        Self::open_with(path, Duration::from_secs(2))
+    }
+
+    /// Opens a file, checking it for changes at most once per `check_interval`.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        check_interval: Duration,
+    ) -> Result<Self, BackendError> {
+        let file = WatchedFile::open(path.as_ref(), "directory", check_interval, |bytes| {
+            Users::parse(
+                std::str::from_utf8(bytes).map_err(|_| BackendError::corrupt("not UTF-8"))?,
+            )
+        })?;
         Ok(Self {
             source: Source::File(file),
         })

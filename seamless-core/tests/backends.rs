@@ -1,0 +1,383 @@
+//! The built-in backends on their own: memory store, static directory (TOML,
+//! JSON, reload), TOTP, argon2, rule policy, principal mapping.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use seamless_core::backends::{
+    Argon2Verifier, Decision, Directory, MemoryStore, Method, MfaMethod, MfaVerifier,
+    NegotiateContext, Password, PasswordVerifier, Policy, PolicyInput, PrincipalMapping,
+    RulePolicy, StaticDirectory, Store, TicketFacts, TotpVerifier, User, UserQuery, hash_password,
+    totp_code,
+};
+use seamless_core::clock::{Clock, ManualClock};
+use seamless_core::error::Code;
+use seamless_core::testkit::sim::block_on;
+
+const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+#[test]
+fn memory_store_is_atomic_expiring_and_bounded() {
+    let clock = Arc::new(ManualClock::new(1000));
+    let store = MemoryStore::new(3, clock.clone());
+    block_on(async {
+        assert!(
+            store
+                .insert_if_absent("a", b"1", Duration::from_secs(10))
+                .await
+                .expect("ok")
+        );
+        assert!(
+            !store
+                .insert_if_absent("a", b"2", Duration::from_secs(10))
+                .await
+                .expect("ok")
+        );
+        assert_eq!(store.take("a").await.expect("ok"), Some(b"1".to_vec()));
+        assert_eq!(store.take("a").await.expect("ok"), None, "single use");
+        assert_eq!(
+            store
+                .increment("c", Duration::from_secs(5))
+                .await
+                .expect("ok"),
+            1
+        );
+        assert_eq!(
+            store
+                .increment("c", Duration::from_secs(5))
+                .await
+                .expect("ok"),
+            2
+        );
+        store
+            .put("p", b"x", Duration::from_secs(1))
+            .await
+            .expect("ok");
+        store
+            .put("q", b"y", Duration::from_secs(100))
+            .await
+            .expect("ok");
+        assert!(
+            store
+                .put("r", b"z", Duration::from_secs(100))
+                .await
+                .is_err(),
+            "full of live entries: refused"
+        );
+        clock.advance(Duration::from_secs(6));
+        assert_eq!(store.get("p").await.expect("ok"), None);
+        assert_eq!(
+            store
+                .increment("c", Duration::from_secs(5))
+                .await
+                .expect("ok"),
+            1,
+            "window restarted"
+        );
+        store
+            .put("r", b"z", Duration::from_secs(100))
+            .await
+            .expect("expired entries make room");
+    });
+}
+
+#[test]
+fn static_directory_reads_toml_and_json_and_reloads() {
+    let dir = std::env::temp_dir().join(format!("seamless-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("users.toml");
+    std::fs::write(&path, "[[users]]\nid = \"1\"\nupn = \"alice@ad.test\"\nsid = \"S-1-5-21-1-2-3-1105\"\nalternate_logins = [\"AD\\\\alice\"]\n").expect("write");
+    let d = StaticDirectory::open_with(&path, Duration::ZERO).expect("open");
+    block_on(async {
+        let by_sid = d
+            .find(&UserQuery::Sid("S-1-5-21-1-2-3-1105".parse().expect("sid")))
+            .await
+            .expect("ok");
+        assert_eq!(by_sid.map(|u| u.upn), Some("alice@ad.test".into()));
+        for login in ["ALICE@AD.TEST", "ad\\alice", "alice"] {
+            assert!(
+                d.find(&UserQuery::Logins(vec![login.into()]))
+                    .await
+                    .expect("ok")
+                    .is_some(),
+                "{login}"
+            );
+        }
+        assert!(
+            d.find(&UserQuery::Logins(vec!["bob".into()]))
+                .await
+                .expect("ok")
+                .is_none()
+        );
+        assert!(
+            d.find(&UserQuery::Logins(vec!["OTHER\\alice".into()]))
+                .await
+                .expect("ok")
+                .is_none(),
+            "other domain"
+        );
+    });
+    std::fs::write(&path, "[[users]]\nid = \"2\"\nupn = \"bob@ad.test\"\n").expect("rewrite");
+    assert!(
+        block_on(d.find(&UserQuery::Logins(vec!["bob@ad.test".into()])))
+            .expect("ok")
+            .is_some(),
+        "reloaded"
+    );
+    std::fs::write(&path, "[[users]]\nbroken").expect("corrupt");
+    assert!(
+        block_on(d.find(&UserQuery::Logins(vec!["bob@ad.test".into()])))
+            .expect("ok")
+            .is_some(),
+        "last good kept"
+    );
+    let json =
+        StaticDirectory::from_text(r#"{"users":[{"id":"2","upn":"bob@ad.test","enabled":false}]}"#)
+            .expect("json");
+    let bob = block_on(json.find(&UserQuery::Logins(vec!["bob@ad.test".into()])))
+        .expect("ok")
+        .expect("bob");
+    assert_eq!(bob.refusal(), Some(Code::AccountDisabled));
+    assert!(
+        StaticDirectory::from_text(
+            "[[users]]\nid=\"1\"\nupn=\"a\"\n[[users]]\nid=\"1\"\nupn=\"b\"\n"
+        )
+        .is_err(),
+        "duplicate ids"
+    );
+    assert!(
+        StaticDirectory::from_text("[[users]]\nid=\"1\"\nupn=\"a\"\nsid=\"S-x\"\n").is_err(),
+        "bad SID"
+    );
+    assert!(
+        StaticDirectory::from_text("[[users]]\nid=\"1\"\nupn=\"a\"\nunknown=1\n").is_err(),
+        "unknown field"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+struct Secrets;
+
+#[async_trait::async_trait]
+impl seamless_core::backends::TotpSecrets for Secrets {
+    async fn totp_secret(
+        &self,
+        _: &User,
+    ) -> Result<Option<zeroize::Zeroizing<String>>, seamless_core::error::BackendError> {
+        Ok(Some(zeroize::Zeroizing::new(SECRET.into())))
+    }
+}
+
+#[test]
+fn totp_accepts_the_window_once_and_nothing_else() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let store = Arc::new(MemoryStore::new(100, clock.clone()));
+    let v = TotpVerifier::new(Arc::new(Secrets), store, clock.clone());
+    let user = User::new("u", "alice@ad.test");
+    let now = clock.unix() as u64;
+    block_on(async {
+        assert!(
+            v.verify(
+                &user,
+                MfaMethod::Totp,
+                &totp_code(SECRET, now - 30).expect("code")
+            )
+            .await
+            .expect("ok"),
+            "previous step"
+        );
+        assert!(
+            !v.verify(
+                &user,
+                MfaMethod::Totp,
+                &totp_code(SECRET, now - 30).expect("code")
+            )
+            .await
+            .expect("ok"),
+            "reuse"
+        );
+        assert!(
+            v.verify(
+                &user,
+                MfaMethod::Totp,
+                &totp_code(SECRET, now + 30).expect("code")
+            )
+            .await
+            .expect("ok"),
+            "next step"
+        );
+        assert!(
+            !v.verify(
+                &user,
+                MfaMethod::Totp,
+                &totp_code(SECRET, now - 90).expect("code")
+            )
+            .await
+            .expect("ok"),
+            "too old"
+        );
+        for bad in ["", "12345", "1234567", "abcdef", "12 456"] {
+            assert!(
+                !v.verify(&user, MfaMethod::Totp, bad).await.expect("ok"),
+                "{bad:?}"
+            );
+        }
+    });
+}
+
+struct Hashes(String);
+
+#[async_trait::async_trait]
+impl seamless_core::backends::PasswordHashes for Hashes {
+    async fn password_hash(
+        &self,
+        _: &User,
+    ) -> Result<Option<zeroize::Zeroizing<String>>, seamless_core::error::BackendError> {
+        Ok(Some(zeroize::Zeroizing::new(self.0.clone())))
+    }
+}
+
+#[test]
+fn argon2_verifies_and_unknown_users_never_pass() {
+    let v = Argon2Verifier::new(Arc::new(Hashes(
+        hash_password("correct horse").expect("hash"),
+    )));
+    let user = User::new("u", "alice@ad.test");
+    block_on(async {
+        assert!(
+            v.verify(Some(&user), &Password::new("correct horse"))
+                .await
+                .expect("ok")
+        );
+        assert!(
+            !v.verify(Some(&user), &Password::new("Correct horse"))
+                .await
+                .expect("ok")
+        );
+        assert!(
+            !v.verify(None, &Password::new("correct horse"))
+                .await
+                .expect("ok")
+        );
+    });
+    let corrupt = Argon2Verifier::new(Arc::new(Hashes("plaintext".into())));
+    assert!(block_on(corrupt.verify(Some(&user), &Password::new("x"))).is_err());
+    assert_eq!(
+        format!("{:?}", Password::new("hunter2")),
+        "Password(<redacted>)"
+    );
+}
+
+fn facts(weak: bool, auth_time: i64) -> TicketFacts {
+    TicketFacts {
+        principal: "alice@AD.TEST".into(),
+        realm: "AD.TEST".into(),
+        sid: None,
+        group_sids: vec![],
+        upn: None,
+        etype: if weak {
+            "rc4-hmac"
+        } else {
+            "aes256-cts-hmac-sha1-96"
+        }
+        .into(),
+        weak_etype: weak,
+        kvno: 2,
+        auth_time,
+        end_time: auth_time + 36_000,
+    }
+}
+
+#[test]
+fn rule_policy_orders_its_rules() {
+    let policy: RulePolicy = toml::from_str(
+        "rollout_groups = [\"pilot\"]\nintranet = [\"10.0.0.0/8\", \"fd00::/8\"]\nmfa_groups = [\"admins\"]\n\
+         deny_groups = [\"blocked\"]\nrc4_requires_mfa = true\nmax_ticket_age_secs = 3600\n",
+    )
+    .expect("config");
+    let input = |user: &User, ticket: Option<&TicketFacts>| -> Decision {
+        let method = if ticket.is_some() {
+            Method::Kerberos
+        } else {
+            Method::Password
+        };
+        policy.decide(&PolicyInput {
+            user,
+            method,
+            ticket,
+            client_addr: None,
+            application: "app",
+            now: 10_000,
+        })
+    };
+    let pilot = User::new("1", "a@x").with_groups(&["pilot"]);
+    let admin = User::new("2", "b@x").with_groups(&["pilot", "admins"]);
+    let blocked = User::new("3", "c@x").with_groups(&["pilot", "blocked", "admins"]);
+    let other = User::new("4", "d@x");
+    let fresh = facts(false, 9_000);
+    assert_eq!(input(&pilot, Some(&fresh)), Decision::Allow);
+    assert_eq!(
+        input(&admin, Some(&fresh)),
+        Decision::RequireMfa(vec![MfaMethod::Totp])
+    );
+    assert_eq!(
+        input(&blocked, Some(&fresh)),
+        Decision::Deny(Code::PolicyDenied)
+    );
+    assert_eq!(
+        input(&other, Some(&fresh)),
+        Decision::Fallback(Code::SeamlessNotEnabled)
+    );
+    assert_eq!(
+        input(&other, None),
+        Decision::Allow,
+        "rollout only limits seamless sign-in"
+    );
+    assert_eq!(
+        input(&pilot, Some(&facts(true, 9_000))),
+        Decision::RequireMfa(vec![MfaMethod::Totp])
+    );
+    assert_eq!(
+        input(&pilot, Some(&facts(false, 1_000))),
+        Decision::Fallback(Code::TicketInvalid)
+    );
+    let ctx = |ip: &str| NegotiateContext {
+        client_addr: Some(ip.parse().expect("ip")),
+        application: "app",
+    };
+    assert_eq!(policy.allow_negotiate(&ctx("10.9.8.7")), Ok(()));
+    assert_eq!(policy.allow_negotiate(&ctx("fd12::1")), Ok(()));
+    assert_eq!(
+        policy.allow_negotiate(&ctx("192.0.2.1")),
+        Err(Code::SeamlessNotEnabled)
+    );
+    assert_eq!(
+        policy.allow_negotiate(&NegotiateContext {
+            client_addr: None,
+            application: "app"
+        }),
+        Err(Code::SeamlessNotEnabled)
+    );
+}
+
+#[test]
+fn principal_mapping_strips_realms_and_refuses_untrusted_ones() {
+    let mapping: PrincipalMapping = toml::from_str(
+        "trusted_realms = [\"AD.TEST\", \"CHILD.AD.TEST\"]\n[upn_suffixes]\n\"AD.TEST\" = \"contoso.com\"\n",
+    )
+    .expect("config");
+    let p = |s: &str| s.parse().expect("principal");
+    assert_eq!(
+        mapping.logins(&p("alice@AD.TEST")),
+        Some(vec!["alice@contoso.com".into(), "alice".into()])
+    );
+    assert_eq!(
+        mapping.logins(&p("bob@child.ad.test")),
+        Some(vec!["bob@child.ad.test".into(), "bob".into()])
+    );
+    assert_eq!(
+        mapping.logins(&p("alice\\@contoso.com@AD.TEST")),
+        Some(vec!["alice@contoso.com".into()])
+    );
+    assert_eq!(mapping.logins(&p("alice@EVIL.TEST")), None);
+}
