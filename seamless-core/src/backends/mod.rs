@@ -3,6 +3,8 @@
 
 mod directory;
 mod keystore;
+#[cfg(feature = "ldap")]
+mod ldap;
 mod mfa;
 mod password;
 mod policy;
@@ -12,6 +14,8 @@ pub(crate) mod watched;
 
 pub use directory::{Directory, MfaMethod, PrincipalMapping, User, UserQuery};
 pub use keystore::{Aliases, KeyStore, KeytabFileKeyStore, MemoryKeyStore};
+#[cfg(feature = "ldap")]
+pub use ldap::{LdapBindVerifier, LdapConfig, LdapDirectory};
 pub use mfa::{MfaVerifier, TotpSecrets, TotpVerifier, totp_code};
 pub use password::{Argon2Verifier, Password, PasswordHashes, PasswordVerifier, hash_password};
 pub use policy::{

@@ -25,7 +25,7 @@ pub struct SambaDc {
 impl SambaDc {
     /// Provisions and starts the DC. `None` (or a panic in CI) without Samba.
     pub fn start() -> Option<Self> {
-        if !require(&["samba", "samba-tool", "ldbmodify", "kinit"]) {
+        if !require(&["samba", "samba-tool", "ldbmodify", "kinit", "openssl"]) {
             return None;
         }
         assert!(
@@ -34,6 +34,7 @@ impl SambaDc {
         );
         let dir = TempDir::new("seamless-samba");
         let target = dir.path().join("dc");
+        let tls = issue_certificates(&dir.path().join("tls"));
         run(Command::new("samba-tool").args([
             "domain",
             "provision",
@@ -47,6 +48,10 @@ impl SambaDc {
             "--option=interfaces=lo",
             "--option=bind interfaces only=yes",
             "--option=server services=kdc,ldap,cldap",
+            "--option=tls enabled=yes",
+            &format!("--option=tls keyfile={}", tls.join("server.key").display()),
+            &format!("--option=tls certfile={}", tls.join("server.pem").display()),
+            &format!("--option=tls cafile={}", tls.join("ca.pem").display()),
         ]));
         std::fs::write(
             dir.path().join("krb5.conf"),
@@ -82,6 +87,11 @@ impl SambaDc {
             std::thread::sleep(Duration::from_millis(50));
         }
         Some(dc)
+    }
+
+    /// The CA that issued the DC's LDAPS certificate (SAN: 127.0.0.1, dc1.ad.test).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("tls/ca.pem")
     }
 
     /// The krb5.conf pointing at this DC.
@@ -156,6 +166,69 @@ impl SambaDc {
             password,
         )
     }
+}
+
+/// A throwaway CA and a server certificate for the DC (Samba's own has no
+/// subjectAltName, which rustls rightly refuses).
+fn issue_certificates(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+    let openssl = |args: &[&str]| run(Command::new("openssl").current_dir(dir).args(args));
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Seamless Test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=dc1.ad.test",
+    ]);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:dc1.ad.test,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap_or_else(|e| panic!("server.ext: {e}"));
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    // Samba refuses a key file others can read.
+    use std::os::unix::fs::PermissionsExt as _;
+    let _ = std::fs::set_permissions(
+        dir.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    );
+    dir.to_path_buf()
 }
 
 impl Drop for SambaDc {

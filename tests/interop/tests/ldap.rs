@@ -1,0 +1,206 @@
+//! The LDAP directory and pass-through password checks against a real Active
+//! Directory (Samba AD DC over LDAPS), and a whole seamless sign-in through the
+//! engine with a ticket from Samba's KDC and the user from its LDAP.
+#![cfg(feature = "ldap")]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use seamless_core::backends::{
+    Directory, KeytabFileKeyStore, LdapBindVerifier, LdapConfig, LdapDirectory, Password,
+    PasswordVerifier, UserQuery,
+};
+use seamless_core::engine::{Engine, View};
+use seamless_core::error::BackendErrorKind;
+use seamless_core::flow::SignInRequest;
+use seamless_interop::curl_negotiate;
+use seamless_interop::samba::{ADMIN_PASSWORD, SambaDc};
+
+fn config(dc: &SambaDc) -> LdapConfig {
+    toml::from_str(&format!(
+        "url = \"ldaps://127.0.0.1:636\"\nca_file = \"{}\"\nbind_dn = \"Administrator@ad.test\"\n\
+         bind_password = \"{ADMIN_PASSWORD}\"\nbase_dn = \"DC=ad,DC=test\"\ntimeout_secs = 5\n",
+        dc.ca_file().display()
+    ))
+    .expect("config")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ldap_directory_and_bind_against_samba_ad_and_a_whole_sign_in() {
+    let Some(dc) = SambaDc::start() else { return };
+    dc.tool(&[
+        "user",
+        "create",
+        "alice",
+        "Al1ce-Passw0rd!",
+        "--given-name=Alice",
+        "--surname=Liddell",
+    ]);
+    dc.tool(&["user", "create", "bob", "B0b-Passw0rd!!"]);
+    dc.tool(&["user", "disable", "bob"]);
+    dc.tool(&["group", "add", "staff"]);
+    dc.tool(&["group", "addmembers", "staff", "alice"]);
+    let sid = dc.attribute("alice", "objectSid").expect("objectSid");
+    let guid = dc.attribute("alice", "objectGUID").expect("objectGUID");
+
+    let directory = LdapDirectory::new(config(&dc)).expect("directory");
+    let alice = directory
+        .find(&UserQuery::Sid(sid.parse().expect("sid")))
+        .await
+        .expect("search")
+        .expect("alice by SID");
+    assert_eq!(alice.id, guid, "id is objectGUID");
+    assert_eq!(alice.upn, "alice@ad.test");
+    assert_eq!(alice.display_name, "Alice Liddell");
+    assert_eq!(
+        alice.sid.as_ref().map(ToString::to_string),
+        Some(sid.clone())
+    );
+    assert!(
+        alice.groups.iter().any(|g| g == "staff"),
+        "{:?}",
+        alice.groups
+    );
+    assert!(alice.enabled && !alice.locked && !alice.expired);
+    for login in ["alice@ad.test", "ALICE@AD.TEST", "AD\\alice", "alice"] {
+        let found = directory
+            .find(&UserQuery::Logins(vec![login.into()]))
+            .await
+            .expect("search");
+        assert_eq!(found.map(|u| u.id), Some(guid.clone()), "{login}");
+    }
+    let bob = directory
+        .find(&UserQuery::Logins(vec!["bob".into()]))
+        .await
+        .expect("search")
+        .expect("bob");
+    assert!(!bob.enabled, "disabled in AD");
+    for hostile in ["*", "alice)(|(cn=*", "nobody", "a\\00b"] {
+        assert!(
+            directory
+                .find(&UserQuery::Logins(vec![hostile.into()]))
+                .await
+                .expect("search")
+                .is_none(),
+            "{hostile}"
+        );
+    }
+
+    let passwords = LdapBindVerifier::new(config(&dc)).expect("verifier");
+    assert!(
+        passwords
+            .verify(Some(&alice), &Password::new("Al1ce-Passw0rd!"))
+            .await
+            .expect("bind")
+    );
+    assert!(
+        !passwords
+            .verify(Some(&alice), &Password::new("wrong"))
+            .await
+            .expect("bind")
+    );
+    assert!(
+        !passwords
+            .verify(Some(&alice), &Password::new(""))
+            .await
+            .expect("bind"),
+        "no anonymous bind"
+    );
+    assert!(
+        !passwords
+            .verify(None, &Password::new("Al1ce-Passw0rd!"))
+            .await
+            .expect("bind")
+    );
+
+    let mut unreachable = config(&dc);
+    unreachable.url = "ldaps://127.0.0.1:1".into();
+    let err = LdapDirectory::new(unreachable)
+        .expect("dir")
+        .find(&UserQuery::Logins(vec!["alice".into()]))
+        .await
+        .expect_err("down");
+    assert_eq!(err.kind, BackendErrorKind::Unavailable);
+    let mut untrusted = config(&dc);
+    untrusted.ca_file = std::path::PathBuf::from("/etc/ssl/certs/ca-certificates.crt");
+    let err = LdapDirectory::new(untrusted)
+        .expect("dir")
+        .find(&UserQuery::Logins(vec!["alice".into()]))
+        .await
+        .expect_err("TLS");
+    assert_eq!(
+        err.kind,
+        BackendErrorKind::Unavailable,
+        "a DC certificate from an unknown CA is refused"
+    );
+
+    // A whole seamless sign-in: Samba's ticket, our acceptor, AD's user.
+    dc.tool(&["user", "create", "httpsvc", "Svc-Passw0rd-1!"]);
+    dc.tool(&["spn", "add", "HTTP/app.ad.test", "httpsvc"]);
+    dc.set_enctypes("httpsvc", 24);
+    dc.tool(&[
+        "user",
+        "setpassword",
+        "httpsvc",
+        "--newpassword=Svc-Passw0rd-2!",
+    ]);
+    let keytab = dc.export_keytab("HTTP/app.ad.test", "http.keytab");
+    let token = {
+        let ccache = dc.kinit("alice", "Al1ce-Passw0rd!", "alice.cc");
+        let krb5 = dc.krb5_conf();
+        tokio::task::spawn_blocking(move || {
+            curl_negotiate(&krb5, &ccache, "app.ad.test", |_| (200, None)).0
+        })
+        .await
+        .expect("curl")
+        .expect("token")
+    };
+    let engine = Engine::builder()
+        .keys(Arc::new(KeytabFileKeyStore::open(&keytab).expect("keytab")))
+        .directory(Arc::new(directory))
+        .passwords(Arc::new(passwords))
+        .build()
+        .expect("engine");
+    let request = SignInRequest {
+        client_id: "app".into(),
+        login_hint: Some("alice@ad.test".into()),
+        ..Default::default()
+    };
+    let step = engine.start(request.clone(), None, false).await;
+    let done = engine
+        .negotiate(
+            step.sealed.as_deref().expect("sealed"),
+            &step.flow_id,
+            Some(token.as_bytes()),
+        )
+        .await;
+    match &done.view {
+        View::Completed(c) => {
+            assert_eq!(c.user.id, guid);
+            assert_eq!(
+                c.auth
+                    .ticket
+                    .as_ref()
+                    .and_then(|t| t.sid.as_ref())
+                    .map(ToString::to_string),
+                Some(sid)
+            );
+        }
+        other => panic!("expected a seamless sign-in, got {other:?}"),
+    }
+    // And the password fallback, checked by AD itself.
+    let step = engine.start(request, None, false).await;
+    let form = engine
+        .give_up(step.sealed.as_deref().expect("sealed"), &step.flow_id)
+        .await;
+    let done = engine
+        .submit_password(
+            form.sealed.as_deref().expect("sealed"),
+            &form.flow_id,
+            "AD\\alice",
+            &Password::new("Al1ce-Passw0rd!"),
+        )
+        .await;
+    assert!(matches!(done.view, View::Completed(_)), "{:?}", done.view);
+    let _ = Duration::ZERO;
+}
