@@ -25,5 +25,7 @@ export SEAMLESS_PROPTEST_CASES="${SEAMLESS_PROPTEST_CASES:-100000}"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+# The default build (no features) must be warning-free too.
+cargo clippy -p seamless-core --lib --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
 cargo test --workspace --all-features --release --locked

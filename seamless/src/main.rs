@@ -1,18 +1,17 @@
-//! `seamless`: validate Negotiate tokens against a keytab, inspect keytabs, and run
-//! the dev realm. Every command takes `--json`.
+//! `seamless`: operator and developer tools. Set up the service account in Active
+//! Directory and roll its key, inspect keytabs and captured tokens, validate a
+//! token, run the dev realm. Every command takes `--json`.
 
-use std::io::Read;
+mod ad;
+mod decode;
+mod keytab_cmd;
+mod run;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use clap::{Parser, Subcommand};
-use seamless_core::backends::KeytabFileKeyStore;
-use seamless_core::kerberos::{
-    Acceptor, AcceptorConfig, Etype, KeyRing, KeyState, PrincipalName, ValidatedTicket, keytab,
-};
-use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[derive(Parser)]
 #[command(
@@ -35,8 +34,7 @@ enum Command {
         /// The keytab holding the service keys.
         #[arg(long)]
         keytab: PathBuf,
-        /// Another principal name served by the keytab's account: `ACCOUNT=SPN`
-        /// (e.g. `HTTP/app.contoso.com@CONTOSO.COM=HTTP/app-cname.contoso.com@CONTOSO.COM`).
+        /// Another principal name served by the keytab's account: `ACCOUNT=SPN`.
         #[arg(long = "alias", value_name = "ACCOUNT=SPN")]
         aliases: Vec<String>,
         /// Accept RC4-HMAC tickets (legacy AD accounts).
@@ -48,10 +46,23 @@ enum Command {
         /// The token, `Negotiate <token>`, or a whole `Authorization:` header; `-` or absent reads standard input.
         token: Option<String>,
     },
-    /// Inspect keytabs.
+    /// Decode a captured Negotiate token; with --keytab, decrypt it and say which check fails now.
+    Decode {
+        /// A keytab to decrypt the ticket with.
+        #[arg(long)]
+        keytab: Option<PathBuf>,
+        /// The token or header; `-` or absent reads standard input.
+        token: Option<String>,
+    },
+    /// Inspect and build keytabs.
     Keytab {
         #[command(subcommand)]
         command: KeytabCommand,
+    },
+    /// Manage the service account in Active Directory.
+    Ad {
+        #[command(subcommand)]
+        command: AdCommand,
     },
     /// Run the dev realm: generate a service key, mint a ticket like AD would, and
     /// validate it through the same code a server uses.
@@ -72,10 +83,77 @@ enum KeytabCommand {
         /// The keytab.
         path: PathBuf,
     },
+    /// Derive keys from a password (read from standard input) and add them to a keytab.
+    Derive {
+        /// The keytab to add to (created if absent).
+        #[arg(long)]
+        out: PathBuf,
+        /// The principal, e.g. `HTTP/app.contoso.com@CONTOSO.COM`.
+        #[arg(long)]
+        principal: String,
+        /// The salt (default: realm + principal components; for an AD computer
+        /// account use `seamless`'s computer-account salt, e.g. `CONTOSO.COMhostname.contoso.com`).
+        #[arg(long)]
+        salt: Option<String>,
+        /// Encryption types (default aes256 and aes128).
+        #[arg(long = "etype")]
+        etypes: Vec<String>,
+        /// Key version number.
+        #[arg(long)]
+        kvno: u32,
+    },
+    /// Merge keytabs into one (later inputs win).
+    Merge {
+        /// The output keytab.
+        #[arg(long)]
+        out: PathBuf,
+        /// The inputs.
+        inputs: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdCommand {
+    /// Create the service computer account (AES only, no delegation, SPNs for every
+    /// host name), set a 120-character random password and write its keys.
+    Setup {
+        #[command(flatten)]
+        connection: ad::Connection,
+        /// A host name browsers reach the app by (repeat for every name they may canonicalise to).
+        #[arg(long = "host", required = true)]
+        hosts: Vec<String>,
+        /// The container/OU for the account (default CN=Computers,<base DN>).
+        #[arg(long)]
+        container: Option<String>,
+        /// Reset an existing account's password and SPNs instead of reporting it.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Roll the account's key over without refusing any valid ticket.
+    Rollover {
+        #[command(flatten)]
+        connection: ad::Connection,
+        /// Drop the previous key at once (after a compromise); tickets under it fail.
+        #[arg(long)]
+        emergency: bool,
+        /// Only roll if the current key is older than this (e.g. 30d), for schedulers.
+        #[arg(long, value_parser = ad::duration)]
+        if_older_than: Option<std::time::Duration>,
+        /// The domain's maximum service-ticket lifetime.
+        #[arg(long, value_parser = ad::duration, default_value = "10h")]
+        max_ticket_lifetime: std::time::Duration,
+        /// Allowed clock skew.
+        #[arg(long, value_parser = ad::duration, default_value = "5m")]
+        skew: std::time::Duration,
+        /// Time for the password change to reach every DC.
+        #[arg(long, value_parser = ad::duration, default_value = "15m")]
+        replication_margin: std::time::Duration,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let json = cli.json;
     let result = match cli.command {
         Command::Validate {
             keytab,
@@ -83,16 +161,48 @@ fn main() -> ExitCode {
             allow_rc4,
             require_pac,
             token,
-        } => validate(&keytab, &aliases, allow_rc4, require_pac, token, cli.json),
-        Command::Keytab {
-            command: KeytabCommand::List { path },
-        } => keytab_list(&path, cli.json),
-        Command::Dev { keytab_out, user } => dev(keytab_out, &user, cli.json),
+        } => run::validate(&keytab, &aliases, allow_rc4, require_pac, token, json),
+        Command::Decode { keytab, token } => decode::decode(token, keytab.as_deref(), json),
+        Command::Keytab { command } => match command {
+            KeytabCommand::List { path } => keytab_cmd::list(&path, json),
+            KeytabCommand::Derive {
+                out,
+                principal,
+                salt,
+                etypes,
+                kvno,
+            } => keytab_cmd::derive(&out, &principal, salt.as_deref(), &etypes, kvno, json),
+            KeytabCommand::Merge { out, inputs } => keytab_cmd::merge(&out, &inputs, json),
+        },
+        Command::Ad { command } => match command {
+            AdCommand::Setup {
+                connection,
+                hosts,
+                container,
+                force,
+            } => ad::setup(&connection, &hosts, container.as_deref(), force, json),
+            AdCommand::Rollover {
+                connection,
+                emergency,
+                if_older_than,
+                max_ticket_lifetime,
+                skew,
+                replication_margin,
+            } => {
+                let timing = ad::RolloverTiming {
+                    max_ticket_lifetime,
+                    skew,
+                    replication_margin,
+                };
+                ad::rollover(&connection, emergency, if_older_than, &timing, json)
+            }
+        },
+        Command::Dev { keytab_out, user } => run::dev(keytab_out, &user, json),
     };
     match result {
         Ok(code) => code,
         Err(message) => {
-            if cli.json {
+            if json {
                 println!("{}", json!({ "error": message }));
             } else {
                 eprintln!("error: {message}");
@@ -100,276 +210,4 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// Strips `Authorization:` and `Negotiate` prefixes so a pasted header works.
-fn bare_token(input: &str) -> &str {
-    let t = input.trim();
-    let t = t.strip_prefix("Authorization:").map(str::trim).unwrap_or(t);
-    t.strip_prefix("Negotiate").map(str::trim).unwrap_or(t)
-}
-
-fn validate(
-    keytab_path: &PathBuf,
-    aliases: &[String],
-    allow_rc4: bool,
-    require_pac: bool,
-    token: Option<String>,
-    as_json: bool,
-) -> Result<ExitCode, String> {
-    let aliases = aliases
-        .iter()
-        .map(|a| {
-            let (account, spn) = a
-                .split_once('=')
-                .ok_or_else(|| format!("--alias {a:?}: expected ACCOUNT=SPN"))?;
-            let parse = |p: &str| p.parse::<PrincipalName>().map_err(|e| e.to_string());
-            Ok((parse(account)?, parse(spn)?))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    let store =
-        KeytabFileKeyStore::open_with(keytab_path, aliases, std::time::Duration::from_secs(5))
-            .map_err(|e| e.message)?;
-    let token = match token.as_deref() {
-        Some("-") | None => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .map_err(|e| format!("reading standard input: {e}"))?;
-            s
-        }
-        Some(t) => t.to_string(),
-    };
-    let acceptor = Acceptor::new(AcceptorConfig {
-        allow_rc4,
-        require_pac,
-        ..Default::default()
-    });
-    match acceptor.validate(
-        bare_token(&token).as_bytes(),
-        &store.current(),
-        SystemTime::now(),
-    ) {
-        Ok(t) => {
-            print_ticket(&t, as_json);
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            if as_json {
-                println!(
-                    "{}",
-                    json!({ "valid": false, "code": e.code(), "reason": e.reason(), "rfc": e.rfc_name(), "message": e.to_string() })
-                );
-            } else {
-                println!("rejected: {e}");
-                println!(
-                    "  code {} ({}){}",
-                    e.code(),
-                    e.reason(),
-                    e.rfc_name().map(|n| format!(", {n}")).unwrap_or_default()
-                );
-            }
-            Ok(ExitCode::from(1))
-        }
-    }
-}
-
-fn ticket_json(t: &ValidatedTicket) -> Value {
-    let pac = t.pac.as_ref().map(|p| {
-        json!({
-            "user_sid": p.user_sid().map(ToString::to_string),
-            "groups": p.group_sids().iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "upn": p.upn_dns_info.as_ref().map(|u| u.upn.clone()),
-            "dns_domain": p.upn_dns_info.as_ref().map(|u| u.dns_domain.clone()),
-            "account": p.logon_info.as_ref().map(|l| l.effective_name.clone()),
-            "display_name": p.logon_info.as_ref().map(|l| l.full_name.clone()),
-            "domain": p.logon_info.as_ref().map(|l| l.logon_domain_name.clone()),
-            "buffers": p.buffer_types,
-        })
-    });
-    json!({
-        "valid": true,
-        "client": t.client.to_string(),
-        "service": t.service.to_string(),
-        "mechanism": format!("{:?}", t.mechanism),
-        "etype": t.etype.name(),
-        "kvno": t.kvno,
-        "key_state": t.key_state.name(),
-        "auth_time": t.auth_time,
-        "end_time": t.end_time,
-        "mutual": t.gss_flags.mutual(),
-        "pac": pac,
-    })
-}
-
-fn print_ticket(t: &ValidatedTicket, as_json: bool) {
-    if as_json {
-        println!("{}", ticket_json(t));
-        return;
-    }
-    println!("valid ticket");
-    println!("  client      {}", t.client);
-    println!("  service     {}", t.service);
-    println!(
-        "  encryption  {} (kvno {}, {} key)",
-        t.etype,
-        t.kvno,
-        t.key_state.name()
-    );
-    println!("  valid until {} (Unix seconds)", t.end_time);
-    match &t.pac {
-        Some(p) => {
-            if let Some(sid) = p.user_sid() {
-                println!("  user SID    {sid}");
-            }
-            if let Some(u) = &p.upn_dns_info {
-                println!("  UPN         {}", u.upn);
-            }
-            if let Some(l) = &p.logon_info {
-                println!(
-                    "  account     {}\\{} ({})",
-                    l.logon_domain_name, l.effective_name, l.full_name
-                );
-            }
-            let groups = p.group_sids();
-            if !groups.is_empty() {
-                println!(
-                    "  groups      {}",
-                    groups
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-            }
-        }
-        None => println!("  PAC         none (identity from the principal name)"),
-    }
-}
-
-fn keytab_list(path: &PathBuf, as_json: bool) -> Result<ExitCode, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let entries = keytab::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-    let ring = KeyRing::from_keytab(&entries).map_err(|e| e.to_string())?;
-    let state_of = |principal: &PrincipalName, kvno: u32| -> &'static str {
-        ring.accounts()
-            .iter()
-            .filter(|a| a.names().contains(principal))
-            .flat_map(|a| a.keys())
-            .find(|k| k.kvno() == kvno)
-            .map(|k| k.state().name())
-            .unwrap_or("unused")
-    };
-    let rows: Vec<Value> = entries
-        .iter()
-        .map(|e| {
-            json!({
-                "principal": e.principal.to_string(),
-                "kvno": e.kvno,
-                "etype": match &e.key { Ok(k) => k.etype().name().to_string(), Err(n) => format!("unsupported ({n})") },
-                "state": state_of(&e.principal, e.kvno),
-                "timestamp": e.timestamp,
-            })
-        })
-        .collect();
-    if as_json {
-        println!("{}", Value::Array(rows));
-    } else {
-        println!(
-            "{:<5} {:<28} {:<9} principal",
-            "kvno", "encryption", "state"
-        );
-        for r in &rows {
-            println!(
-                "{:<5} {:<28} {:<9} {}",
-                r["kvno"],
-                r["etype"].as_str().unwrap_or_default(),
-                r["state"].as_str().unwrap_or_default(),
-                r["principal"].as_str().unwrap_or_default()
-            );
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn dev(keytab_out: Option<PathBuf>, user: &str, as_json: bool) -> Result<ExitCode, String> {
-    let realm = "DEV.SEAMLESS.TEST";
-    let kdc = TestKdc::new(realm, "HTTP/localhost", Etype::Aes256CtsHmacSha196);
-    let path = keytab_out.unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("seamless-dev-{}.keytab", std::process::id()))
-    });
-    let entry = keytab::KeytabEntry {
-        principal: kdc.service().clone(),
-        timestamp: SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs() as u32)
-            .unwrap_or(0),
-        kvno: kdc.kvno(),
-        key: Ok(kdc.key().clone()),
-    };
-    std::fs::write(&path, keytab::write(&[entry]))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    let say = |step: &str| {
-        if !as_json {
-            println!("{step}");
-        }
-    };
-    say(&format!(
-        "1. dev realm {realm}: service HTTP/localhost, aes256 key at kvno {}, keytab {}",
-        kdc.kvno(),
-        path.display()
-    ));
-
-    let domain = "S-1-5-21-3623811015-3361044348-30300820"
-        .parse()
-        .map_err(|_| "bad dev SID".to_string())?;
-    let now = SystemTime::now();
-    let mut pac = PacSpec::new(domain, 1105).with_upn(&format!("{user}@dev.seamless.test"));
-    pac.logon_domain_name = "DEV".into();
-    pac.full_name = format!("{user} (dev realm)");
-    pac.dns_domain = "dev.seamless.test".into();
-    let minted = kdc
-        .mint(&TicketSpec::new(user, now).with_pac(pac))
-        .map_err(|e| e.to_string())?;
-    say(&format!(
-        "2. minted a service ticket for {user}@{realm} with an AD-style PAC, wrapped in SPNEGO ({} bytes base64)",
-        minted.token.len()
-    ));
-    say(&format!(
-        "   Authorization: Negotiate {}…",
-        &minted.token[..48.min(minted.token.len())]
-    ));
-
-    let store = KeytabFileKeyStore::open(&path).map_err(|e| e.to_string())?;
-    let ring = store.current();
-    let account = ring
-        .accounts()
-        .first()
-        .map(|a| a.keys().iter().any(|k| k.state() == KeyState::Current))
-        .unwrap_or(false);
-    say(&format!(
-        "3. loaded the keytab back: {} account(s), current key present: {account}",
-        ring.accounts().len()
-    ));
-    let acceptor = Acceptor::default();
-    let ticket = acceptor
-        .validate(minted.token.as_bytes(), &ring, now)
-        .map_err(|e| format!("{e} (code {})", e.code()))?;
-    say(
-        "4. validated through the acceptor (SPNEGO → AP-REQ → ticket → authenticator → PAC signature):",
-    );
-    if as_json {
-        println!(
-            "{}",
-            json!({ "keytab": path.display().to_string(), "ticket": ticket_json(&ticket) })
-        );
-    } else {
-        print_ticket(&ticket, false);
-        println!(
-            "\nTry it yourself: seamless validate --keytab {} '{}'",
-            path.display(),
-            minted.token
-        );
-    }
-    Ok(ExitCode::SUCCESS)
 }

@@ -91,7 +91,7 @@ impl User {
     }
 
     /// Whether `login` (as typed, any case) names this user: the UPN or an
-    /// alternate login. `DOMAIN\\name` forms match a bare `name` and vice versa;
+    /// alternate login. `DOMAIN\name` forms match a bare `name` and vice versa;
     /// when both sides name a domain, the domains must agree.
     pub fn answers_to(&self, login: &str) -> bool {
         let login = login.trim();

@@ -1,7 +1,7 @@
 //! Where the service keys come from.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -9,8 +9,8 @@ use async_trait::async_trait;
 
 use super::watched::WatchedFile;
 use crate::error::BackendError;
-use crate::kerberos::keytab;
-use crate::kerberos::{KeyRing, PrincipalName};
+use crate::kerberos::manifest::{self, RingManifest};
+use crate::kerberos::{KeyRing, KeyState, PrincipalName, keytab};
 
 /// Supplies the current key ring.
 #[async_trait]
@@ -76,15 +76,22 @@ impl KeytabFileKeyStore {
         Self::open_with(path, Aliases::new(), Duration::from_secs(5))
     }
 
-    /// Opens `path` with SPN aliases and a change-check interval.
+    /// Opens `path` with SPN aliases and a change-check interval. The key-ring
+    /// manifest `<path>.ring.json`, when present, supplies rollover states.
     pub fn open_with(
         path: impl AsRef<Path>,
         aliases: Aliases,
         check_interval: Duration,
     ) -> Result<Self, BackendError> {
-        let file = WatchedFile::open(path.as_ref(), "keytab", check_interval, move |bytes| {
-            ring(bytes, &aliases)
-        })?;
+        let path = path.as_ref();
+        let companion = Some(manifest_path(path));
+        let file = WatchedFile::open_with_companion(
+            path,
+            companion,
+            "keytab",
+            check_interval,
+            move |bytes, manifest| ring(bytes, manifest, &aliases),
+        )?;
         Ok(Self { file })
     }
 
@@ -101,11 +108,28 @@ impl KeyStore for KeytabFileKeyStore {
     }
 }
 
-fn ring(bytes: &[u8], aliases: &Aliases) -> Result<KeyRing, BackendError> {
+/// Where the key-ring manifest of a keytab lives: `<keytab>.ring.json`.
+pub fn manifest_path(keytab: &Path) -> PathBuf {
+    let mut name = keytab.as_os_str().to_os_string();
+    name.push(".ring.json");
+    PathBuf::from(name)
+}
+
+/// Keys older than this get a warning when loaded (Microsoft: roll at least every 30 days).
+const STALE_KEY_SECS: i64 = 30 * 86_400;
+
+fn ring(bytes: &[u8], manifest: Option<&[u8]>, aliases: &Aliases) -> Result<KeyRing, BackendError> {
     let entries =
         keytab::parse(bytes).map_err(|e| BackendError::corrupt(e.to_string()).with_source(e))?;
-    let mut ring = KeyRing::from_keytab(&entries)
-        .map_err(|e| BackendError::corrupt("unusable key").with_source(e))?;
+    let manifest: Option<RingManifest> = manifest
+        .map(|m| {
+            serde_json::from_slice(m)
+                .map_err(|e| BackendError::corrupt(format!("key-ring manifest: {e}")))
+        })
+        .transpose()?;
+    let mut ring = manifest::key_ring(&entries, manifest.as_ref())
+        .map_err(|e| BackendError::corrupt(e.to_string()).with_source(e))?;
+    warn_if_stale(&ring, &entries);
     if ring.accounts().is_empty() {
         return Err(BackendError::corrupt("no usable keys"));
     }
@@ -117,4 +141,32 @@ fn ring(bytes: &[u8], aliases: &Aliases) -> Result<KeyRing, BackendError> {
         }
     }
     Ok(ring)
+}
+
+fn warn_if_stale(ring: &KeyRing, entries: &[keytab::KeytabEntry]) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    for account in ring.accounts() {
+        let current = account
+            .keys()
+            .iter()
+            .find(|k| k.state() == KeyState::Current);
+        let Some(key) = current else { continue };
+        let installed = entries
+            .iter()
+            .filter(|e| e.kvno == key.kvno())
+            .map(|e| i64::from(e.timestamp))
+            .max()
+            .unwrap_or(now);
+        if installed > 0 && now - installed > STALE_KEY_SECS {
+            tracing::warn!(
+                account = %account.names().first().map(ToString::to_string).unwrap_or_default(),
+                kvno = key.kvno(),
+                age_days = (now - installed) / 86_400,
+                "service key older than 30 days: run `seamless ad rollover`"
+            );
+        }
+    }
 }

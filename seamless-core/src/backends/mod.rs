@@ -13,9 +13,12 @@ mod store;
 pub(crate) mod watched;
 
 pub use directory::{Directory, MfaMethod, PrincipalMapping, User, UserQuery};
-pub use keystore::{Aliases, KeyStore, KeytabFileKeyStore, MemoryKeyStore};
+pub use keystore::{Aliases, KeyStore, KeytabFileKeyStore, MemoryKeyStore, manifest_path};
 #[cfg(feature = "ldap")]
-pub use ldap::{LdapBindVerifier, LdapConfig, LdapDirectory};
+pub use ldap::{
+    AccountAdmin, LdapBindVerifier, LdapConfig, LdapDirectory, ServiceAccountInfo,
+    UAC_TRUSTED_FOR_DELEGATION, UAC_TRUSTED_TO_AUTH_FOR_DELEGATION, UAC_WORKSTATION_TRUST_ACCOUNT,
+};
 pub use mfa::{MfaVerifier, TotpSecrets, TotpVerifier, totp_code};
 pub use password::{Argon2Verifier, Password, PasswordHashes, PasswordVerifier, hash_password};
 pub use policy::{

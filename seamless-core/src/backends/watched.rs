@@ -12,7 +12,7 @@ use crate::error::{BackendError, BackendErrorKind};
 /// Files larger than this are refused (keytabs and directories are small).
 pub(crate) const MAX_WATCHED_BYTES: u64 = 16 << 20;
 
-type Parser<T> = Box<dyn Fn(&[u8]) -> Result<T, BackendError> + Send + Sync>;
+type Parser<T> = Box<dyn Fn(&[u8], Option<&[u8]>) -> Result<T, BackendError> + Send + Sync>;
 
 struct State<T> {
     value: Arc<T>,
@@ -26,6 +26,8 @@ struct State<T> {
 /// cannot miss a same-size file replaced within one timestamp tick.
 pub(crate) struct WatchedFile<T> {
     path: PathBuf,
+    /// An optional second file read with the first (a keytab's manifest).
+    companion: Option<PathBuf>,
     what: &'static str,
     interval: Duration,
     parse: Parser<T>,
@@ -40,10 +42,24 @@ impl<T: Send + Sync> WatchedFile<T> {
         interval: Duration,
         parse: impl Fn(&[u8]) -> Result<T, BackendError> + Send + Sync + 'static,
     ) -> Result<Self, BackendError> {
+        Self::open_with_companion(path, None, what, interval, move |bytes, _| parse(bytes))
+    }
+
+    /// Like [`WatchedFile::open`], also reading `companion` when it exists; a
+    /// change to either file triggers a reload.
+    pub(crate) fn open_with_companion(
+        path: &Path,
+        companion: Option<PathBuf>,
+        what: &'static str,
+        interval: Duration,
+        parse: impl Fn(&[u8], Option<&[u8]>) -> Result<T, BackendError> + Send + Sync + 'static,
+    ) -> Result<Self, BackendError> {
         let bytes = read(path, what)?;
-        let value = parse(&bytes).map_err(|e| context(e, what, path))?;
+        let extra = read_companion(companion.as_deref())?;
+        let value = parse(&bytes, extra.as_deref()).map_err(|e| context(e, what, path))?;
         Ok(Self {
             path: path.to_path_buf(),
+            companion,
             what,
             interval,
             parse: Box::new(parse),
@@ -62,19 +78,21 @@ impl<T: Send + Sync> WatchedFile<T> {
             return state.value.clone();
         }
         state.checked = Instant::now();
-        let bytes = match read(&self.path, self.what) {
-            Ok(b) => b,
+        let read_both = read(&self.path, self.what)
+            .and_then(|b| read_companion(self.companion.as_deref()).map(|c| (b, c)));
+        let (bytes, extra) = match read_both {
+            Ok(both) => both,
             Err(e) => {
                 tracing::error!(path = %self.path.display(), error = %e, "{} unreadable; keeping the last good version", self.what);
                 return state.value.clone();
             }
         };
-        let digest: [u8; 32] = Sha256::digest(&bytes).into();
+        let digest = digest(&bytes, extra.as_deref());
         if digest == state.digest {
             return state.value.clone();
         }
         state.digest = digest;
-        match (self.parse)(&bytes) {
+        match (self.parse)(&bytes, extra.as_deref()) {
             Ok(value) => {
                 tracing::info!(path = %self.path.display(), "{} reloaded", self.what);
                 state.value = Arc::new(value);
@@ -84,6 +102,23 @@ impl<T: Send + Sync> WatchedFile<T> {
             }
         }
         state.value.clone()
+    }
+}
+
+fn digest(bytes: &[u8], companion: Option<&[u8]>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update((bytes.len() as u64).to_be_bytes());
+    h.update(bytes);
+    if let Some(c) = companion {
+        h.update(c);
+    }
+    h.finalize().into()
+}
+
+fn read_companion(path: Option<&Path>) -> Result<Option<Vec<u8>>, BackendError> {
+    match path {
+        Some(p) if p.exists() => read(p, "companion file").map(Some),
+        _ => Ok(None),
     }
 }
 

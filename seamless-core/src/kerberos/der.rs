@@ -344,6 +344,7 @@ impl Writer {
     }
 
     /// Appends an already encoded TLV.
+    #[cfg_attr(not(feature = "testkit"), allow(dead_code))] // used by the test kit
     pub(crate) fn raw_tlv(&mut self, encoded: &[u8]) {
         self.out.extend_from_slice(encoded);
     }
@@ -376,6 +377,7 @@ impl Writer {
         self.raw(tag::OCTET_STRING, value);
     }
 
+    #[cfg_attr(not(feature = "testkit"), allow(dead_code))] // used by the test kit
     pub(crate) fn general_string(&mut self, value: &str) {
         self.raw(tag::GENERAL_STRING, value.as_bytes());
     }
@@ -384,6 +386,7 @@ impl Writer {
         self.raw(tag::GENERALIZED_TIME, &format_kerberos_time(secs));
     }
 
+    #[cfg_attr(not(feature = "testkit"), allow(dead_code))] // used by the test kit
     pub(crate) fn flags(&mut self, value: u32) {
         let b = value.to_be_bytes();
         self.raw(tag::BIT_STRING, &[0, b[0], b[1], b[2], b[3]]);

@@ -366,6 +366,7 @@ impl<'a> Authenticator<'a> {
 }
 
 /// Encodes a PrincipalName.
+#[cfg_attr(not(feature = "testkit"), allow(dead_code))] // used by the test kit
 pub(crate) fn encode_name(w: &mut Writer, name_type: i32, components: &[&str]) {
     w.nest(tag::SEQUENCE, |w| {
         w.field(0, |w| w.integer(i64::from(name_type)));
@@ -426,6 +427,7 @@ pub(crate) fn encode_ap_rep(etype: i32, cipher: &[u8]) -> Vec<u8> {
 /// Decoded EncAPRepPart (used by the test kit and the differential tests to check
 /// what the acceptor returned).
 #[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "testkit"), allow(dead_code))] // used by the test kit
 pub(crate) struct EncApRepPart {
     pub(crate) ctime: i64,
     pub(crate) cusec: u32,
@@ -433,6 +435,7 @@ pub(crate) struct EncApRepPart {
 }
 
 /// Decodes an AP-REP and returns its etype and cipher.
+#[cfg_attr(not(feature = "testkit"), allow(dead_code))] // used by the test kit
 pub(crate) fn decode_ap_rep(bytes: &[u8]) -> DerResult<EncryptedData<'_>> {
     let mut outer = Reader::new(bytes);
     let mut app_tagged = outer.enter(tag::application(app::AP_REP), "AP-REP")?;
@@ -448,6 +451,7 @@ pub(crate) fn decode_ap_rep(bytes: &[u8]) -> DerResult<EncryptedData<'_>> {
 }
 
 /// Decodes EncAPRepPart plaintext.
+#[cfg_attr(not(feature = "testkit"), allow(dead_code))] // used by the test kit
 pub(crate) fn decode_enc_ap_rep_part(bytes: &[u8]) -> DerResult<EncApRepPart> {
     let mut outer = Reader::new(bytes);
     let mut app_tagged = outer.enter(tag::application(app::ENC_AP_REP_PART), "EncAPRepPart")?;

@@ -188,6 +188,7 @@ pub(crate) fn frame_ap_rep(ap_rep: &[u8]) -> Vec<u8> {
 }
 
 /// GSS-frames a Kerberos AP-REQ (used by the test kit).
+#[cfg_attr(not(feature = "testkit"), allow(dead_code))] // used by the test kit
 pub(crate) fn frame_ap_req(ap_req: &[u8]) -> Vec<u8> {
     frame_krb5(TOK_AP_REQ, ap_req)
 }
@@ -248,6 +249,7 @@ pub(crate) fn reject() -> Vec<u8> {
 }
 
 /// Wraps a framed Kerberos token in a SPNEGO NegTokenInit (test kit and CLI dev client).
+#[cfg_attr(not(feature = "testkit"), allow(dead_code))] // used by the test kit
 pub(crate) fn wrap_init(mechs: &[&[u8]], mech_token: Option<&[u8]>) -> Vec<u8> {
     let mut inner = Writer::new();
     inner.field(0, |w| {
@@ -270,6 +272,7 @@ pub(crate) fn wrap_init(mechs: &[&[u8]], mech_token: Option<&[u8]>) -> Vec<u8> {
 }
 
 /// Extracts the Kerberos AP-REP from an acceptor answer, for clients and tests.
+#[cfg_attr(not(feature = "testkit"), allow(dead_code))] // used by the test kit
 pub(crate) fn ap_rep_from_response(token: &[u8]) -> Result<&[u8], FramingError> {
     let framed = if token.first() == Some(&0xA1) {
         let mut outer = Reader::new(token);

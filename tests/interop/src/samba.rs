@@ -129,6 +129,19 @@ impl SambaDc {
             .map(str::to_string)
     }
 
+    /// One attribute of a computer account, as `samba-tool computer show` prints it.
+    pub fn computer_attribute(&self, account: &str, attribute: &str) -> Option<String> {
+        let out = self.tool(&[
+            "computer",
+            "show",
+            account,
+            &format!("--attributes={attribute}"),
+        ]);
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{attribute}: ")))
+            .map(str::to_string)
+    }
+
     /// Sets `msDS-SupportedEncryptionTypes` on an account in the `Users` container.
     pub fn set_enctypes(&self, account: &str, bits: u32) {
         let ldif = self.dir.path().join("enctypes.ldif");

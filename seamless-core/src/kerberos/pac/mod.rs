@@ -178,6 +178,7 @@ pub(crate) fn filetime_to_unix(ft: u64) -> Option<i64> {
 }
 
 /// Converts Unix seconds to a FILETIME (for the test kit).
+#[cfg_attr(not(feature = "testkit"), allow(dead_code))] // used by the test kit
 pub(crate) fn unix_to_filetime(secs: i64) -> u64 {
     (secs as i128 * 10_000_000 + FILETIME_UNIX_EPOCH as i128) as u64
 }

@@ -1,0 +1,214 @@
+//! `seamless keytab list|derive|merge`, and atomic keytab/manifest writes.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use seamless_core::backends::manifest_path;
+use seamless_core::kerberos::manifest::{self, RingManifest};
+use seamless_core::kerberos::{Etype, Key, KeyRing, PrincipalName, keytab};
+use serde_json::{Value, json};
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a reader
+/// (the running server) never sees half a file.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| format!("cannot replace {}: {e}", path.display()))
+}
+
+/// Reads a keytab, or an empty list when it does not exist yet.
+pub(crate) fn read_keytab(path: &Path) -> Result<Vec<keytab::KeytabEntry>, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => keytab::parse(&bytes).map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Reads the key-ring manifest beside `keytab`, if any.
+pub(crate) fn read_manifest(keytab: &Path) -> Result<Option<RingManifest>, String> {
+    let path = manifest_path(keytab);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Writes the keytab, then its manifest (a server reloading in between sees the
+/// new keys without their state, which only makes it stricter).
+pub(crate) fn write_ring(
+    keytab_path: &Path,
+    entries: &[keytab::KeytabEntry],
+    manifest: &RingManifest,
+) -> Result<(), String> {
+    write_atomically(keytab_path, &keytab::write(entries))?;
+    let text = serde_json::to_vec_pretty(manifest).map_err(|e| e.to_string())?;
+    write_atomically(&manifest_path(keytab_path), &text)
+}
+
+/// Reads a secret from standard input (first line, without the newline).
+pub(crate) fn secret_from_stdin(what: &str) -> Result<zeroize::Zeroizing<String>, String> {
+    let mut s = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| format!("reading {what} from standard input: {e}"))?;
+    let line = zeroize::Zeroizing::new(s.lines().next().unwrap_or_default().to_string());
+    if line.is_empty() {
+        return Err(format!("no {what} on standard input"));
+    }
+    Ok(line)
+}
+
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Derives keys from a password and appends them to a keytab.
+pub(crate) fn derive(
+    out: &Path,
+    principal: &str,
+    salt: Option<&str>,
+    etypes: &[String],
+    kvno: u32,
+    as_json: bool,
+) -> Result<ExitCode, String> {
+    let principal: PrincipalName = principal
+        .parse()
+        .map_err(|e: seamless_core::kerberos::PrincipalParseError| e.to_string())?;
+    let salt = salt
+        .map(str::to_string)
+        .unwrap_or_else(|| seamless_core::kerberos::principal_salt(&principal));
+    let password = secret_from_stdin("password")?;
+    let etypes: Vec<Etype> = if etypes.is_empty() {
+        vec![Etype::Aes256CtsHmacSha196, Etype::Aes128CtsHmacSha196]
+    } else {
+        etypes
+            .iter()
+            .map(|e| Etype::from_name(e).ok_or_else(|| format!("unknown encryption type {e:?}")))
+            .collect::<Result<_, _>>()?
+    };
+    let mut entries = read_keytab(out)?;
+    for etype in &etypes {
+        let key = Key::from_password(*etype, &password, &salt).map_err(|e| e.to_string())?;
+        entries.retain(|e| {
+            !(e.principal == principal
+                && e.kvno == kvno
+                && e.key.as_ref().is_ok_and(|k| k.etype() == *etype))
+        });
+        entries.push(keytab::KeytabEntry {
+            principal: principal.clone(),
+            timestamp: unix_now() as u32,
+            kvno,
+            key: Ok(key),
+        });
+    }
+    write_atomically(out, &keytab::write(&entries))?;
+    let names: Vec<&str> = etypes.iter().map(|e| e.name()).collect();
+    if as_json {
+        println!(
+            "{}",
+            json!({ "keytab": out.display().to_string(), "principal": principal.to_string(), "kvno": kvno, "salt": salt, "etypes": names })
+        );
+    } else {
+        println!(
+            "wrote {} key(s) for {principal} kvno {kvno} (salt {salt:?}) to {}",
+            names.len(),
+            out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Merges keytabs into `out` (later inputs win on the same principal, kvno and type).
+pub(crate) fn merge(out: &Path, inputs: &[PathBuf], as_json: bool) -> Result<ExitCode, String> {
+    let mut merged: Vec<keytab::KeytabEntry> = Vec::new();
+    for input in inputs {
+        let bytes =
+            std::fs::read(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
+        for entry in keytab::parse(&bytes).map_err(|e| format!("{}: {e}", input.display()))? {
+            let etype = entry.key.as_ref().map(|k| k.etype()).map_err(|n| *n);
+            merged.retain(|m| {
+                !(m.principal == entry.principal
+                    && m.kvno == entry.kvno
+                    && m.key.as_ref().map(|k| k.etype()).map_err(|n| *n) == etype)
+            });
+            merged.push(entry);
+        }
+    }
+    write_atomically(out, &keytab::write(&merged))?;
+    if as_json {
+        println!(
+            "{}",
+            json!({ "keytab": out.display().to_string(), "entries": merged.len() })
+        );
+    } else {
+        println!("wrote {} entries to {}", merged.len(), out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn list(path: &Path, as_json: bool) -> Result<ExitCode, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let entries = keytab::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let manifest = read_manifest(path)?;
+    let ring: KeyRing =
+        manifest::key_ring(&entries, manifest.as_ref()).map_err(|e| e.to_string())?;
+    let state_of = |principal: &PrincipalName, kvno: u32| -> &'static str {
+        ring.accounts()
+            .iter()
+            .filter(|a| a.names().iter().any(|n| n == principal))
+            .flat_map(|a| a.keys())
+            .find(|k| k.kvno() == kvno)
+            .map(|k| match k.state() {
+                seamless_core::kerberos::KeyState::Previous { not_after: Some(t) }
+                    if t < unix_now() =>
+                {
+                    "expired"
+                }
+                s => s.name(),
+            })
+            .unwrap_or("unused")
+    };
+    let rows: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            json!({
+                "principal": e.principal.to_string(),
+                "kvno": e.kvno,
+                "etype": match &e.key { Ok(k) => k.etype().name().to_string(), Err(n) => format!("unsupported ({n})") },
+                "state": state_of(&e.principal, e.kvno),
+                "timestamp": e.timestamp,
+            })
+        })
+        .collect();
+    if as_json {
+        println!("{}", Value::Array(rows));
+    } else {
+        println!(
+            "{:<5} {:<28} {:<9} principal",
+            "kvno", "encryption", "state"
+        );
+        for r in &rows {
+            println!(
+                "{:<5} {:<28} {:<9} {}",
+                r["kvno"],
+                r["etype"].as_str().unwrap_or_default(),
+                r["state"].as_str().unwrap_or_default(),
+                r["principal"].as_str().unwrap_or_default()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,233 @@
+//! `seamless ad setup`, `decode` and `ad rollover` against a real Samba AD DC:
+//! the account is created hardened, tickets Samba issues for it validate with the
+//! keytab the CLI wrote, and a rollover under a steady stream of validations
+//! refuses nothing — then refuses to run twice.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use seamless_core::backends::KeytabFileKeyStore;
+use seamless_core::kerberos::{Acceptor, KerberosError};
+use seamless_interop::curl_negotiate;
+use seamless_interop::samba::{ADMIN_PASSWORD, SambaDc};
+
+fn seamless(dc: &SambaDc, args: &[&str]) -> (i32, serde_json::Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_seamless"))
+        .args(args)
+        .env("SEAMLESS_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .output()
+        .expect("run seamless");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let json = serde_json::from_str(stdout.trim()).unwrap_or(serde_json::Value::Null);
+    let _ = dc;
+    (
+        out.status.code().unwrap_or(-1),
+        json,
+        format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+fn connection<'a>(dc: &'a SambaDc, ca: &'a str, keytab: &'a str) -> Vec<&'a str> {
+    let _ = dc;
+    vec![
+        "--json",
+        "--realm",
+        "AD.TEST",
+        "--dc",
+        "ldaps://127.0.0.1:636",
+        "--ca-file",
+        ca,
+        "--admin",
+        "Administrator@ad.test",
+        "--name",
+        "SEAMLESSSSO",
+        "--keytab",
+        keytab,
+    ]
+}
+
+fn token(dc: &SambaDc, cache: &str) -> String {
+    let ccache = dc.kinit("alice", "Al1ce-Passw0rd!", cache);
+    curl_negotiate(&dc.krb5_conf(), &ccache, "app.ad.test", |_| (200, None))
+        .0
+        .expect("token")
+}
+
+fn kvno_of(dc: &SambaDc, keytab: &Path, token: &str) -> u32 {
+    let (code, json, all) = seamless(
+        dc,
+        &[
+            "decode",
+            "--json",
+            "--keytab",
+            keytab.to_str().expect("utf8"),
+            token,
+        ],
+    );
+    assert!(json["kvno"].is_u64(), "{code} {all}");
+    json["kvno"].as_u64().unwrap_or(0) as u32
+}
+
+#[test]
+fn setup_decode_and_rollover_against_samba_ad() {
+    let Some(dc) = SambaDc::start() else { return };
+    dc.tool(&["user", "create", "alice", "Al1ce-Passw0rd!"]);
+    let sid = dc.attribute("alice", "objectSid").expect("sid");
+    let ca = dc.ca_file().display().to_string();
+    let keytab = dc.dir().join("seamless.keytab");
+    let kt = keytab.display().to_string();
+
+    // Setup creates a hardened account and writes its keys.
+    let mut args = vec!["ad", "setup"];
+    args.extend(connection(&dc, &ca, &kt));
+    args.extend(["--host", "app.ad.test"]);
+    let (code, json, all) = seamless(&dc, &args);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(json["status"], "created", "{all}");
+    assert_eq!(json["account"]["aes_only"], true);
+    assert_eq!(json["account"]["no_delegation"], true);
+    let kvno1 = json["account"]["kvno"].as_u64().expect("kvno") as u32;
+    assert_eq!(
+        dc.computer_attribute("SEAMLESSSSO", "msDS-SupportedEncryptionTypes")
+            .as_deref(),
+        Some("24")
+    );
+    assert_eq!(
+        dc.computer_attribute("SEAMLESSSSO", "userAccountControl")
+            .as_deref(),
+        Some("4096"),
+        "no delegation flags"
+    );
+    // Idempotent: a second run reports and changes nothing.
+    let (code, json, all) = seamless(&dc, &args);
+    assert_eq!(
+        (code, json["status"].as_str()),
+        (0, Some("exists")),
+        "{all}"
+    );
+    assert_eq!(json["account"]["kvno"].as_u64(), Some(u64::from(kvno1)));
+
+    // A ticket from Samba's KDC for the SPN validates with the keytab setup wrote.
+    let t1 = token(&dc, "t1.cc");
+    let (code, json, all) = seamless(&dc, &["validate", "--json", "--keytab", &kt, &t1]);
+    assert_eq!((code, json["valid"].as_bool()), (0, Some(true)), "{all}");
+    assert_eq!(json["pac"]["user_sid"].as_str(), Some(sid.as_str()));
+    assert_eq!(json["etype"], "aes256-cts-hmac-sha1-96");
+    // decode shows the same SID and the kvno.
+    let (code, json, all) = seamless(&dc, &["decode", "--json", "--keytab", &kt, &t1]);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(
+        json["ticket"]["pac"]["user_sid"].as_str(),
+        Some(sid.as_str())
+    );
+    assert_eq!(json["kvno"].as_u64(), Some(u64::from(kvno1)));
+
+    // Rollover under a steady stream of validations of the old ticket.
+    let store = Arc::new(
+        KeytabFileKeyStore::open_with(&keytab, Vec::new(), Duration::ZERO).expect("store"),
+    );
+    let (stop, checks, failures) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let stream = {
+        let (store, stop, checks, failures, t1) = (
+            store.clone(),
+            stop.clone(),
+            checks.clone(),
+            failures.clone(),
+            t1.clone(),
+        );
+        std::thread::spawn(move || {
+            let acceptor = Acceptor::default();
+            while !stop.load(Ordering::SeqCst) {
+                if acceptor
+                    .validate(t1.as_bytes(), &store.current(), SystemTime::now())
+                    .is_err()
+                {
+                    failures.fetch_add(1, Ordering::SeqCst);
+                }
+                checks.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let mut roll = vec!["ad", "rollover"];
+    roll.extend(connection(&dc, &ca, &kt));
+    let (code, json, all) = seamless(&dc, &roll);
+    std::thread::sleep(Duration::from_millis(100));
+    let t2 = token(&dc, "t2.cc");
+    let acceptor = Acceptor::default();
+    let during = acceptor.validate(t2.as_bytes(), &store.current(), SystemTime::now());
+    stop.store(true, Ordering::SeqCst);
+    stream.join().expect("stream");
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(json["status"], "rolled", "{all}");
+    let kvno2 = json["current"].as_u64().expect("current") as u32;
+    assert_eq!(kvno2, kvno1 + 1);
+    assert!(checks.load(Ordering::SeqCst) > 5, "the stream ran");
+    assert_eq!(
+        failures.load(Ordering::SeqCst),
+        0,
+        "no valid ticket refused during the rollover"
+    );
+    assert!(during.is_ok(), "new-kvno ticket valid: {during:?}");
+    assert_eq!(kvno_of(&dc, &keytab, &t2), kvno2);
+    let (_, listed, _) = seamless(&dc, &["keytab", "list", "--json", &kt]);
+    let states: Vec<(u64, String)> = listed
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| {
+            r["principal"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("SEAMLESSSSO$"))
+                && r["etype"] == "aes256-cts-hmac-sha1-96"
+        })
+        .map(|r| {
+            (
+                r["kvno"].as_u64().unwrap_or(0),
+                r["state"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            (u64::from(kvno1), "previous".to_string()),
+            (u64::from(kvno2), "current".to_string())
+        ]
+    );
+
+    // Rolling again while the previous key is live is refused.
+    let (code, _, all) = seamless(&dc, &roll);
+    assert_eq!(code, 2, "{all}");
+    assert!(all.contains("refusing to roll again"), "{all}");
+
+    // An emergency rollover drops every old key at once.
+    let mut emergency = roll.clone();
+    emergency.push("--emergency");
+    let (code, json, all) = seamless(&dc, &emergency);
+    assert_eq!(
+        (code, json["status"].as_str()),
+        (0, Some("rolled")),
+        "{all}"
+    );
+    let ring = store.current();
+    for old in [&t1, &t2] {
+        let err = acceptor
+            .validate(old.as_bytes(), &ring, SystemTime::now())
+            .expect_err("old keys dropped");
+        assert!(matches!(err, KerberosError::NoKey { .. }), "{err:?}");
+    }
+    let t3 = token(&dc, "t3.cc");
+    assert!(
+        acceptor
+            .validate(t3.as_bytes(), &store.current(), SystemTime::now())
+            .is_ok()
+    );
+}
