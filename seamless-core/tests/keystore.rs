@@ -91,45 +91,118 @@ async fn changed_keytab_is_reloaded_and_a_broken_one_keeps_the_last_good_keys() 
 async fn manifest_beside_the_keytab_sets_states_and_a_change_to_it_alone_reloads() {
     use seamless_core::backends::manifest_path;
     use seamless_core::kerberos::KeyState;
-    use seamless_core::kerberos::manifest::{ManifestAccount, ManifestKey, ManifestState, RingManifest};
+    use seamless_core::kerberos::manifest::{
+        ManifestAccount, ManifestKey, ManifestState, RingManifest,
+    };
 
     let dir = std::env::temp_dir().join(format!("seamless-manifest-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("http.keytab");
     let old = TestKdc::new("AD.TEST", "HTTP/app.ad.test", Etype::Aes256CtsHmacSha196);
-    let new = TestKdc::with_key("AD.TEST", "HTTP/app.ad.test", TestKdc::new("AD.TEST", "x/y", Etype::Aes256CtsHmacSha196).key().clone(), 3);
-    let entry = |kdc: &TestKdc| keytab::KeytabEntry { principal: kdc.service().clone(), timestamp: 0, kvno: kdc.kvno(), key: Ok(kdc.key().clone()) };
+    let new = TestKdc::with_key(
+        "AD.TEST",
+        "HTTP/app.ad.test",
+        TestKdc::new("AD.TEST", "x/y", Etype::Aes256CtsHmacSha196)
+            .key()
+            .clone(),
+        3,
+    );
+    let entry = |kdc: &TestKdc| keytab::KeytabEntry {
+        principal: kdc.service().clone(),
+        timestamp: 0,
+        kvno: kdc.kvno(),
+        key: Ok(kdc.key().clone()),
+    };
     std::fs::write(&path, keytab::write(&[entry(&old), entry(&new)])).expect("keytab");
     let write_manifest = |keys: Vec<ManifestKey>| {
         let m = RingManifest {
             version: 1,
-            accounts: vec![ManifestAccount { principal: "HTTP/app.ad.test@AD.TEST".into(), aliases: vec!["HTTP/alias.ad.test@AD.TEST".into()], keys }],
+            accounts: vec![ManifestAccount {
+                principal: "HTTP/app.ad.test@AD.TEST".into(),
+                aliases: vec!["HTTP/alias.ad.test@AD.TEST".into()],
+                keys,
+            }],
         };
-        std::fs::write(manifest_path(&path), serde_json::to_vec(&m).expect("json")).expect("manifest");
+        std::fs::write(manifest_path(&path), serde_json::to_vec(&m).expect("json"))
+            .expect("manifest");
     };
-    let key = |kvno, state, not_after| ManifestKey { kvno, state, not_after };
-    write_manifest(vec![key(2, ManifestState::Current, None), key(3, ManifestState::Next, None)]);
+    let key = |kvno, state, not_after| ManifestKey {
+        kvno,
+        state,
+        not_after,
+    };
+    write_manifest(vec![
+        key(2, ManifestState::Current, None),
+        key(3, ManifestState::Next, None),
+    ]);
     let store = KeytabFileKeyStore::open_with(&path, Vec::new(), Duration::ZERO).expect("open");
     let states = |ring: &seamless_core::kerberos::KeyRing| -> Vec<(u32, KeyState)> {
-        let mut v: Vec<(u32, KeyState)> = ring.accounts()[0].keys().iter().map(|k| (k.kvno(), k.state())).collect();
+        let mut v: Vec<(u32, KeyState)> = ring.accounts()[0]
+            .keys()
+            .iter()
+            .map(|k| (k.kvno(), k.state()))
+            .collect();
         v.sort_by_key(|(k, _)| *k);
         v
     };
     let ring = store.key_ring().await.expect("ring");
-    assert_eq!(states(&ring), vec![(2, KeyState::Current), (3, KeyState::Next)]);
-    assert!(ring.accounts()[0].names().iter().any(|n| n.to_string() == "HTTP/alias.ad.test@AD.TEST"), "aliases from the manifest");
+    assert_eq!(
+        states(&ring),
+        vec![(2, KeyState::Current), (3, KeyState::Next)]
+    );
+    assert!(
+        ring.accounts()[0]
+            .names()
+            .iter()
+            .any(|n| n.to_string() == "HTTP/alias.ad.test@AD.TEST"),
+        "aliases from the manifest"
+    );
     let now = SystemTime::now();
-    assert!(Acceptor::default().validate(new.mint(&TicketSpec::new("alice", now)).expect("mint").token.as_bytes(), &ring, now).is_ok(), "next is accepted");
+    assert!(
+        Acceptor::default()
+            .validate(
+                new.mint(&TicketSpec::new("alice", now))
+                    .expect("mint")
+                    .token
+                    .as_bytes(),
+                &ring,
+                now
+            )
+            .is_ok(),
+        "next is accepted"
+    );
 
     // Promotion changes only the manifest; the store must notice.
-    write_manifest(vec![key(3, ManifestState::Current, None), key(2, ManifestState::Previous, Some(1))]);
+    write_manifest(vec![
+        key(3, ManifestState::Current, None),
+        key(2, ManifestState::Previous, Some(1)),
+    ]);
     let ring = store.key_ring().await.expect("ring");
-    assert_eq!(states(&ring), vec![(2, KeyState::Previous { not_after: Some(1) }), (3, KeyState::Current)]);
-    let err = Acceptor::default().validate(old.mint(&TicketSpec::new("alice", now)).expect("mint").token.as_bytes(), &ring, now);
+    assert_eq!(
+        states(&ring),
+        vec![
+            (2, KeyState::Previous { not_after: Some(1) }),
+            (3, KeyState::Current)
+        ]
+    );
+    let err = Acceptor::default().validate(
+        old.mint(&TicketSpec::new("alice", now))
+            .expect("mint")
+            .token
+            .as_bytes(),
+        &ring,
+        now,
+    );
     assert!(err.is_err(), "previous past not_after refused");
 
     // A manifest naming a kvno the keytab lacks is refused (last good kept).
     write_manifest(vec![key(9, ManifestState::Current, None)]);
-    assert_eq!(states(&store.key_ring().await.expect("ring")), vec![(2, KeyState::Previous { not_after: Some(1) }), (3, KeyState::Current)]);
+    assert_eq!(
+        states(&store.key_ring().await.expect("ring")),
+        vec![
+            (2, KeyState::Previous { not_after: Some(1) }),
+            (3, KeyState::Current)
+        ]
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

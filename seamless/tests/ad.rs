@@ -125,6 +125,13 @@ fn setup_decode_and_rollover_against_samba_ad() {
     );
     assert_eq!(json["kvno"].as_u64(), Some(u64::from(kvno1)));
 
+    // A scheduler's run with --if-older-than leaves a fresh key alone.
+    let mut fresh = vec!["ad", "rollover"];
+    fresh.extend(connection(&dc, &ca, &kt));
+    fresh.extend(["--if-older-than", "30d"]);
+    let (code, json, all) = seamless(&dc, &fresh);
+    assert_eq!((code, json["status"].as_str()), (0, Some("fresh")), "{all}");
+
     // Rollover under a steady stream of validations of the old ticket.
     let store = Arc::new(
         KeytabFileKeyStore::open_with(&keytab, Vec::new(), Duration::ZERO).expect("store"),

@@ -104,3 +104,119 @@ fn validate_reports_codes_for_bad_tokens_and_errors_for_bad_keytabs() {
         let _ = std::fs::remove_file(f);
     }
 }
+
+fn seamless_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_seamless"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn derived_keys_validate_tickets_and_merge_keeps_both_services() {
+    use seamless_core::kerberos::{Etype, Key, ad_computer_salt};
+    use seamless_core::testkit::{TestKdc, TicketSpec};
+
+    let a = temp("derive-a.keytab");
+    let b = temp("derive-b.keytab");
+    let merged = temp("merged.keytab");
+    let salt = ad_computer_salt("AD.TEST", "WEBSSO$");
+    let (code, _, err) = seamless_stdin(
+        &[
+            "keytab",
+            "derive",
+            "--out",
+            a.to_str().expect("utf8"),
+            "--principal",
+            "HTTP/a.ad.test@AD.TEST",
+            "--salt",
+            &salt,
+            "--kvno",
+            "7",
+        ],
+        "Pa55-word-for-websso\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = seamless_stdin(
+        &[
+            "keytab",
+            "derive",
+            "--out",
+            b.to_str().expect("utf8"),
+            "--principal",
+            "HTTP/b.ad.test@AD.TEST",
+            "--etype",
+            "aes128",
+            "--kvno",
+            "1",
+        ],
+        "other-password\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = seamless(&[
+        "keytab",
+        "merge",
+        "--out",
+        merged.to_str().expect("utf8"),
+        a.to_str().expect("utf8"),
+        b.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = seamless(&["keytab", "list", "--json", merged.to_str().expect("utf8")]);
+    let rows: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(
+        rows.as_array().map(Vec::len),
+        Some(3),
+        "aes256 + aes128 for a, aes128 for b: {out}"
+    );
+
+    // A ticket encrypted with the key AD would derive from that password validates.
+    let key =
+        Key::from_password(Etype::Aes256CtsHmacSha196, "Pa55-word-for-websso", &salt).expect("key");
+    let kdc = TestKdc::with_key("AD.TEST", "HTTP/a.ad.test", key, 7);
+    let token = kdc
+        .mint(&TicketSpec::new("alice", std::time::SystemTime::now()))
+        .expect("mint")
+        .token;
+    let (code, out, err) = seamless(&[
+        "validate",
+        "--json",
+        "--keytab",
+        merged.to_str().expect("utf8"),
+        &token,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = seamless_stdin(
+        &[
+            "keytab",
+            "derive",
+            "--out",
+            a.to_str().expect("utf8"),
+            "--principal",
+            "x@Y",
+            "--kvno",
+            "1",
+        ],
+        "",
+    );
+    assert_eq!(code, 2, "no password on stdin: {err}");
+    for f in [a, b, merged] {
+        let _ = std::fs::remove_file(f);
+    }
+}
