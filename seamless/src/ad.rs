@@ -49,7 +49,7 @@ pub(crate) struct Connection {
     /// The service account's name, without `$`.
     #[arg(long, default_value = "AZUREADSSOACC")]
     name: String,
-    /// The keytab (its key-ring manifest sits beside it as <keytab>.ring.json).
+    /// The keytab (its key-ring manifest sits beside it as `<keytab>.ring.json`).
     #[arg(long)]
     keytab: PathBuf,
 }

@@ -122,7 +122,7 @@ enum AdCommand {
         /// A host name browsers reach the app by (repeat for every name they may canonicalise to).
         #[arg(long = "host", required = true)]
         hosts: Vec<String>,
-        /// The container/OU for the account (default CN=Computers,<base DN>).
+        /// The container/OU for the account (default `CN=Computers,<base DN>`).
         #[arg(long)]
         container: Option<String>,
         /// Reset an existing account's password and SPNs instead of reporting it.
