@@ -111,8 +111,9 @@ impl Policy for AllowAll {
 }
 
 /// Policy from configuration rules, checked in this order: denied groups,
-/// staged rollout, ticket age, MFA groups, RC4 tickets.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// staged rollout, ticket age, authtime before the last password change, MFA
+/// groups, RC4 tickets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulePolicy {
     /// Seamless sign-in only for members of these groups (Entra's staged rollout);
@@ -135,6 +136,30 @@ pub struct RulePolicy {
     /// fall back to the password.
     #[serde(default)]
     pub max_ticket_age_secs: Option<i64>,
+    /// Tickets whose authentication time is before the user's last password change
+    /// fall back to the password (PROTOCOL.md R7: a forged "silver" ticket often
+    /// carries an old authtime; a real one predating the change is stale anyway).
+    /// Default on; applies when the directory knows `pwdLastSet`.
+    #[serde(default = "default_true")]
+    pub authtime_after_password_change: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for RulePolicy {
+    fn default() -> Self {
+        Self {
+            rollout_groups: Vec::new(),
+            intranet: Vec::new(),
+            mfa_groups: Vec::new(),
+            deny_groups: Vec::new(),
+            rc4_requires_mfa: false,
+            max_ticket_age_secs: None,
+            authtime_after_password_change: true,
+        }
+    }
 }
 
 fn member(user: &User, groups: &[String]) -> bool {
