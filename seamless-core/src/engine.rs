@@ -496,12 +496,8 @@ impl Engine {
             )
         {
             let Some(key) = key else { continue };
-            match self.inner.store.get(&key).await {
-                Ok(Some(v))
-                    if v.as_slice().try_into().map(u64::from_be_bytes).unwrap_or(0) >= limit =>
-                {
-                    return PasswordOutcome::RateLimited;
-                }
+            match self.inner.store.count(&key).await {
+                Ok(n) if n >= limit => return PasswordOutcome::RateLimited,
                 Ok(_) => {}
                 Err(_) => return PasswordOutcome::Unavailable(Code::StoreUnavailable),
             }
@@ -548,16 +544,11 @@ impl Engine {
         let limits = self.inner.config.limits.clone();
         let flow_key = format!("mfa-fail:flow:{}", state.core.id);
         let user_key = format!("mfa-fail:user:{}", state.user.id);
-        let outcome = match self.inner.store.get(&user_key).await {
+        let outcome = match self.inner.store.count(&user_key).await {
             Err(_) => MfaOutcome::Unavailable(Code::StoreUnavailable),
-            Ok(Some(v))
-                if v.as_slice().try_into().map(u64::from_be_bytes).unwrap_or(0)
-                    >= limits.mfa_per_user =>
-            {
-                MfaOutcome::Rejected {
-                    failures: limits.mfa_per_flow,
-                }
-            }
+            Ok(n) if n >= limits.mfa_per_user => MfaOutcome::Rejected {
+                failures: limits.mfa_per_flow,
+            },
             Ok(_) => {
                 let mut accepted = None;
                 let mut unavailable = false;

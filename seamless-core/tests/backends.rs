@@ -381,3 +381,25 @@ fn principal_mapping_strips_realms_and_refuses_untrusted_ones() {
     );
     assert_eq!(mapping.logins(&p("alice@EVIL.TEST")), None);
 }
+
+mod memory_store_contract {
+    use std::future::Future;
+    use std::sync::Arc;
+
+    use seamless_core::backends::{MemoryStore, Store};
+    use seamless_core::clock::ManualClock;
+    use seamless_core::testkit::sim::block_on;
+    use seamless_core::testkit::store_contract::Pass;
+
+    fn run<F: Future<Output = ()>>(case: fn(Arc<dyn Store>, Pass) -> F) {
+        let clock = Arc::new(ManualClock::new(1_800_000_000));
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new(1000, clock.clone()));
+        let pass: Pass = Arc::new(move |d| {
+            clock.advance(d);
+            Box::pin(async {})
+        });
+        block_on(case(store, pass));
+    }
+
+    seamless_core::store_contract_tests!(run);
+}

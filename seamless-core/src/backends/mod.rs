@@ -8,6 +8,8 @@ mod ldap;
 mod mfa;
 mod password;
 mod policy;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod static_dir;
 mod store;
 pub(crate) mod watched;
@@ -24,5 +26,7 @@ pub use password::{Argon2Verifier, Password, PasswordHashes, PasswordVerifier, h
 pub use policy::{
     AllowAll, Decision, Method, NegotiateContext, Policy, PolicyInput, RulePolicy, TicketFacts,
 };
+#[cfg(feature = "redis")]
+pub use redis_store::{RedisConfig, RedisStore};
 pub use static_dir::{StaticDirectory, Users};
 pub use store::{MemoryStore, Store, StoreReplayCache};

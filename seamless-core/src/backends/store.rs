@@ -31,6 +31,9 @@ pub trait Store: Send + Sync {
     /// Adds one to the counter under `key` (created with `ttl` if absent) and
     /// returns the new count.
     async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, BackendError>;
+    /// The counter under `key` (0 if absent or expired). Counters are read only
+    /// through this: their stored form is the store's business.
+    async fn count(&self, key: &str) -> Result<u64, BackendError>;
 }
 
 struct Entry {
@@ -154,6 +157,17 @@ impl Store for MemoryStore {
                 .remove(key)
                 .filter(|e| e.expires_ms > now)
                 .map(|e| e.value))
+        })
+    }
+
+    async fn count(&self, key: &str) -> Result<u64, BackendError> {
+        self.with_map(|map, now| {
+            Ok(map
+                .get(key)
+                .filter(|e| e.expires_ms > now)
+                .and_then(|e| e.value.as_slice().try_into().ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0))
         })
     }
 

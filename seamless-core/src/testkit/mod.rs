@@ -20,6 +20,7 @@
 pub mod fuzz;
 mod pac;
 pub mod sim;
+pub mod store_contract;
 
 use std::sync::Arc;
 use std::time::SystemTime;

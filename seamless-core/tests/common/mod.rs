@@ -138,6 +138,10 @@ impl Store for FlakyStore {
         self.check()?;
         self.inner.increment(k, ttl).await
     }
+    async fn count(&self, k: &str) -> Result<u64, BackendError> {
+        self.check()?;
+        self.inner.count(k).await
+    }
 }
 
 pub struct World {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod redis_server;
 pub mod samba;
 
 /// Whether the tests run in CI, where nothing may be skipped.

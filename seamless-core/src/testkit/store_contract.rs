@@ -1,0 +1,179 @@
+//! The contract every [`Store`] must meet, as async cases; [`store_contract_tests!`]
+//! expands to one `#[test]` per case for a given store. The memory store and the
+//! Redis store run the same cases.
+//!
+//! [`store_contract_tests!`]: crate::store_contract_tests
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backends::Store;
+
+/// Lets time pass (advances a manual clock, or sleeps for a real server).
+pub type Pass = Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// `insert_if_absent` stores once; a second insert loses until expiry.
+pub async fn insert_if_absent_is_exclusive(store: Arc<dyn Store>, _: Pass) {
+    assert_eq!(
+        store
+            .insert_if_absent("c:ins", b"one", Duration::from_secs(60))
+            .await
+            .ok(),
+        Some(true)
+    );
+    assert_eq!(
+        store
+            .insert_if_absent("c:ins", b"two", Duration::from_secs(60))
+            .await
+            .ok(),
+        Some(false)
+    );
+    assert_eq!(
+        store.get("c:ins").await.ok().flatten(),
+        Some(b"one".to_vec()),
+        "the loser does not overwrite"
+    );
+}
+
+/// `take` returns the value once.
+pub async fn take_is_single_use(store: Arc<dyn Store>, _: Pass) {
+    store
+        .put("c:take", b"code", Duration::from_secs(60))
+        .await
+        .expect("put");
+    assert_eq!(
+        store.take("c:take").await.ok().flatten(),
+        Some(b"code".to_vec())
+    );
+    assert_eq!(store.take("c:take").await.ok().flatten(), None);
+    assert_eq!(store.get("c:take").await.ok().flatten(), None);
+    assert_eq!(store.take("c:never").await.ok().flatten(), None);
+}
+
+/// `put` replaces; `get` reads without consuming; binary values survive.
+pub async fn put_replaces_and_get_reads(store: Arc<dyn Store>, _: Pass) {
+    let binary: Vec<u8> = (0..=255u8).collect();
+    store
+        .put("c:put", &binary, Duration::from_secs(60))
+        .await
+        .expect("put");
+    assert_eq!(
+        store.get("c:put").await.ok().flatten(),
+        Some(binary.clone())
+    );
+    assert_eq!(store.get("c:put").await.ok().flatten(), Some(binary));
+    store
+        .put("c:put", b"new", Duration::from_secs(60))
+        .await
+        .expect("put");
+    assert_eq!(
+        store.get("c:put").await.ok().flatten(),
+        Some(b"new".to_vec())
+    );
+}
+
+/// Entries vanish after their time to live, and a key can then be inserted again.
+pub async fn entries_expire(store: Arc<dyn Store>, pass: Pass) {
+    store
+        .put("c:exp-put", b"x", Duration::from_millis(300))
+        .await
+        .expect("put");
+    assert!(
+        store
+            .insert_if_absent("c:exp-ins", b"x", Duration::from_millis(300))
+            .await
+            .expect("insert")
+    );
+    assert!(
+        store
+            .insert_if_absent("c:exp-long", b"x", Duration::from_secs(60))
+            .await
+            .expect("insert")
+    );
+    pass(Duration::from_millis(600)).await;
+    assert_eq!(store.get("c:exp-put").await.ok().flatten(), None);
+    assert_eq!(store.take("c:exp-ins").await.ok().flatten(), None);
+    assert!(
+        store
+            .insert_if_absent("c:exp-ins", b"y", Duration::from_secs(60))
+            .await
+            .expect("insert"),
+        "expired key is free"
+    );
+    assert!(
+        !store
+            .insert_if_absent("c:exp-long", b"y", Duration::from_secs(60))
+            .await
+            .expect("insert"),
+        "live key is not"
+    );
+}
+
+/// Counters count, keep the window of their first increment, then start over;
+/// `count` reads them.
+pub async fn counters_count_within_their_window(store: Arc<dyn Store>, pass: Pass) {
+    assert_eq!(store.count("c:cnt").await.ok(), Some(0));
+    for n in 1..=3u64 {
+        assert_eq!(
+            store
+                .increment("c:cnt", Duration::from_millis(500))
+                .await
+                .ok(),
+            Some(n)
+        );
+        assert_eq!(store.count("c:cnt").await.ok(), Some(n));
+    }
+    pass(Duration::from_millis(300)).await;
+    assert_eq!(
+        store
+            .increment("c:cnt", Duration::from_millis(500))
+            .await
+            .ok(),
+        Some(4),
+        "later increments do not extend the window"
+    );
+    pass(Duration::from_millis(400)).await;
+    assert_eq!(store.count("c:cnt").await.ok(), Some(0), "expired");
+    assert_eq!(
+        store
+            .increment("c:cnt", Duration::from_millis(500))
+            .await
+            .ok(),
+        Some(1),
+        "a new window"
+    );
+    assert_eq!(
+        store
+            .increment("c:other", Duration::from_secs(60))
+            .await
+            .ok(),
+        Some(1),
+        "counters are separate"
+    );
+}
+
+/// Expands to one `#[test]` per contract case. `$run` is a function taking a case
+/// (`fn(Arc<dyn Store>, Pass) -> impl Future`) that builds a fresh store, runs the
+/// case, and cleans up.
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($run:path) => {
+        $crate::store_contract_tests!(@cases $run,
+            insert_if_absent_is_exclusive,
+            take_is_single_use,
+            put_replaces_and_get_reads,
+            entries_expire,
+            counters_count_within_their_window
+        );
+    };
+    (@cases $run:path, $($case:ident),+) => {
+        $(
+            #[test]
+            fn $case() {
+                $run($crate::testkit::store_contract::$case);
+            }
+        )+
+    };
+}

@@ -1,0 +1,303 @@
+//! The Redis store against a real `redis-server`: the same contract the memory
+//! store passes, two engines sharing one Redis, and Redis killed mid-run.
+#![cfg(feature = "redis")]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use seamless_core::backends::{
+    MemoryKeyStore, Password, RedisConfig, RedisStore, StaticDirectory, Store,
+};
+use seamless_core::engine::{Engine, EngineConfig, View};
+use seamless_core::error::Code;
+use seamless_core::flow::SignInRequest;
+use seamless_core::flow::seal::SealingKey;
+use seamless_core::kerberos::{Etype, Key};
+use seamless_core::testkit::store_contract::Pass;
+use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
+use seamless_interop::redis_server::RedisServer;
+
+fn config(server: &RedisServer) -> RedisConfig {
+    RedisConfig {
+        url: server.url(),
+        key_prefix: "test:".into(),
+        timeout_ms: 500,
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn run<F: Future<Output = ()>>(case: fn(Arc<dyn Store>, Pass) -> F) {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let rt = runtime();
+    rt.block_on(async {
+        let store: Arc<dyn Store> = Arc::new(
+            RedisStore::connect(&config(&server))
+                .await
+                .expect("connect"),
+        );
+        let pass: Pass = Arc::new(|d| Box::pin(tokio::time::sleep(d)));
+        case(store, pass).await;
+    });
+}
+
+mod contract {
+    use super::run;
+    seamless_core::store_contract_tests!(run);
+}
+
+const DOMAIN: &str = "S-1-5-21-1004336348-1177238915-682003330";
+
+async fn engine(store: Arc<dyn Store>, kdc: &TestKdc, passwords: bool) -> Engine {
+    let hash = seamless_core::backends::hash_password("alice-pw").expect("hash");
+    let directory = Arc::new(
+        StaticDirectory::from_text(&format!(
+            "[[users]]\nid = \"u-alice\"\nupn = \"alice@ad.test\"\nsid = \"{DOMAIN}-1105\"\npassword_hash = \"{hash}\"\n"
+        ))
+        .expect("directory"),
+    );
+    let mut config = EngineConfig::default();
+    config.limits.password_per_user = 3;
+    let mut builder = Engine::builder()
+        .config(config)
+        .keys(Arc::new(MemoryKeyStore::new(kdc.key_ring())))
+        .directory(directory.clone())
+        .store(store, true)
+        .sealing_keys(vec![SealingKey::new(1, [5; 32])]);
+    if passwords {
+        builder = builder.passwords(Arc::new(seamless_core::backends::Argon2Verifier::new(
+            directory,
+        )));
+    }
+    builder.build().expect("engine")
+}
+
+fn request() -> SignInRequest {
+    SignInRequest {
+        client_id: "app".into(),
+        login_hint: Some("alice@ad.test".into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn two_engines_share_replay_flows_and_limits_and_fail_closed_when_redis_dies() {
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
+    let rt = runtime();
+    rt.block_on(async {
+        let kdc = TestKdc::with_key(
+            "AD.TEST",
+            "HTTP/app.ad.test",
+            Key::new(Etype::Aes256CtsHmacSha196, &[3; 32]).expect("key"),
+            2,
+        );
+        let token = |kdc: &TestKdc| {
+            let pac = PacSpec::new(DOMAIN.parse().expect("sid"), 1105);
+            kdc.mint(&TicketSpec::new("alice", SystemTime::now()).with_pac(pac))
+                .expect("mint")
+                .token
+        };
+        let a = engine(
+            Arc::new(RedisStore::connect(&config(&server)).await.expect("a")),
+            &kdc,
+            true,
+        )
+        .await;
+        let b = engine(
+            Arc::new(RedisStore::connect(&config(&server)).await.expect("b")),
+            &kdc,
+            true,
+        )
+        .await;
+
+        // A ticket used at A is a replay at B.
+        let t = token(&kdc);
+        let step = a.start(request(), None, false).await;
+        let done = a
+            .negotiate(
+                step.sealed.as_deref().expect("s"),
+                &step.flow_id,
+                Some(t.as_bytes()),
+            )
+            .await;
+        assert!(matches!(done.view, View::Completed(_)), "{:?}", done.view);
+        let step = b.start(request(), None, false).await;
+        let again = b
+            .negotiate(
+                step.sealed.as_deref().expect("s"),
+                &step.flow_id,
+                Some(t.as_bytes()),
+            )
+            .await;
+        assert!(
+            matches!(
+                again.view,
+                View::Password {
+                    reason: Some(Code::TicketInvalid),
+                    ..
+                }
+            ),
+            "{:?}",
+            again.view
+        );
+
+        // A flow started at A finishes at B (no sticky sessions).
+        let step = a.start(request(), None, false).await;
+        let done = b
+            .negotiate(
+                step.sealed.as_deref().expect("s"),
+                &step.flow_id,
+                Some(token(&kdc).as_bytes()),
+            )
+            .await;
+        assert!(matches!(done.view, View::Completed(_)), "{:?}", done.view);
+
+        // Password failures count across both instances.
+        for (i, engine) in [&a, &b, &a].into_iter().enumerate() {
+            let step = engine.start(request(), None, false).await;
+            let form = engine
+                .give_up(step.sealed.as_deref().expect("s"), &step.flow_id)
+                .await;
+            let wrong = engine
+                .submit_password(
+                    form.sealed.as_deref().expect("s"),
+                    &form.flow_id,
+                    "alice@ad.test",
+                    &Password::new("nope"),
+                )
+                .await;
+            assert!(
+                matches!(
+                    wrong.view,
+                    View::Password {
+                        error: Some(Code::InvalidCredentials),
+                        ..
+                    }
+                ),
+                "attempt {i}: {:?}",
+                wrong.view
+            );
+        }
+        let step = b.start(request(), None, false).await;
+        let form = b
+            .give_up(step.sealed.as_deref().expect("s"), &step.flow_id)
+            .await;
+        let locked = b
+            .submit_password(
+                form.sealed.as_deref().expect("s"),
+                &form.flow_id,
+                "alice@ad.test",
+                &Password::new("alice-pw"),
+            )
+            .await;
+        assert!(
+            matches!(
+                locked.view,
+                View::Password {
+                    error: Some(Code::RateLimited),
+                    ..
+                }
+            ),
+            "{:?}",
+            locked.view
+        );
+
+        // Redis dies: no replay check can run, so no ticket passes; then it returns.
+        let step = a.start(request(), None, false).await;
+        server.stop();
+        let down = a
+            .negotiate(
+                step.sealed.as_deref().expect("s"),
+                &step.flow_id,
+                Some(token(&kdc).as_bytes()),
+            )
+            .await;
+        assert_eq!(
+            down.view,
+            View::Denied {
+                code: Code::StoreUnavailable
+            }
+        );
+        server.restart();
+        let mut recovered = false;
+        for _ in 0..50 {
+            let step = a.start(request(), None, false).await;
+            let r = a
+                .negotiate(
+                    step.sealed.as_deref().expect("s"),
+                    &step.flow_id,
+                    Some(token(&kdc).as_bytes()),
+                )
+                .await;
+            if matches!(r.view, View::Completed(_)) {
+                recovered = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(recovered, "the store reconnects by itself");
+    });
+}
+
+#[test]
+fn concurrent_inserts_have_exactly_one_winner() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let rt = runtime();
+    rt.block_on(async {
+        let store = Arc::new(
+            RedisStore::connect(&config(&server))
+                .await
+                .expect("connect"),
+        );
+        let mut tasks = Vec::new();
+        for i in 0..32u8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .insert_if_absent("race", &[i], Duration::from_secs(60))
+                    .await
+                    .expect("insert")
+            }));
+        }
+        let mut winners = 0;
+        for t in tasks {
+            winners += usize::from(t.await.expect("task"));
+        }
+        assert_eq!(winners, 1);
+        assert!(
+            format!(
+                "{:?}",
+                RedisConfig {
+                    url: "redis://:hunter2@127.0.0.1:1/0".into(),
+                    key_prefix: "x".into(),
+                    timeout_ms: 1
+                }
+            )
+            .contains("<redacted>")
+        );
+        assert!(
+            !format!(
+                "{:?}",
+                RedisConfig {
+                    url: "redis://:hunter2@127.0.0.1:1/0".into(),
+                    key_prefix: "x".into(),
+                    timeout_ms: 1
+                }
+            )
+            .contains("hunter2")
+        );
+    });
+}
