@@ -21,7 +21,7 @@ use crate::error::{BackendError, Code};
 use crate::flow::seal::{Sealer, SealingKey};
 use crate::flow::{
     self, AuthFacts, Challenging, FlowCore, FlowState, MfaOutcome, NegotiateMode, Next,
-    PasswordOutcome, SignInRequest, TicketValidated,
+    PasswordOutcome, PolicyPending, SignInRequest, TicketValidated,
 };
 use crate::kerberos::{Acceptor, AcceptorConfig, Entropy, OsEntropy, ReplayCache, ValidatedTicket};
 
@@ -595,23 +595,7 @@ impl Engine {
         loop {
             next = match next {
                 Next::Lookup(validated) => self.lookup(validated).await,
-                Next::Decide(pending) => {
-                    let input = PolicyInput {
-                        user: &pending.user,
-                        method: pending
-                            .auth
-                            .methods
-                            .first()
-                            .copied()
-                            .unwrap_or(crate::backends::Method::Password),
-                        ticket: pending.auth.ticket.as_ref(),
-                        client_addr: pending.core.client_addr,
-                        application: &pending.core.request.client_id,
-                        now: self.now(),
-                    };
-                    let decision = self.inner.policy.decide(&input);
-                    pending.on_decision(decision)
-                }
+                Next::Decide(pending) => self.decide(pending),
                 Next::Wait(state) => return self.wait(state),
                 Next::Completed(done) => {
                     log_attempt(
@@ -648,6 +632,24 @@ impl Engine {
                 }
             }
         }
+    }
+
+    fn decide(&self, pending: PolicyPending) -> Next {
+        let input = PolicyInput {
+            user: &pending.user,
+            method: pending
+                .auth
+                .methods
+                .first()
+                .copied()
+                .unwrap_or(crate::backends::Method::Password),
+            ticket: pending.auth.ticket.as_ref(),
+            client_addr: pending.core.client_addr,
+            application: &pending.core.request.client_id,
+            now: self.now(),
+        };
+        let decision = self.inner.policy.decide(&input);
+        pending.on_decision(decision)
     }
 
     async fn lookup(&self, validated: TicketValidated) -> Next {
@@ -739,18 +741,7 @@ impl Engine {
         loop {
             next = match next {
                 Next::Lookup(v) => self.lookup(v).await,
-                Next::Decide(p) => {
-                    let input = PolicyInput {
-                        user: &p.user,
-                        method: crate::backends::Method::Kerberos,
-                        ticket: p.auth.ticket.as_ref(),
-                        client_addr: p.core.client_addr,
-                        application: &p.core.request.client_id,
-                        now: self.now(),
-                    };
-                    let decision = self.inner.policy.decide(&input);
-                    p.on_decision(decision)
-                }
+                Next::Decide(p) => self.decide(p),
                 Next::Completed(done) => {
                     log_attempt(
                         &done.core,
