@@ -14,7 +14,7 @@ use seamless_core::kerberos::{Acceptor, KerberosError};
 use seamless_interop::curl_negotiate;
 use seamless_interop::samba::{ADMIN_PASSWORD, SambaDc};
 
-fn seamless(dc: &SambaDc, args: &[&str]) -> (i32, serde_json::Value, String) {
+fn seamless(args: &[&str]) -> (i32, serde_json::Value, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_seamless"))
         .args(args)
         .env("SEAMLESS_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -22,7 +22,6 @@ fn seamless(dc: &SambaDc, args: &[&str]) -> (i32, serde_json::Value, String) {
         .expect("run seamless");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let json = serde_json::from_str(stdout.trim()).unwrap_or(serde_json::Value::Null);
-    let _ = dc;
     (
         out.status.code().unwrap_or(-1),
         json,
@@ -30,8 +29,7 @@ fn seamless(dc: &SambaDc, args: &[&str]) -> (i32, serde_json::Value, String) {
     )
 }
 
-fn connection<'a>(dc: &'a SambaDc, ca: &'a str, keytab: &'a str) -> Vec<&'a str> {
-    let _ = dc;
+fn connection<'a>(ca: &'a str, keytab: &'a str) -> Vec<&'a str> {
     vec![
         "--json",
         "--realm",
@@ -56,17 +54,14 @@ fn token(dc: &SambaDc, cache: &str) -> String {
         .expect("token")
 }
 
-fn kvno_of(dc: &SambaDc, keytab: &Path, token: &str) -> u32 {
-    let (code, json, all) = seamless(
-        dc,
-        &[
-            "decode",
-            "--json",
-            "--keytab",
-            keytab.to_str().expect("utf8"),
-            token,
-        ],
-    );
+fn kvno_of(keytab: &Path, token: &str) -> u32 {
+    let (code, json, all) = seamless(&[
+        "decode",
+        "--json",
+        "--keytab",
+        keytab.to_str().expect("utf8"),
+        token,
+    ]);
     assert!(json["kvno"].is_u64(), "{code} {all}");
     json["kvno"].as_u64().unwrap_or(0) as u32
 }
@@ -82,9 +77,9 @@ fn setup_decode_and_rollover_against_samba_ad() {
 
     // Setup creates a hardened account and writes its keys.
     let mut args = vec!["ad", "setup"];
-    args.extend(connection(&dc, &ca, &kt));
+    args.extend(connection(&ca, &kt));
     args.extend(["--host", "app.ad.test"]);
-    let (code, json, all) = seamless(&dc, &args);
+    let (code, json, all) = seamless(&args);
     assert_eq!(code, 0, "{all}");
     assert_eq!(json["status"], "created", "{all}");
     assert_eq!(json["account"]["aes_only"], true);
@@ -102,7 +97,7 @@ fn setup_decode_and_rollover_against_samba_ad() {
         "no delegation flags"
     );
     // Idempotent: a second run reports and changes nothing.
-    let (code, json, all) = seamless(&dc, &args);
+    let (code, json, all) = seamless(&args);
     assert_eq!(
         (code, json["status"].as_str()),
         (0, Some("exists")),
@@ -112,12 +107,12 @@ fn setup_decode_and_rollover_against_samba_ad() {
 
     // A ticket from Samba's KDC for the SPN validates with the keytab setup wrote.
     let t1 = token(&dc, "t1.cc");
-    let (code, json, all) = seamless(&dc, &["validate", "--json", "--keytab", &kt, &t1]);
+    let (code, json, all) = seamless(&["validate", "--json", "--keytab", &kt, &t1]);
     assert_eq!((code, json["valid"].as_bool()), (0, Some(true)), "{all}");
     assert_eq!(json["pac"]["user_sid"].as_str(), Some(sid.as_str()));
     assert_eq!(json["etype"], "aes256-cts-hmac-sha1-96");
     // decode shows the same SID and the kvno.
-    let (code, json, all) = seamless(&dc, &["decode", "--json", "--keytab", &kt, &t1]);
+    let (code, json, all) = seamless(&["decode", "--json", "--keytab", &kt, &t1]);
     assert_eq!(code, 0, "{all}");
     assert_eq!(
         json["ticket"]["pac"]["user_sid"].as_str(),
@@ -127,9 +122,9 @@ fn setup_decode_and_rollover_against_samba_ad() {
 
     // A scheduler's run with --if-older-than leaves a fresh key alone.
     let mut fresh = vec!["ad", "rollover"];
-    fresh.extend(connection(&dc, &ca, &kt));
+    fresh.extend(connection(&ca, &kt));
     fresh.extend(["--if-older-than", "30d"]);
-    let (code, json, all) = seamless(&dc, &fresh);
+    let (code, json, all) = seamless(&fresh);
     assert_eq!((code, json["status"].as_str()), (0, Some("fresh")), "{all}");
 
     // Rollover under a steady stream of validations of the old ticket.
@@ -164,8 +159,8 @@ fn setup_decode_and_rollover_against_samba_ad() {
         })
     };
     let mut roll = vec!["ad", "rollover"];
-    roll.extend(connection(&dc, &ca, &kt));
-    let (code, json, all) = seamless(&dc, &roll);
+    roll.extend(connection(&ca, &kt));
+    let (code, json, all) = seamless(&roll);
     std::thread::sleep(Duration::from_millis(100));
     let t2 = token(&dc, "t2.cc");
     let acceptor = Acceptor::default();
@@ -183,8 +178,8 @@ fn setup_decode_and_rollover_against_samba_ad() {
         "no valid ticket refused during the rollover"
     );
     assert!(during.is_ok(), "new-kvno ticket valid: {during:?}");
-    assert_eq!(kvno_of(&dc, &keytab, &t2), kvno2);
-    let (_, listed, _) = seamless(&dc, &["keytab", "list", "--json", &kt]);
+    assert_eq!(kvno_of(&keytab, &t2), kvno2);
+    let (_, listed, _) = seamless(&["keytab", "list", "--json", &kt]);
     let states: Vec<(u64, String)> = listed
         .as_array()
         .expect("rows")
@@ -211,14 +206,14 @@ fn setup_decode_and_rollover_against_samba_ad() {
     );
 
     // Rolling again while the previous key is live is refused.
-    let (code, _, all) = seamless(&dc, &roll);
+    let (code, _, all) = seamless(&roll);
     assert_eq!(code, 2, "{all}");
     assert!(all.contains("refusing to roll again"), "{all}");
 
     // An emergency rollover drops every old key at once.
     let mut emergency = roll.clone();
     emergency.push("--emergency");
-    let (code, json, all) = seamless(&dc, &emergency);
+    let (code, json, all) = seamless(&emergency);
     assert_eq!(
         (code, json["status"].as_str()),
         (0, Some("rolled")),

@@ -51,7 +51,6 @@ fn rust_and_gssapi_backends_agree_on_mit_tokens() {
     let good_aes128 = capture(&alice, "aes128.test");
     // A service re-keyed after the keytab was exported: the keytab is stale.
     let stale = realm.add_service("HTTP/stale.test", None);
-    let _ = stale;
     realm.kadmin("cpw -randkey HTTP/stale.test");
     realm.kadmin("cpw -randkey HTTP/stale.test");
     let stale_token = capture(&alice, "stale.test");
