@@ -121,7 +121,7 @@ pub enum View {
 }
 
 /// A finished sign-in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Completion {
     /// The flow id.
     pub flow_id: String,
@@ -131,6 +131,26 @@ pub struct Completion {
     pub auth: AuthFacts,
     /// The original request.
     pub request: SignInRequest,
+}
+
+/// Who may redeem a sign-in token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Audience {
+    /// The sign-in page's form post, in the browser that ran the flow.
+    Browser,
+    /// The token endpoint's SAML bearer grant (native clients).
+    Native,
+}
+
+/// How long a sign-in token lives (PROTOCOL R9: minutes at most).
+pub const SIGN_IN_TOKEN_TTL: Duration = Duration::from_secs(120);
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SignInTokenBody {
+    jti: String,
+    aud: Audience,
+    completion: Completion,
 }
 
 /// The result of one engine call.
@@ -781,6 +801,63 @@ impl Engine {
                     return Err(Code::BadRequest);
                 }
             };
+        }
+    }
+
+    /// Seals a finished sign-in into a sign-in token (our DesktopSsoToken): opaque,
+    /// encrypted and authenticated, valid for [`SIGN_IN_TOKEN_TTL`], redeemable once,
+    /// only by `audience`, and for a browser token only with the flow's binding.
+    pub fn issue_sign_in_token(
+        &self,
+        completion: &Completion,
+        audience: Audience,
+    ) -> Result<String, Code> {
+        let body = SignInTokenBody {
+            jti: self.random_id()?,
+            aud: audience,
+            completion: completion.clone(),
+        };
+        let expires_at = self.now() + SIGN_IN_TOKEN_TTL.as_secs() as i64;
+        self.inner
+            .sealer
+            .seal_value(&body, expires_at, self.inner.entropy.as_ref())
+    }
+
+    /// Redeems a sign-in token once. `binding` is the browser's flow cookie (required
+    /// for [`Audience::Browser`]). Expired, tampered, foreign, reused or
+    /// wrong-audience tokens are `FlowExpired` / `FlowInvalid`; a store that cannot
+    /// record the use is `StoreUnavailable` (fail closed).
+    pub async fn redeem_sign_in_token(
+        &self,
+        token: &str,
+        audience: Audience,
+        binding: Option<&str>,
+    ) -> Result<Completion, Code> {
+        let body: SignInTokenBody = self.inner.sealer.open_value(token, self.now())?;
+        if body.aud != audience {
+            return Err(Code::FlowInvalid);
+        }
+        if audience == Audience::Browser {
+            let bound = binding.is_some_and(|b| {
+                bool::from(subtle::ConstantTimeEq::ct_eq(
+                    b.as_bytes(),
+                    body.completion.flow_id.as_bytes(),
+                ))
+            });
+            if !bound {
+                return Err(Code::FlowInvalid);
+            }
+        }
+        let key = format!("sign-in-token:{}", body.jti);
+        match self
+            .inner
+            .store
+            .insert_if_absent(&key, b"1", SIGN_IN_TOKEN_TTL + Duration::from_secs(60))
+            .await
+        {
+            Ok(true) => Ok(body.completion),
+            Ok(false) => Err(Code::FlowInvalid),
+            Err(_) => Err(Code::StoreUnavailable),
         }
     }
 
