@@ -26,6 +26,7 @@ pub mod clock;
 pub mod engine;
 pub mod error;
 pub mod flow;
+pub mod grants;
 pub mod kerberos;
 
 #[cfg(feature = "testkit")]

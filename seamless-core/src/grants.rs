@@ -1,0 +1,302 @@
+//! OAuth grants in the shared [`Store`]: authorization codes and refresh tokens.
+//!
+//! Both are opaque random values; only their SHA-256 is stored. A code is
+//! single-use, short-lived, bound to its client and redirect URI, and checks PKCE
+//! (S256). Every code starts a *family*; refresh tokens rotate within it. Using a
+//! spent code or a rotated-out refresh token is treated as theft (RFC 6749 §10.5,
+//! OAuth 2.0 Security BCP §4.14): the whole family is revoked.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::backends::Store;
+use crate::engine::Completion;
+use crate::kerberos::Entropy;
+
+/// How long an authorization code lives.
+pub const CODE_TTL: Duration = Duration::from_secs(60);
+
+/// Why a grant was refused (maps to OAuth `invalid_grant` / `invalid_client`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GrantError {
+    /// Unknown, expired, spent, revoked, or not this client's / redirect URI's.
+    #[error("invalid grant: {0}")]
+    InvalidGrant(&'static str),
+    /// The PKCE verifier is missing, malformed or does not match.
+    #[error("PKCE verification failed")]
+    Pkce,
+    /// The store could not answer; nothing was issued (fail closed).
+    #[error("grant store unavailable")]
+    StoreUnavailable,
+}
+
+/// What a code or refresh token stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// The finished sign-in.
+    pub completion: Completion,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The redirect URI the code was sent to.
+    pub redirect_uri: String,
+    /// OIDC nonce, for the ID token.
+    pub nonce: Option<String>,
+    /// Granted scope.
+    pub scope: String,
+    /// The family all tokens from one code share.
+    pub family: String,
+}
+
+/// What the authorization request carried besides the sign-in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CodeRequest {
+    /// The client.
+    pub client_id: String,
+    /// The (already exact-matched) redirect URI.
+    pub redirect_uri: String,
+    /// `code_challenge` (S256 only).
+    pub code_challenge: Option<String>,
+    /// OIDC nonce.
+    pub nonce: Option<String>,
+    /// Requested scope.
+    pub scope: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredCode {
+    grant: Grant,
+    code_challenge: Option<String>,
+}
+
+/// Issues and redeems codes and refresh tokens.
+#[derive(Clone)]
+pub struct Grants {
+    store: Arc<dyn Store>,
+    entropy: Arc<dyn Entropy>,
+    refresh_ttl: Duration,
+}
+
+impl std::fmt::Debug for Grants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grants")
+            .field("refresh_ttl", &self.refresh_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+fn hash(value: &str) -> String {
+    Sha256::digest(value.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `base64url(SHA-256(verifier))`, the S256 code challenge (RFC 7636 §4.2).
+pub fn s256_challenge(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+fn valid_verifier(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+impl Grants {
+    /// Grants in `store`; refresh tokens live `refresh_ttl`.
+    pub fn new(store: Arc<dyn Store>, entropy: Arc<dyn Entropy>, refresh_ttl: Duration) -> Self {
+        Self {
+            store,
+            entropy,
+            refresh_ttl,
+        }
+    }
+
+    fn random(&self) -> Result<String, GrantError> {
+        let mut bytes = [0u8; 32];
+        self.entropy
+            .fill(&mut bytes)
+            .map_err(|_| GrantError::StoreUnavailable)?;
+        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    async fn revoke(&self, family: &str) -> Result<(), GrantError> {
+        self.store
+            .put(&format!("family-revoked:{family}"), b"1", self.refresh_ttl)
+            .await
+            .map_err(|_| GrantError::StoreUnavailable)
+    }
+
+    /// Whether tokens of `family` have been revoked (for introspection too).
+    pub async fn is_revoked(&self, family: &str) -> Result<bool, GrantError> {
+        self.store
+            .get(&format!("family-revoked:{family}"))
+            .await
+            .map(|v| v.is_some())
+            .map_err(|_| GrantError::StoreUnavailable)
+    }
+
+    /// Issues an authorization code for a finished sign-in.
+    pub async fn issue_code(
+        &self,
+        completion: &Completion,
+        request: &CodeRequest,
+    ) -> Result<String, GrantError> {
+        let code = self.random()?;
+        let grant = Grant {
+            completion: completion.clone(),
+            client_id: request.client_id.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            nonce: request.nonce.clone(),
+            scope: request.scope.clone(),
+            family: self.random()?,
+        };
+        let stored = serde_json::to_vec(&StoredCode {
+            grant,
+            code_challenge: request.code_challenge.clone(),
+        })
+        .map_err(|_| GrantError::StoreUnavailable)?;
+        self.store
+            .put(&format!("code:{}", hash(&code)), &stored, CODE_TTL)
+            .await
+            .map_err(|_| GrantError::StoreUnavailable)?;
+        Ok(code)
+    }
+
+    /// Redeems a code once. A second redemption revokes everything issued from it.
+    pub async fn redeem_code(
+        &self,
+        code: &str,
+        client_id: &str,
+        redirect_uri: &str,
+        code_verifier: Option<&str>,
+    ) -> Result<Grant, GrantError> {
+        let h = hash(code);
+        let taken = self
+            .store
+            .take(&format!("code:{h}"))
+            .await
+            .map_err(|_| GrantError::StoreUnavailable)?;
+        let Some(raw) = taken else {
+            if let Some(family) = self
+                .store
+                .get(&format!("code-spent:{h}"))
+                .await
+                .map_err(|_| GrantError::StoreUnavailable)?
+            {
+                self.revoke(&String::from_utf8_lossy(&family)).await?;
+                return Err(GrantError::InvalidGrant(
+                    "authorization code already used; its tokens are revoked",
+                ));
+            }
+            return Err(GrantError::InvalidGrant(
+                "unknown or expired authorization code",
+            ));
+        };
+        let stored: StoredCode =
+            serde_json::from_slice(&raw).map_err(|_| GrantError::InvalidGrant("corrupt code"))?;
+        self.store
+            .put(
+                &format!("code-spent:{h}"),
+                stored.grant.family.as_bytes(),
+                self.refresh_ttl,
+            )
+            .await
+            .map_err(|_| GrantError::StoreUnavailable)?;
+        let grant = stored.grant;
+        if !bool::from(grant.client_id.as_bytes().ct_eq(client_id.as_bytes())) {
+            return Err(GrantError::InvalidGrant(
+                "code was issued to another client",
+            ));
+        }
+        if grant.redirect_uri != redirect_uri {
+            return Err(GrantError::InvalidGrant(
+                "redirect_uri differs from the authorization request",
+            ));
+        }
+        match (&stored.code_challenge, code_verifier) {
+            (None, None) => {}
+            (Some(challenge), Some(verifier)) if valid_verifier(verifier) => {
+                if !bool::from(
+                    s256_challenge(verifier)
+                        .as_bytes()
+                        .ct_eq(challenge.as_bytes()),
+                ) {
+                    return Err(GrantError::Pkce);
+                }
+            }
+            _ => return Err(GrantError::Pkce),
+        }
+        Ok(grant)
+    }
+
+    /// Issues a refresh token in `grant`'s family.
+    pub async fn issue_refresh(&self, grant: &Grant) -> Result<String, GrantError> {
+        let token = self.random()?;
+        let value = serde_json::to_vec(grant).map_err(|_| GrantError::StoreUnavailable)?;
+        self.store
+            .put(
+                &format!("refresh:{}", hash(&token)),
+                &value,
+                self.refresh_ttl,
+            )
+            .await
+            .map_err(|_| GrantError::StoreUnavailable)?;
+        Ok(token)
+    }
+
+    /// Exchanges a refresh token for its grant and a new refresh token. Presenting
+    /// a token that was already rotated revokes the family (the new one too).
+    pub async fn rotate_refresh(
+        &self,
+        token: &str,
+        client_id: &str,
+    ) -> Result<(Grant, String), GrantError> {
+        let h = hash(token);
+        let taken = self
+            .store
+            .take(&format!("refresh:{h}"))
+            .await
+            .map_err(|_| GrantError::StoreUnavailable)?;
+        let Some(raw) = taken else {
+            if let Some(family) = self
+                .store
+                .get(&format!("refresh-spent:{h}"))
+                .await
+                .map_err(|_| GrantError::StoreUnavailable)?
+            {
+                self.revoke(&String::from_utf8_lossy(&family)).await?;
+                return Err(GrantError::InvalidGrant(
+                    "refresh token reused; the session is revoked",
+                ));
+            }
+            return Err(GrantError::InvalidGrant("unknown or expired refresh token"));
+        };
+        let grant: Grant = serde_json::from_slice(&raw)
+            .map_err(|_| GrantError::InvalidGrant("corrupt refresh token"))?;
+        self.store
+            .put(
+                &format!("refresh-spent:{h}"),
+                grant.family.as_bytes(),
+                self.refresh_ttl,
+            )
+            .await
+            .map_err(|_| GrantError::StoreUnavailable)?;
+        if self.is_revoked(&grant.family).await? {
+            return Err(GrantError::InvalidGrant("session revoked"));
+        }
+        if !bool::from(grant.client_id.as_bytes().ct_eq(client_id.as_bytes())) {
+            return Err(GrantError::InvalidGrant(
+                "refresh token was issued to another client",
+            ));
+        }
+        let next = self.issue_refresh(&grant).await?;
+        Ok((grant, next))
+    }
+}

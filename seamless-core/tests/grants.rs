@@ -1,0 +1,264 @@
+//! Authorization codes and refresh-token families in the store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use seamless_core::backends::{MemoryStore, Store, User};
+use seamless_core::clock::ManualClock;
+use seamless_core::engine::Completion;
+use seamless_core::error::BackendError;
+use seamless_core::flow::{AuthFacts, SignInRequest};
+use seamless_core::grants::{CODE_TTL, CodeRequest, GrantError, Grants, s256_challenge};
+use seamless_core::testkit::sim::{SeededEntropy, block_on};
+
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+fn completion() -> Completion {
+    Completion {
+        flow_id: "f1".into(),
+        user: User::new("u-alice", "alice@ad.test"),
+        auth: AuthFacts {
+            methods: vec![seamless_core::backends::Method::Kerberos],
+            auth_time: 1,
+            not_after: Some(2),
+            ticket: None,
+        },
+        request: SignInRequest {
+            client_id: "app".into(),
+            ..Default::default()
+        },
+    }
+}
+
+fn setup() -> (Grants, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let store = Arc::new(MemoryStore::new(1000, clock.clone()));
+    (
+        Grants::new(
+            store,
+            Arc::new(SeededEntropy::new(3)),
+            Duration::from_secs(86_400),
+        ),
+        clock,
+    )
+}
+
+fn request(challenge: bool) -> CodeRequest {
+    CodeRequest {
+        client_id: "app".into(),
+        redirect_uri: "https://app.example/cb".into(),
+        code_challenge: challenge.then(|| s256_challenge(VERIFIER)),
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        scope: "openid".into(),
+    }
+}
+
+#[test]
+fn rfc7636_appendix_b_challenge() {
+    assert_eq!(
+        s256_challenge(VERIFIER),
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    );
+}
+
+#[test]
+fn codes_are_single_use_bound_and_pkce_checked() {
+    let (g, _) = setup();
+    block_on(async {
+        let code = g
+            .issue_code(&completion(), &request(true))
+            .await
+            .expect("code");
+        let grant = g
+            .redeem_code(&code, "app", "https://app.example/cb", Some(VERIFIER))
+            .await
+            .expect("redeem");
+        assert_eq!(
+            (grant.completion.user.id.as_str(), grant.nonce.as_deref()),
+            ("u-alice", Some("n-0S6_WzA2Mj"))
+        );
+        assert!(matches!(
+            g.redeem_code(&code, "app", "https://app.example/cb", Some(VERIFIER))
+                .await,
+            Err(GrantError::InvalidGrant(_))
+        ));
+
+        for (client, redirect, verifier, expected) in [
+            ("other", "https://app.example/cb", Some(VERIFIER), "client"),
+            ("app", "https://app.example/cb/", Some(VERIFIER), "redirect"),
+            (
+                "app",
+                "https://app.example/cb",
+                Some("x".repeat(43).as_str()),
+                "pkce",
+            ),
+            ("app", "https://app.example/cb", None, "pkce"),
+            ("app", "https://app.example/cb", Some("short"), "pkce"),
+        ] {
+            let code = g
+                .issue_code(&completion(), &request(true))
+                .await
+                .expect("code");
+            let err = g
+                .redeem_code(&code, client, redirect, verifier)
+                .await
+                .expect_err(expected);
+            match expected {
+                "pkce" => assert_eq!(err, GrantError::Pkce),
+                _ => assert!(matches!(err, GrantError::InvalidGrant(_)), "{err:?}"),
+            }
+            assert!(
+                g.redeem_code(&code, "app", "https://app.example/cb", Some(VERIFIER))
+                    .await
+                    .is_err(),
+                "a failed try burns the code"
+            );
+        }
+        let plain = g
+            .issue_code(&completion(), &request(false))
+            .await
+            .expect("code");
+        assert_eq!(
+            g.redeem_code(&plain, "app", "https://app.example/cb", Some(VERIFIER))
+                .await
+                .err(),
+            Some(GrantError::Pkce),
+            "no verifier without challenge"
+        );
+    });
+}
+
+#[test]
+fn codes_expire() {
+    let (g, clock) = setup();
+    block_on(async {
+        let code = g
+            .issue_code(&completion(), &request(false))
+            .await
+            .expect("code");
+        clock.advance(CODE_TTL + Duration::from_secs(1));
+        assert!(matches!(
+            g.redeem_code(&code, "app", "https://app.example/cb", None)
+                .await,
+            Err(GrantError::InvalidGrant(_))
+        ));
+    });
+}
+
+#[test]
+fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
+    let (g, _) = setup();
+    block_on(async {
+        let code = g
+            .issue_code(&completion(), &request(false))
+            .await
+            .expect("code");
+        let grant = g
+            .redeem_code(&code, "app", "https://app.example/cb", None)
+            .await
+            .expect("redeem");
+        let r1 = g.issue_refresh(&grant).await.expect("refresh");
+        let (_, r2) = g.rotate_refresh(&r1, "app").await.expect("rotate");
+        let (_, r3) = g.rotate_refresh(&r2, "app").await.expect("rotate");
+        assert!(
+            matches!(
+                g.rotate_refresh(&r3, "other").await,
+                Err(GrantError::InvalidGrant(_))
+            ),
+            "another client"
+        );
+        let (_, r4) = {
+            // r3 was consumed by the wrong client's attempt; start from a new one.
+            let r = g.issue_refresh(&grant).await.expect("refresh");
+            g.rotate_refresh(&r, "app").await.expect("rotate")
+        };
+        // An attacker replays r1: the whole family dies, including the newest token.
+        assert!(matches!(
+            g.rotate_refresh(&r1, "app").await,
+            Err(GrantError::InvalidGrant(_))
+        ));
+        assert!(g.is_revoked(&grant.family).await.expect("ok"));
+        assert!(
+            matches!(
+                g.rotate_refresh(&r4, "app").await,
+                Err(GrantError::InvalidGrant(_))
+            ),
+            "revoked family"
+        );
+    });
+}
+
+#[test]
+fn reusing_a_code_revokes_what_it_issued() {
+    let (g, _) = setup();
+    block_on(async {
+        let code = g
+            .issue_code(&completion(), &request(false))
+            .await
+            .expect("code");
+        let grant = g
+            .redeem_code(&code, "app", "https://app.example/cb", None)
+            .await
+            .expect("redeem");
+        let refresh = g.issue_refresh(&grant).await.expect("refresh");
+        assert!(
+            g.redeem_code(&code, "app", "https://app.example/cb", None)
+                .await
+                .is_err()
+        );
+        assert!(g.is_revoked(&grant.family).await.expect("ok"));
+        assert!(
+            g.rotate_refresh(&refresh, "app").await.is_err(),
+            "tokens from the reused code are dead"
+        );
+    });
+}
+
+struct Down;
+
+#[async_trait::async_trait]
+impl Store for Down {
+    async fn insert_if_absent(&self, _: &str, _: &[u8], _: Duration) -> Result<bool, BackendError> {
+        Err(BackendError::unavailable("down"))
+    }
+    async fn get(&self, _: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        Err(BackendError::unavailable("down"))
+    }
+    async fn put(&self, _: &str, _: &[u8], _: Duration) -> Result<(), BackendError> {
+        Err(BackendError::unavailable("down"))
+    }
+    async fn take(&self, _: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        Err(BackendError::unavailable("down"))
+    }
+    async fn increment(&self, _: &str, _: Duration) -> Result<u64, BackendError> {
+        Err(BackendError::unavailable("down"))
+    }
+    async fn count(&self, _: &str) -> Result<u64, BackendError> {
+        Err(BackendError::unavailable("down"))
+    }
+}
+
+#[test]
+fn an_unreachable_store_issues_and_accepts_nothing() {
+    let g = Grants::new(
+        Arc::new(Down),
+        Arc::new(SeededEntropy::new(1)),
+        Duration::from_secs(60),
+    );
+    block_on(async {
+        assert_eq!(
+            g.issue_code(&completion(), &request(false)).await.err(),
+            Some(GrantError::StoreUnavailable)
+        );
+        assert_eq!(
+            g.redeem_code("x", "app", "https://app.example/cb", None)
+                .await
+                .err(),
+            Some(GrantError::StoreUnavailable)
+        );
+        assert_eq!(
+            g.rotate_refresh("x", "app").await.err(),
+            Some(GrantError::StoreUnavailable)
+        );
+    });
+}
