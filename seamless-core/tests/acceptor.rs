@@ -642,3 +642,53 @@ fn debug_output_never_contains_key_material() {
         );
     }
 }
+
+#[test]
+fn domain_allow_list_refuses_users_of_other_domains() {
+    let kdc = kdc(Etype::Aes256CtsHmacSha196);
+    let spn: PrincipalName = format!("{SPN}@{REALM}").parse().expect("spn");
+    let ring = |domains: Vec<Sid>| {
+        KeyRing::new(vec![
+            ServiceAccount::new(spn.clone())
+                .with_domain_sids(domains)
+                .with_key(2, kdc.key().clone(), KeyState::Current)
+                .expect("key"),
+        ])
+    };
+    let other: Sid = "S-1-5-21-1-2-3".parse().expect("sid");
+    let ours = kdc
+        .mint(&TicketSpec::new("alice", now()).with_pac(PacSpec::new(domain(), 1105)))
+        .expect("mint");
+    let theirs = kdc
+        .mint(&TicketSpec::new("mallory", now()).with_pac(PacSpec::new(other.clone(), 500)))
+        .expect("mint");
+    let no_pac = kdc.mint(&TicketSpec::new("alice", now())).expect("mint");
+    let a = Acceptor::default();
+    let restricted = ring(vec![domain()]);
+    assert!(
+        a.validate(ours.token.as_bytes(), &restricted, now())
+            .is_ok()
+    );
+    let err = a
+        .validate(theirs.token.as_bytes(), &restricted, now())
+        .expect_err("other domain");
+    assert_eq!(
+        (err.clone(), err.code()),
+        (KerberosError::Pac(PacError::DomainNotAllowed), 81004)
+    );
+    assert_eq!(
+        a.validate(no_pac.token.as_bytes(), &restricted, now())
+            .err(),
+        Some(KerberosError::Pac(PacError::DomainNotAllowed)),
+        "no SID, no proof of domain"
+    );
+    assert!(
+        a.validate(theirs.token.as_bytes(), &ring(vec![domain(), other]), now())
+            .is_ok()
+    );
+    assert!(
+        a.validate(theirs.token.as_bytes(), &ring(Vec::new()), now())
+            .is_ok(),
+        "empty list: no restriction"
+    );
+}

@@ -121,6 +121,7 @@ async fn manifest_beside_the_keytab_sets_states_and_a_change_to_it_alone_reloads
                 principal: "HTTP/app.ad.test@AD.TEST".into(),
                 aliases: vec!["HTTP/alias.ad.test@AD.TEST".into()],
                 keys,
+                domain_sids: Vec::new(),
             }],
         };
         std::fs::write(manifest_path(&path), serde_json::to_vec(&m).expect("json"))

@@ -11,7 +11,7 @@ use seamless_core::backends::{
 };
 use seamless_core::kerberos::manifest::{ManifestKey, ManifestState, RingManifest};
 use seamless_core::kerberos::{
-    Entropy, Etype, Key, OsEntropy, PrincipalName, ad_computer_salt, keytab,
+    Entropy, Etype, Key, OsEntropy, PrincipalName, Sid, ad_computer_salt, keytab,
 };
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -52,6 +52,10 @@ pub(crate) struct Connection {
     /// The keytab (its key-ring manifest sits beside it as `<keytab>.ring.json`).
     #[arg(long)]
     keytab: PathBuf,
+    /// Another domain (SID) whose users may sign in with this account's tickets,
+    /// e.g. a child domain. The account's own domain is always allowed.
+    #[arg(long = "allow-domain", value_name = "SID")]
+    allow_domains: Vec<String>,
 }
 
 impl Connection {
@@ -220,6 +224,7 @@ fn account_json(info: &ServiceAccountInfo) -> serde_json::Value {
         "msDS-SupportedEncryptionTypes": info.supported_enctypes,
         "aes_only": aes_only,
         "no_delegation": no_delegation,
+        "domain_sid": info.domain_sid.as_ref().map(ToString::to_string),
     })
 }
 
@@ -268,7 +273,7 @@ pub(crate) fn setup(
                     .set_password(&existing.dn, &password)
                     .await
                     .map_err(|e| describe(&e))?;
-                install_first_key(conn, &spns, &password, info.kvno)?;
+                install_first_key(conn, &info, &spns, &password)?;
                 Ok((info, "reset"))
             }
             None => {
@@ -278,7 +283,7 @@ pub(crate) fn setup(
                     .create(&conn.name, &container, &spns, &password)
                     .await
                     .map_err(|e| describe(&e))?;
-                install_first_key(conn, &spns, &password, info.kvno)?;
+                install_first_key(conn, &info, &spns, &password)?;
                 Ok((info, "created"))
             }
         }
@@ -325,11 +330,12 @@ pub(crate) fn setup(
 
 fn install_first_key(
     conn: &Connection,
+    info: &ServiceAccountInfo,
     spns: &[String],
     password: &str,
-    kvno: u32,
 ) -> Result<(), String> {
     let existing = read_keytab(&conn.keytab)?;
+    let kvno = info.kvno;
     let entries = replace_account(
         existing,
         conn,
@@ -340,8 +346,16 @@ fn install_first_key(
         version: 1,
         accounts: Vec::new(),
     });
+    let mut domains: Vec<Sid> = info.domain_sid.iter().cloned().collect();
+    for d in &conn.allow_domains {
+        domains.push(
+            d.parse()
+                .map_err(|_| format!("--allow-domain {d:?} is not a SID"))?,
+        );
+    }
     let account = manifest.account_mut(&conn.account_principal());
     account.aliases = aliases(conn, spns);
+    account.domain_sids = domains;
     account.keys = vec![ManifestKey {
         kvno,
         state: ManifestState::Current,

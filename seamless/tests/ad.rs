@@ -85,6 +85,20 @@ fn setup_decode_and_rollover_against_samba_ad() {
     assert_eq!(json["account"]["aes_only"], true);
     assert_eq!(json["account"]["no_delegation"], true);
     let kvno1 = json["account"]["kvno"].as_u64().expect("kvno") as u32;
+    let domain = sid
+        .rsplit_once('-')
+        .map(|(d, _)| d.to_string())
+        .expect("domain");
+    assert_eq!(
+        json["account"]["domain_sid"].as_str(),
+        Some(domain.as_str()),
+        "the account's own domain"
+    );
+    let manifest = std::fs::read_to_string(format!("{kt}.ring.json")).expect("manifest");
+    assert!(
+        manifest.contains(&domain),
+        "users are restricted to the account's domain: {manifest}"
+    );
     assert_eq!(
         dc.computer_attribute("SEAMLESSSSO", "msDS-SupportedEncryptionTypes")
             .as_deref(),

@@ -463,6 +463,8 @@ pub struct ServiceAccountInfo {
     pub supported_enctypes: u32,
     /// msDS-AllowedToDelegateTo or RBCD configured.
     pub delegation_configured: bool,
+    /// The domain the account lives in (its objectSid without the RID).
+    pub domain_sid: Option<Sid>,
 }
 
 /// Administration of the service account (create, read, set its password), bound
@@ -567,6 +569,7 @@ impl AccountAdmin {
             "msDS-SupportedEncryptionTypes",
             "msDS-AllowedToDelegateTo",
             "msDS-AllowedToActOnBehalfOfOtherIdentity",
+            "objectSid",
         ];
         let (entries, _) = self
             .ldap
@@ -600,6 +603,12 @@ impl AccountAdmin {
                     .contains_key("msDS-AllowedToActOnBehalfOfOtherIdentity")
                 || e.attrs
                     .contains_key("msDS-AllowedToActOnBehalfOfOtherIdentity"),
+            domain_sid: e
+                .bin_attrs
+                .get("objectSid")
+                .and_then(|v| v.first())
+                .and_then(|raw| Sid::from_bytes(raw).ok())
+                .and_then(|(sid, _)| sid.domain()),
         })
     }
 

@@ -350,6 +350,26 @@ impl Acceptor {
 
         let (gss_flags, channel_bindings) = self.gss_checksum(&auth)?;
         let pac = self.pac(&part, ring_key.etype(), &ring_key.pac)?;
+        let allowed = account.domain_sids();
+        if !allowed.is_empty() {
+            let domain = pac
+                .as_ref()
+                .and_then(Pac::user_sid)
+                .and_then(|sid| sid.domain());
+            if !domain.is_some_and(|d| allowed.contains(&d)) {
+                return Err(KerberosError::Pac(pac::PacError::DomainNotAllowed));
+            }
+        }
+        if etype.is_weak() && account.keys().iter().any(|k| !k.etype().is_weak()) {
+            // R7: an RC4 ticket for an account that has AES keys is a downgrade
+            // (an old KDC setting, or a forger using the NT hash).
+            tracing::warn!(
+                target: "seamless::kerberos",
+                service = %format!("{}@{}", ticket.sname.joined(), ticket.realm),
+                kvno = ring_key.kvno(),
+                "RC4 ticket for an account with AES keys"
+            );
+        }
 
         let mutual =
             gss_flags.mutual() || ap_req.ap_options & messages::AP_OPTION_MUTUAL_REQUIRED != 0;

@@ -117,6 +117,7 @@ pub struct ServiceAccount {
     realm: String,
     names: Vec<PrincipalName>,
     keys: Vec<RingKey>,
+    domain_sids: Vec<super::pac::Sid>,
 }
 
 impl ServiceAccount {
@@ -126,6 +127,7 @@ impl ServiceAccount {
             realm: name.realm.clone(),
             names: vec![name],
             keys: Vec::new(),
+            domain_sids: Vec::new(),
         }
     }
 
@@ -142,6 +144,19 @@ impl ServiceAccount {
     pub fn with_key(mut self, kvno: u32, key: Key, state: KeyState) -> Result<Self, CryptoError> {
         self.keys.push(RingKey::new(kvno, key, state)?);
         Ok(self)
+    }
+
+    /// Restricts the users this account's tickets may name to these domains: a PAC
+    /// whose user SID is in another domain is refused (PROTOCOL.md R6). A stolen
+    /// key then cannot sign in users of other forests. Empty: no restriction.
+    pub fn with_domain_sids(mut self, domains: Vec<super::pac::Sid>) -> Self {
+        self.domain_sids = domains;
+        self
+    }
+
+    /// The allowed user domains (empty: any).
+    pub fn domain_sids(&self) -> &[super::pac::Sid] {
+        &self.domain_sids
     }
 
     /// The realm.

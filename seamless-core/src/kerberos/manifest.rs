@@ -36,6 +36,9 @@ pub struct ManifestAccount {
     pub aliases: Vec<String>,
     /// The kvnos in use, with their state. Keytab entries of other kvnos are ignored.
     pub keys: Vec<ManifestKey>,
+    /// Domain SIDs whose users this account may sign in (empty: any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domain_sids: Vec<super::pac::Sid>,
 }
 
 /// One kvno's state.
@@ -109,6 +112,7 @@ impl RingManifest {
             principal: principal.to_string(),
             aliases: Vec::new(),
             keys: Vec::new(),
+            domain_sids: Vec::new(),
         });
         let last = self.accounts.len() - 1;
         &mut self.accounts[last]
@@ -133,7 +137,8 @@ pub fn key_ring(
     let mut covered: Vec<PrincipalName> = Vec::new();
     for m in &manifest.accounts {
         let principal = parse(&m.principal)?;
-        let mut account = ServiceAccount::new(principal.clone());
+        let mut account =
+            ServiceAccount::new(principal.clone()).with_domain_sids(m.domain_sids.clone());
         let mut names = vec![principal.clone()];
         for alias in &m.aliases {
             let alias = parse(alias)?;

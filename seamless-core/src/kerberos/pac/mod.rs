@@ -62,6 +62,9 @@ pub enum PacError {
     /// LOGON_INFO, UPN_DNS_INFO and REQUESTOR disagree on the user's SID.
     #[error("PAC SIDs disagree ({0})")]
     SidMismatch(&'static str),
+    /// The user's domain is not one this service account may sign in.
+    #[error("the user's domain is not allowed for this service account")]
+    DomainNotAllowed,
 }
 
 /// What the PAC says about the user, after the server signature verified.
