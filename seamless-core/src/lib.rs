@@ -28,6 +28,7 @@ pub mod error;
 pub mod flow;
 pub mod grants;
 pub mod kerberos;
+pub mod native;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
