@@ -155,6 +155,19 @@ proptest! {
     }
 
     #[test]
+    fn mutated_grant_assertions_never_panic(edits in prop::collection::vec((any::<usize>(), any::<u8>()), 1..6)) {
+        use base64::Engine as _;
+        let mut xml = br#"<saml:Assertion MajorVersion="1" xmlns:saml="urn:oasis:names:tc:SAML:1.0:assertion"><saml:Conditions NotOnOrAfter="2027-01-01T00:00:00Z"><saml:AudienceRestrictionCondition><saml:Audience>urn:x</saml:Audience></saml:AudienceRestrictionCondition></saml:Conditions><DesktopSsoToken xmlns="urn:seamless:sign-in-token">abc&amp;def</DesktopSsoToken></saml:Assertion>"#.to_vec();
+        for (i, v) in edits {
+            let len = xml.len();
+            xml[i % len] = v;
+        }
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&xml);
+        let _ = seamless_core::native::assertion::parse_grant_assertion(&encoded);
+        let _ = seamless_core::native::assertion::parse_grant_assertion(&String::from_utf8_lossy(&xml));
+    }
+
+    #[test]
     fn random_markup_never_panics(parts in prop::collection::vec(prop_oneof![
         Just("<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\">".to_string()),
         Just("<s:Body>".to_string()), Just("</s:Body>".to_string()), Just("<![CDATA[x]]>".to_string()),

@@ -7,9 +7,7 @@
 //! references, documents over [`MAX_RST_BYTES`], nesting over [`MAX_DEPTH`], more
 //! than [`MAX_ELEMENTS`] elements, and text over [`MAX_TEXT`] per element.
 
-use quick_xml::NsReader;
-use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
+use super::xml::{Element, Limits, scan};
 
 /// Largest accepted request body.
 pub const MAX_RST_BYTES: usize = 64 * 1024;
@@ -122,115 +120,41 @@ enum Slot {
     AppliesToAddress,
 }
 
+const LIMITS: Limits = Limits {
+    max_bytes: MAX_RST_BYTES,
+    max_depth: MAX_DEPTH,
+    max_elements: MAX_ELEMENTS,
+    max_text: MAX_TEXT,
+};
+
 /// Parses and checks an RST: SOAP 1.2, an Issue action and request type matching
 /// the dialect, a bearer key type, and an `AppliesTo` address equal to `audience`.
 pub fn parse_rst(body: &[u8], audience: &str) -> Result<Rst, RstError> {
-    if body.len() > MAX_RST_BYTES {
-        return Err(invalid("request too large"));
-    }
-    let text = std::str::from_utf8(body).map_err(|_| invalid("request is not UTF-8"))?;
-    let mut reader = NsReader::from_str(text);
-    reader.config_mut().trim_text(true);
-
-    // (namespace, local name) of each open element.
-    let mut stack: Vec<(String, String)> = Vec::new();
-    let mut elements = 0usize;
+    let elements = scan(body, &LIMITS).map_err(|e| invalid(e.0))?;
+    let mut path: Vec<&Element> = Vec::new();
     let mut version: Option<TrustVersion> = None;
-    let mut slot: Option<Slot> = None;
-    let mut buffer = String::new();
-    let mut values: Vec<(Slot, String)> = Vec::new();
-    let mut envelope_parts: Vec<String> = Vec::new();
-
-    loop {
-        let (ns, event) = reader
-            .read_resolved_event()
-            .map_err(|_| invalid("malformed XML"))?;
-        let namespace = match &ns {
-            ResolveResult::Bound(n) => n.as_ref().to_string(),
-            ResolveResult::Unbound => String::new(),
-            ResolveResult::Unknown(_) => return Err(invalid("undeclared namespace prefix")),
-        };
-        match event {
-            Event::DocType(_) => return Err(invalid("DTDs are not accepted")),
-            Event::Start(start) | Event::Empty(start) if elements >= MAX_ELEMENTS => {
-                let _ = start;
-                return Err(invalid("too many elements"));
+    let mut parts: Vec<&str> = Vec::new();
+    let mut values: Vec<(Slot, &str)> = Vec::new();
+    for e in &elements {
+        path.truncate(e.depth.saturating_sub(1));
+        path.push(e);
+        if let [_, part] = path.as_slice() {
+            if !(e.ns == NS_SOAP12 && (e.local == "Header" || e.local == "Body")) {
+                return Err(invalid("unexpected element in the envelope"));
             }
-            Event::Start(start) => {
-                elements += 1;
-                let local = start.local_name().into_inner().to_string();
-                stack.push((namespace, local));
-                if stack.len() > MAX_DEPTH {
-                    return Err(invalid("nesting too deep"));
-                }
-                slot = classify(&stack, &mut version)?;
-                note_part(&stack, &mut envelope_parts)?;
-                buffer.clear();
+            if parts.contains(&e.local.as_str()) {
+                return Err(invalid("duplicated Header or Body"));
             }
-            Event::Empty(start) => {
-                elements += 1;
-                let local = start.local_name().into_inner().to_string();
-                stack.push((namespace, local));
-                if stack.len() > MAX_DEPTH {
-                    return Err(invalid("nesting too deep"));
-                }
-                if let Some(s) = classify(&stack, &mut version)? {
-                    values.push((s, String::new()));
-                }
-                note_part(&stack, &mut envelope_parts)?;
-                stack.pop();
-                slot = None;
-            }
-            Event::Text(t) => {
-                if slot.is_some() {
-                    push_text(&mut buffer, &t)?;
-                } else if !t.trim().is_empty() && stack.len() < 2 {
-                    return Err(invalid("text outside the envelope"));
-                }
-            }
-            Event::CData(c) => {
-                if slot.is_some() {
-                    push_text(&mut buffer, &c)?;
-                }
-            }
-            Event::GeneralRef(r) => {
-                let resolved = if r.is_char_ref() {
-                    r.resolve_char_ref()
-                        .ok()
-                        .flatten()
-                        .ok_or(invalid("bad character reference"))?
-                } else {
-                    match &*r {
-                        "amp" => '&',
-                        "lt" => '<',
-                        "gt" => '>',
-                        "quot" => '"',
-                        "apos" => '\'',
-                        _ => return Err(invalid("undefined entity")),
-                    }
-                };
-                if slot.is_some() {
-                    let mut tmp = [0u8; 4];
-                    push_text(&mut buffer, resolved.encode_utf8(&mut tmp))?;
-                }
-            }
-            Event::End(_) => {
-                if let Some(s) = slot.take() {
-                    values.push((s, std::mem::take(&mut buffer)));
-                }
-                stack.pop();
-            }
-            Event::Eof => break,
-            Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
+            parts.push(&part.local);
         }
-    }
-    if !stack.is_empty() {
-        return Err(invalid("unclosed elements"));
+        if let Some(slot) = classify(&path, &mut version)? {
+            values.push((slot, &e.text));
+        }
     }
     let version = version.ok_or(invalid("no RequestSecurityToken in the body"))?;
     let take = |wanted: Slot| -> Result<Option<String>, RstError> {
         let mut found = values.iter().filter(|(s, _)| *s == wanted);
-        let first = found.next().map(|(_, v)| v.trim().to_string());
+        let first = found.next().map(|(_, v)| v.to_string());
         if found.next().is_some() {
             return Err(invalid("duplicated element"));
         }
@@ -276,45 +200,17 @@ pub fn parse_rst(body: &[u8], audience: &str) -> Result<Rst, RstError> {
     Ok(rst)
 }
 
-/// One Header and one Body per envelope, and nothing else (SOAP 1.2 §5).
-fn note_part(stack: &[(String, String)], seen: &mut Vec<String>) -> Result<(), RstError> {
-    if stack.len() == 1 && !seen.is_empty() {
-        return Err(invalid("more than one envelope"));
-    }
-    if stack.len() == 1 {
-        seen.push("Envelope".into());
-    }
-    if let (2, Some((_, local))) = (stack.len(), stack.last()) {
-        if local != "Header" && local != "Body" {
-            return Err(invalid("unexpected element in the envelope"));
-        }
-        if seen.contains(local) {
-            return Err(invalid("duplicated Header or Body"));
-        }
-        seen.push(local.clone());
-    }
-    Ok(())
+fn is(node: Option<&&Element>, ns: &[&str], local: &str) -> bool {
+    node.is_some_and(|e| e.local == local && ns.contains(&e.ns.as_str()))
 }
 
-fn push_text(buffer: &mut String, text: &str) -> Result<(), RstError> {
-    if buffer.len() + text.len() > MAX_TEXT {
-        return Err(invalid("element text too long"));
-    }
-    buffer.push_str(text);
-    Ok(())
-}
-
-fn is(node: Option<&(String, String)>, ns: &[&str], local: &str) -> bool {
-    node.is_some_and(|(n, l)| l == local && ns.contains(&n.as_str()))
-}
-
-/// Which value (if any) the element at the top of `stack` holds; records the
-/// dialect when the RequestSecurityToken opens.
+/// Which value (if any) the last element of `path` holds; records the dialect when
+/// the RequestSecurityToken opens.
 fn classify(
-    stack: &[(String, String)],
+    path: &[&Element],
     version: &mut Option<TrustVersion>,
 ) -> Result<Option<Slot>, RstError> {
-    let at = |i: usize| stack.get(i);
+    let at = |i: usize| path.get(i);
     if !is(at(0), &[NS_SOAP12], "Envelope") {
         return Err(RstError {
             subcode: "s:VersionMismatch",
@@ -322,7 +218,7 @@ fn classify(
         });
     }
     let wsa = [NS_WSA, NS_WSA_2004];
-    match stack.len() {
+    match path.len() {
         3 if is(at(1), &[NS_SOAP12], "Header") => Ok([
             ("Action", Slot::Action),
             ("To", Slot::To),

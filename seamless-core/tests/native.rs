@@ -1,0 +1,322 @@
+//! The native flow's documents with a client written to MSAL's published rules
+//! (PROTOCOL.md §3.3, §3.5): discover the realm, parse the MEX, pick the
+//! integrated endpoint (preferring WS-Trust 1.3), send an RST, extract the
+//! assertion byte-exact from the RSTR, and redeem it. Plus the refusals.
+
+mod common;
+
+use base64::Engine as _;
+use common::*;
+use seamless_core::backends::RulePolicy;
+use seamless_core::engine::Audience;
+use seamless_core::native::assertion::parse_grant_assertion;
+use seamless_core::native::documents::{
+    AssertionFacts, NativeEndpoints, assertion, fault, mex, rstr, user_realm,
+};
+use seamless_core::native::wstrust::{RstError, parse_rst};
+use seamless_core::native::xml::{Element, Limits, scan};
+use seamless_core::testkit::sim::block_on;
+
+const AUDIENCE: &str = "urn:federation:MicrosoftOnline";
+const NS_HTTP_POLICY: &str = "http://schemas.microsoft.com/ws/06/2004/policy/http";
+const ISSUE_13: &str = "http://docs.oasis-open.org/ws-sx/ws-trust/200512/RST/Issue";
+const ISSUE_2005: &str = "http://schemas.xmlsoap.org/ws/2005/02/trust/RST/Issue";
+
+fn endpoints() -> NativeEndpoints {
+    NativeEndpoints {
+        mex: "https://sso.example/winauth/trust/mex".into(),
+        trust_2005: "https://sso.example/winauth/trust/2005/windowstransport".into(),
+        trust_13: "https://sso.example/winauth/trust/13/windowstransport".into(),
+        audience: AUDIENCE.into(),
+    }
+}
+
+fn attr<'a>(e: &'a Element, name: &str) -> Option<&'a str> {
+    e.attributes
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// MSAL's MEX rules: IWA policies → bindings referencing them with an Issue
+/// soapAction over SOAP/HTTP → https port addresses; WS-Trust 1.3 preferred.
+fn msal_integrated_endpoint(mex_xml: &str) -> Option<(String, bool)> {
+    let els = scan(
+        mex_xml.as_bytes(),
+        &Limits {
+            max_bytes: 1 << 20,
+            max_depth: 32,
+            max_elements: 4096,
+            max_text: 8192,
+        },
+    )
+    .ok()?;
+    let subtree = |i: usize| -> &[Element] {
+        let depth = els[i].depth;
+        let end = els[i + 1..]
+            .iter()
+            .position(|e| e.depth <= depth)
+            .map_or(els.len(), |p| i + 1 + p);
+        &els[i + 1..end]
+    };
+    let mut iwa_policies = Vec::new();
+    for (i, e) in els.iter().enumerate() {
+        if e.local == "Policy" && attr(e, "Id").is_some() {
+            let inner = subtree(i);
+            let negotiate = inner
+                .iter()
+                .any(|x| x.local == "NegotiateAuthentication" && x.ns == NS_HTTP_POLICY);
+            let transport = inner.iter().any(|x| x.local == "TransportBinding");
+            if negotiate && transport {
+                iwa_policies.push(format!("#{}", attr(e, "Id")?));
+            }
+        }
+    }
+    let mut bindings = Vec::new();
+    for (i, e) in els.iter().enumerate() {
+        if e.local == "binding" && e.ns == "http://schemas.xmlsoap.org/wsdl/" {
+            let inner = subtree(i);
+            let policy = inner
+                .iter()
+                .find(|x| x.local == "PolicyReference")
+                .and_then(|x| attr(x, "URI"))?;
+            let http = inner.iter().any(|x| {
+                x.local == "binding"
+                    && attr(x, "transport") == Some("http://schemas.xmlsoap.org/soap/http")
+            });
+            let action = inner
+                .iter()
+                .find(|x| x.local == "operation" && attr(x, "soapAction").is_some())
+                .and_then(|x| attr(x, "soapAction"));
+            if iwa_policies.iter().any(|p| p == policy) && http {
+                match action {
+                    Some(ISSUE_13) => bindings.push((attr(e, "name")?.to_string(), true)),
+                    Some(ISSUE_2005) => bindings.push((attr(e, "name")?.to_string(), false)),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut endpoints = Vec::new();
+    for (i, e) in els.iter().enumerate() {
+        if e.local == "port" {
+            let binding = attr(e, "binding")?.rsplit(':').next()?.to_string();
+            let Some((_, v13)) = bindings.iter().find(|(name, _)| *name == binding) else {
+                continue;
+            };
+            let address = subtree(i)
+                .iter()
+                .find(|x| x.local == "Address")
+                .map(|x| x.text.clone())?;
+            if address.starts_with("https://") {
+                endpoints.push((address, *v13));
+            }
+        }
+    }
+    endpoints.sort_by_key(|(_, v13)| !v13);
+    endpoints.into_iter().next()
+}
+
+fn rst_13() -> String {
+    format!(
+        r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing"><s:Header><a:Action s:mustUnderstand="1">{ISSUE_13}</a:Action><a:MessageID>urn:uuid:11111111-2222-3333-4444-555555555555</a:MessageID><a:To s:mustUnderstand="1">https://sso.example/winauth/trust/13/windowstransport</a:To></s:Header><s:Body><trust:RequestSecurityToken xmlns:trust="http://docs.oasis-open.org/ws-sx/ws-trust/200512"><wsp:AppliesTo xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy"><a:EndpointReference><a:Address>{AUDIENCE}</a:Address></a:EndpointReference></wsp:AppliesTo><trust:KeyType>http://docs.oasis-open.org/ws-sx/ws-trust/200512/Bearer</trust:KeyType><trust:RequestType>http://docs.oasis-open.org/ws-sx/ws-trust/200512/Issue</trust:RequestType></trust:RequestSecurityToken></s:Body></s:Envelope>"#
+    )
+}
+
+/// MSAL-Python extracts the assertion with a regular expression to keep it
+/// byte-exact; this does the same with string search.
+fn extract_assertion(rstr_xml: &str) -> Option<&str> {
+    let start = rstr_xml.find("<saml:Assertion")?;
+    let end = rstr_xml[start..].find("</saml:Assertion>")? + start + "</saml:Assertion>".len();
+    Some(&rstr_xml[start..end])
+}
+
+#[test]
+fn a_native_client_following_msal_rules_signs_in() {
+    let realm = user_realm("Alice@AD.test", true, &endpoints(), false);
+    assert_eq!(realm["account_type"], "Federated");
+    assert_eq!(realm["federation_protocol"], "WSTrust");
+    let mex_url = realm["federation_metadata_url"].as_str().expect("mex url");
+    assert_eq!(mex_url, endpoints().mex);
+
+    let (endpoint, v13) =
+        msal_integrated_endpoint(&mex(&endpoints())).expect("an integrated endpoint");
+    assert_eq!(
+        (endpoint.as_str(), v13),
+        (
+            "https://sso.example/winauth/trust/13/windowstransport",
+            true
+        ),
+        "1.3 preferred"
+    );
+
+    let rst = parse_rst(rst_13().as_bytes(), AUDIENCE).expect("RST");
+    let w = world(RulePolicy::default());
+    let completion = block_on(w.engine.sign_in_native(
+        Default::default(),
+        None,
+        w.token("alice", 1105).as_bytes(),
+    ))
+    .expect("signed in");
+    let token = w
+        .engine
+        .issue_sign_in_token(&completion, Audience::Native)
+        .expect("token");
+    let facts = AssertionFacts {
+        assertion_id: "_a1b2c3".into(),
+        issuer: "https://sso.example/".into(),
+        issued: "2027-01-15T08:00:00Z".into(),
+        expires: "2027-01-15T08:02:00Z".into(),
+        upn: completion.user.upn.clone(),
+    };
+    let response = rstr(&rst, &assertion(&facts, AUDIENCE, &token), &facts);
+    assert!(
+        response.contains("RequestSecurityTokenResponseCollection"),
+        "1.3 wraps the response"
+    );
+    assert!(
+        response
+            .contains("<a:RelatesTo>urn:uuid:11111111-2222-3333-4444-555555555555</a:RelatesTo>")
+    );
+    scan(
+        response.as_bytes(),
+        &Limits {
+            max_bytes: 1 << 20,
+            max_depth: 32,
+            max_elements: 1000,
+            max_text: 8192,
+        },
+    )
+    .expect("well-formed RSTR");
+
+    let assertion_xml = extract_assertion(&response).expect("assertion");
+    let grant = base64::engine::general_purpose::STANDARD.encode(assertion_xml);
+    let parsed = parse_grant_assertion(&grant).expect("grant assertion");
+    assert_eq!(parsed.name_identifier.as_deref(), Some("alice@ad.test"));
+    assert_eq!(parsed.audience.as_deref(), Some(AUDIENCE));
+    let redeemed = block_on(w.engine.redeem_sign_in_token(
+        &parsed.sign_in_token,
+        Audience::Native,
+        None,
+    ))
+    .expect("redeem");
+    assert_eq!(redeemed.user.id, "u-alice");
+    assert!(
+        block_on(
+            w.engine
+                .redeem_sign_in_token(&parsed.sign_in_token, Audience::Native, None)
+        )
+        .is_err(),
+        "assertion reuse refused"
+    );
+}
+
+#[test]
+fn realm_answers_do_not_reveal_users() {
+    let a = user_realm("alice@ad.test", true, &endpoints(), true);
+    let b = user_realm("nobody@ad.test", true, &endpoints(), true);
+    assert_eq!(a, b, "same answer for any user of a served domain");
+    assert_eq!(a["is_dsso_enabled"], true);
+    let other = user_realm("x@elsewhere.test", false, &endpoints(), true);
+    assert_eq!(
+        (
+            other["account_type"].as_str(),
+            other["is_dsso_enabled"].as_bool()
+        ),
+        (Some("Unknown"), Some(false))
+    );
+    assert!(other.get("federation_metadata_url").is_none());
+}
+
+#[test]
+fn grant_assertions_are_checked_strictly() {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let ns = r#"xmlns:saml="urn:oasis:names:tc:SAML:1.0:assertion""#;
+    let tok = r#"<DesktopSsoToken xmlns="urn:seamless:sign-in-token">abc</DesktopSsoToken>"#;
+    let ok =
+        format!(r#"<saml:Assertion MajorVersion="1" MinorVersion="1" {ns}>{tok}</saml:Assertion>"#);
+    assert_eq!(
+        parse_grant_assertion(&b64(&ok))
+            .expect("minimal")
+            .sign_in_token,
+        "abc"
+    );
+    let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&ok);
+    assert!(
+        parse_grant_assertion(&url_safe).is_ok(),
+        "url-safe base64 accepted"
+    );
+    let cases = [
+        ("not base64", "%%%".to_string()),
+        (
+            "SAML 2",
+            b64(&ok.replace(
+                "urn:oasis:names:tc:SAML:1.0:assertion",
+                "urn:oasis:names:tc:SAML:2.0:assertion",
+            )),
+        ),
+        (
+            "no token",
+            b64(&format!(
+                r#"<saml:Assertion MajorVersion="1" {ns}></saml:Assertion>"#
+            )),
+        ),
+        ("two tokens", b64(&ok.replace(tok, &format!("{tok}{tok}")))),
+        (
+            "nested assertion",
+            b64(&ok.replace(tok, &format!(r#"{tok}<saml:Assertion MajorVersion="1"/>"#))),
+        ),
+        (
+            "xxe",
+            b64(&format!(
+                r#"<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><saml:Assertion MajorVersion="1" {ns}>&x;</saml:Assertion>"#
+            )),
+        ),
+        ("two roots", b64(&format!("{ok}{ok}"))),
+        ("huge", b64(&ok.replace("abc", &"a".repeat(20_000)))),
+        (
+            "wrong major version",
+            b64(&ok.replace(r#"MajorVersion="1""#, r#"MajorVersion="2""#)),
+        ),
+    ];
+    for (name, input) in cases {
+        assert!(
+            parse_grant_assertion(&input).is_err(),
+            "{name} must be refused"
+        );
+    }
+}
+
+#[test]
+fn faults_carry_the_stable_code_and_are_well_formed() {
+    let xml = fault(
+        &RstError {
+            subcode: "wst:InvalidRequest",
+            message: "AppliesTo names an audience <this> service does not serve",
+        },
+        90012,
+    );
+    let els = scan(
+        xml.as_bytes(),
+        &Limits {
+            max_bytes: 1 << 16,
+            max_depth: 16,
+            max_elements: 100,
+            max_text: 4096,
+        },
+    )
+    .expect("well-formed");
+    assert!(
+        els.iter()
+            .any(|e| e.local == "text" && e.text.starts_with("SEAMLESS90012:"))
+    );
+    assert!(
+        els.iter()
+            .any(|e| e.local == "Value" && e.text == "wst:InvalidRequest")
+    );
+    assert!(
+        els.iter()
+            .any(|e| e.local == "Text" && e.text.contains("<this>")),
+        "escaped, then read back"
+    );
+}
