@@ -203,3 +203,37 @@ proptest! {
         let _ = Acceptor::default().validate(b64.as_bytes(), &samples().ring, now());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases() / 10 + 100, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sids_round_trip_through_text_and_binary(authority in 0u64..(1 << 48), subs in prop::collection::vec(any::<u32>(), 0..=15)) {
+        let sid = seamless_core::kerberos::Sid::new(authority, &subs).expect("valid");
+        let text = sid.to_string();
+        prop_assert_eq!(text.parse::<seamless_core::kerberos::Sid>().ok(), Some(sid.clone()));
+        let (back, used) = seamless_core::kerberos::Sid::from_bytes(&sid.to_bytes()).expect("binary");
+        prop_assert_eq!((back, used), (sid, 8 + 4 * subs.len()));
+    }
+
+    #[test]
+    fn keytabs_round_trip(entries in prop::collection::vec(("[a-zA-Z0-9]{1,12}", "[a-z0-9.]{1,20}", "[A-Z.]{1,12}", any::<u32>(), 0usize..5), 0..8)) {
+        let keys: Vec<keytab::KeytabEntry> = entries
+            .iter()
+            .map(|(svc, host, realm, kvno, etype)| keytab::KeytabEntry {
+                principal: seamless_core::kerberos::PrincipalName::service(svc, host, realm),
+                timestamp: 1,
+                kvno: *kvno,
+                key: seamless_core::kerberos::Key::new(Etype::ALL[*etype], &vec![*kvno as u8; Etype::ALL[*etype].key_len()]).map_err(|_| 0),
+            })
+            .collect();
+        let parsed = keytab::parse(&keytab::write(&keys)).expect("parses");
+        prop_assert_eq!(parsed.len(), keys.len());
+        for (a, b) in parsed.iter().zip(&keys) {
+            prop_assert_eq!(&a.principal, &b.principal);
+            prop_assert_eq!(a.kvno, b.kvno);
+            let same = a.key.as_ref().ok().zip(b.key.as_ref().ok()).is_some_and(|(x, y)| x.ct_eq(y));
+            prop_assert!(same);
+        }
+    }
+}
