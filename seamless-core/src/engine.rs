@@ -143,6 +143,9 @@ pub enum Audience {
     Native,
 }
 
+/// The sealing purpose of sign-in tokens (never opens as anything else).
+const PURPOSE_SIGN_IN_TOKEN: &str = "sign-in-token";
+
 /// How long a sign-in token lives (PROTOCOL R9: minutes at most).
 pub const SIGN_IN_TOKEN_TTL: Duration = Duration::from_secs(120);
 
@@ -818,9 +821,12 @@ impl Engine {
             completion: completion.clone(),
         };
         let expires_at = self.now() + SIGN_IN_TOKEN_TTL.as_secs() as i64;
-        self.inner
-            .sealer
-            .seal_value(&body, expires_at, self.inner.entropy.as_ref())
+        self.inner.sealer.seal_value(
+            PURPOSE_SIGN_IN_TOKEN,
+            &body,
+            expires_at,
+            self.inner.entropy.as_ref(),
+        )
     }
 
     /// Redeems a sign-in token once. `binding` is the browser's flow cookie (required
@@ -833,7 +839,10 @@ impl Engine {
         audience: Audience,
         binding: Option<&str>,
     ) -> Result<Completion, Code> {
-        let body: SignInTokenBody = self.inner.sealer.open_value(token, self.now())?;
+        let body: SignInTokenBody =
+            self.inner
+                .sealer
+                .open_value(PURPOSE_SIGN_IN_TOKEN, token, self.now())?;
         if body.aud != audience {
             return Err(Code::FlowInvalid);
         }

@@ -629,6 +629,30 @@ fn sign_in_tokens_are_sealed_short_lived_single_use_bound_and_audience_restricte
         "single use"
     );
 
+    // Domain separation: a sealed flow state is not a sign-in token, nor the reverse.
+    let flow_state = w.start(Some("alice@ad.test"));
+    let as_token = block_on(w.engine.redeem_sign_in_token(
+        flow_state.sealed.as_deref().expect("sealed"),
+        Audience::Native,
+        None,
+    ));
+    assert_eq!(as_token.err(), Some(Code::FlowInvalid));
+    let another = w
+        .engine
+        .issue_sign_in_token(&completion, Audience::Browser)
+        .expect("issue");
+    let as_state = block_on(w.engine.negotiate(&another, &completion.flow_id, None));
+    assert!(
+        matches!(
+            as_state.view,
+            View::Restart {
+                code: Code::FlowInvalid
+            }
+        ),
+        "{:?}",
+        as_state.view
+    );
+
     // Native tokens need no binding; tampering and age are refused.
     let native = w
         .engine

@@ -2,8 +2,9 @@
 //! (XChaCha20-Poly1305), expiring, under a key ring that can rotate.
 //!
 //! Format: base64url(`1` ‖ key id ‖ 24-byte nonce ‖ ciphertext+tag) of the JSON
-//! `{"v":1,"exp":<unix>,"state":{...}}`. The key id and version are bound in the
-//! associated data, so nothing in the envelope can be changed.
+//! `{"v":1,"exp":<unix>,"state":{...}}`. The version, the key id and the purpose
+//! (flow state, sign-in token, ...) are bound in the associated data, so nothing in
+//! the envelope can be changed and nothing sealed for one purpose opens for another.
 
 use std::fmt;
 
@@ -21,6 +22,16 @@ const VERSION: u8 = 1;
 const NONCE: usize = 24;
 /// Sealed states larger than this are refused before decryption.
 pub const MAX_SEALED_LEN: usize = 32 * 1024;
+
+/// The purpose of sealed flow states.
+pub const PURPOSE_FLOW: &str = "flow";
+
+/// Version and key id, then the purpose: everything the ciphertext is bound to.
+fn associated_data(header: [u8; 2], purpose: &str) -> Vec<u8> {
+    let mut aad = header.to_vec();
+    aad.extend_from_slice(purpose.as_bytes());
+    aad
+}
 
 /// One sealing key.
 #[derive(Clone)]
@@ -87,18 +98,21 @@ impl Sealer {
         expires_at: i64,
         entropy: &dyn Entropy,
     ) -> Result<String, Code> {
-        self.seal_value(state, expires_at, entropy)
+        self.seal_value(PURPOSE_FLOW, state, expires_at, entropy)
     }
 
     /// Opens a sealed state at `now`: `FlowExpired` after its expiry, `FlowInvalid`
     /// for anything that does not decrypt and parse.
     pub fn open(&self, sealed: &str, now: i64) -> Result<FlowState, Code> {
-        self.open_value(sealed, now)
+        self.open_value(PURPOSE_FLOW, sealed, now)
     }
 
-    /// Seals any serialisable value (sign-in tokens, cookies).
+    /// Seals any serialisable value for one `purpose` (a label such as
+    /// `"sign-in-token"`). The purpose is bound into the authenticated data, so a
+    /// value sealed for one purpose never opens for another, whatever its shape.
     pub fn seal_value<S: Serialize>(
         &self,
+        purpose: &str,
         value: &S,
         expires_at: i64,
         entropy: &dyn Entropy,
@@ -116,7 +130,7 @@ impl Sealer {
         entropy
             .fill(&mut nonce)
             .map_err(|_| Code::StoreUnavailable)?;
-        let aad = [VERSION, key.id];
+        let header = [VERSION, key.id];
         let cipher =
             XChaCha20Poly1305::new_from_slice(key.key.as_ref()).map_err(|_| Code::FlowInvalid)?;
         let sealed = cipher
@@ -124,20 +138,21 @@ impl Sealer {
                 &XNonce::from(nonce),
                 Payload {
                     msg: &plain,
-                    aad: &aad,
+                    aad: &associated_data(header, purpose),
                 },
             )
             .map_err(|_| Code::FlowInvalid)?;
         let mut out = Vec::with_capacity(2 + NONCE + sealed.len());
-        out.extend_from_slice(&aad);
+        out.extend_from_slice(&header);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
         Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out))
     }
 
-    /// Opens a value sealed by [`Sealer::seal_value`].
+    /// Opens a value sealed by [`Sealer::seal_value`] for the same `purpose`.
     pub fn open_value<S: for<'de> Deserialize<'de>>(
         &self,
+        purpose: &str,
         sealed: &str,
         now: i64,
     ) -> Result<S, Code> {
@@ -164,7 +179,10 @@ impl Sealer {
             cipher
                 .decrypt(
                     &XNonce::try_from(nonce).map_err(|_| Code::FlowInvalid)?,
-                    Payload { msg: body, aad },
+                    Payload {
+                        msg: body,
+                        aad: &associated_data([version, id], purpose),
+                    },
                 )
                 .map_err(|_| Code::FlowInvalid)?,
         );
