@@ -175,6 +175,32 @@ fn pac_flaws_are_refused() {
         assert_eq!(err, KerberosError::Pac(expected), "{flaw:?}");
         assert_eq!(err.code(), 81004);
     }
+    // Without LOGON_INFO, the remaining buffers must still agree with each other.
+    let mut pac = PacSpec::new(domain(), 1105)
+        .with_upn("alice@ad.test")
+        .with_flaw(PacFlaw::RequestorSidMismatch);
+    pac.logon_info = false;
+    pac.requestor = true;
+    let err = reject(
+        &Acceptor::default(),
+        &kdc,
+        TicketSpec::new("alice", now()).with_pac(pac.clone()),
+    );
+    assert_eq!(err, KerberosError::Pac(PacError::SidMismatch("REQUESTOR")));
+    pac.flaws.clear();
+    let minted = kdc
+        .mint(&TicketSpec::new("alice", now()).with_pac(pac))
+        .expect("mint");
+    let t = Acceptor::default()
+        .validate(minted.token.as_bytes(), &kdc.key_ring(), now())
+        .expect("consistent");
+    let user: Sid = format!("{}-1105", domain()).parse().expect("sid");
+    assert_eq!(
+        t.pac.as_ref().and_then(|p| p.user_sid()),
+        Some(&user),
+        "SID from UPN_DNS_INFO"
+    );
+
     let pac = PacSpec::new(domain(), 1105).with_flaw(PacFlaw::TruncateLogonInfo(100));
     let err = reject(
         &Acceptor::default(),

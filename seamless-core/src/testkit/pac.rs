@@ -17,6 +17,8 @@ pub enum PacFlaw {
     ClientInfoTime(i64),
     /// UPN_DNS_INFO carries another SID than LOGON_INFO.
     UpnSidMismatch,
+    /// REQUESTOR carries another SID than the other buffers.
+    RequestorSidMismatch,
     /// Sign with the checksum type of another encryption type.
     SignatureType(Etype),
     /// Leave the server signature out.
@@ -56,6 +58,8 @@ pub struct PacSpec {
     pub requestor: bool,
     /// Include an unknown buffer type 19 (must be skipped).
     pub unknown_buffer: bool,
+    /// Include LOGON_INFO (AD always does; MIT never).
+    pub logon_info: bool,
     /// Defects.
     pub flaws: Vec<PacFlaw>,
 }
@@ -78,6 +82,7 @@ impl PacSpec {
             client_info: true,
             requestor: false,
             unknown_buffer: true,
+            logon_info: true,
             flaws: Vec::new(),
         }
     }
@@ -308,7 +313,9 @@ pub(super) fn build(
     }) {
         logon.truncate(n);
     }
-    buffers.push((1, logon));
+    if spec.logon_info {
+        buffers.push((1, logon));
+    }
     if spec.client_info {
         let name = spec
             .flaws
@@ -349,7 +356,16 @@ pub(super) fn build(
         ));
     }
     if spec.requestor {
-        buffers.push((18, user_sid.to_bytes()));
+        let other = spec
+            .domain_sid
+            .with_rid(spec.user_rid + 2)
+            .unwrap_or_else(|_| user_sid.clone());
+        let sid = if has(&PacFlaw::RequestorSidMismatch) {
+            &other
+        } else {
+            &user_sid
+        };
+        buffers.push((18, sid.to_bytes()));
     }
     if spec.unknown_buffer {
         buffers.push((19, vec![0x5A; 20]));

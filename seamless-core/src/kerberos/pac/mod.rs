@@ -336,16 +336,23 @@ fn verify_inner(
             return Err(PacError::ClientInfoMismatch("name"));
         }
     }
-    if let Some(logon) = &logon_info {
-        if let Some(sid) = upn_dns_info.as_ref().and_then(|u| u.sid.as_ref())
-            && *sid != logon.user_sid
-        {
-            return Err(PacError::SidMismatch("UPN_DNS_INFO"));
-        }
-        if let Some(sid) = &requestor_sid
-            && *sid != logon.user_sid
-        {
-            return Err(PacError::SidMismatch("REQUESTOR"));
+    // Every buffer that names the user's SID must name the same one, whichever
+    // buffers are present.
+    let named: [(Option<&Sid>, &'static str); 3] = [
+        (logon_info.as_ref().map(|l| &l.user_sid), "LOGON_INFO"),
+        (
+            upn_dns_info.as_ref().and_then(|u| u.sid.as_ref()),
+            "UPN_DNS_INFO",
+        ),
+        (requestor_sid.as_ref(), "REQUESTOR"),
+    ];
+    let mut first: Option<&Sid> = None;
+    for (sid, buffer) in named {
+        let Some(sid) = sid else { continue };
+        match first {
+            Some(f) if f != sid => return Err(PacError::SidMismatch(buffer)),
+            Some(_) => {}
+            None => first = Some(sid),
         }
     }
 
