@@ -181,8 +181,7 @@ pub(crate) fn dev(
         kvno: kdc.kvno(),
         key: Ok(kdc.key().clone()),
     };
-    std::fs::write(&path, keytab::write(&[entry]))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    write_new_private(&path, &keytab::write(&[entry]))?;
     let say = |step: &str| {
         if !as_json {
             println!("{step}");
@@ -246,4 +245,29 @@ pub(crate) fn dev(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Creates `path` exclusively (never following or replacing an existing file or
+/// link) with owner-only permissions, and writes `bytes` to it.
+fn write_new_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            format!(
+                "{} already exists; choose another --keytab-out",
+                path.display()
+            )
+        } else {
+            format!("cannot create {}: {e}", path.display())
+        }
+    })?;
+    file.write_all(bytes)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

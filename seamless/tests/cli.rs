@@ -55,6 +55,9 @@ fn validate_reports_codes_for_bad_tokens_and_errors_for_bad_keytabs() {
     let keytab = temp("v.keytab");
     let (code, _, err) = seamless(&["dev", "--keytab-out", keytab.to_str().expect("utf8")]);
     assert_eq!(code, 0, "{err}");
+    let (code, _, err) = seamless(&["dev", "--keytab-out", keytab.to_str().expect("utf8")]);
+    assert_eq!(code, 2, "never overwrites: {err}");
+    assert!(err.contains("already exists"), "{err}");
     let k = keytab.to_str().expect("utf8");
     let (code, out, _) = seamless(&[
         "validate",
