@@ -15,6 +15,11 @@ pub trait Clock: Send + Sync {
     }
 }
 
+/// Now on the system clock, in Unix seconds.
+pub fn unix_now() -> i64 {
+    SystemClock.unix()
+}
+
 /// The system clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;

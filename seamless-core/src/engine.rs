@@ -373,7 +373,7 @@ impl Engine {
             .entropy
             .fill(&mut id)
             .map_err(|_| Code::StoreUnavailable)?;
-        Ok(id.iter().map(|b| format!("{b:02x}")).collect())
+        Ok(crate::kerberos::crypto::hex(&id))
     }
 
     /// Starts a sign-in. `suppressed`: the client carries the sign-out marker, so

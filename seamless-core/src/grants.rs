@@ -91,10 +91,7 @@ impl std::fmt::Debug for Grants {
 }
 
 fn hash(value: &str) -> String {
-    Sha256::digest(value.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::kerberos::crypto::hex(&Sha256::digest(value.as_bytes()))
 }
 
 /// `base64url(SHA-256(verifier))`, the S256 code challenge (RFC 7636 §4.2).

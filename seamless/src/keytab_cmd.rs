@@ -68,12 +68,7 @@ pub(crate) fn secret_from_stdin(what: &str) -> Result<zeroize::Zeroizing<String>
     Ok(line)
 }
 
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub(crate) use seamless_core::clock::unix_now;
 
 /// Derives keys from a password and appends them to a keytab.
 pub(crate) fn derive(

@@ -174,10 +174,7 @@ pub(crate) fn dev(
     });
     let entry = keytab::KeytabEntry {
         principal: kdc.service().clone(),
-        timestamp: SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs() as u32)
-            .unwrap_or(0),
+        timestamp: seamless_core::clock::unix_now().max(0) as u32,
         kvno: kdc.kvno(),
         key: Ok(kdc.key().clone()),
     };

@@ -144,10 +144,7 @@ fn ring(bytes: &[u8], manifest: Option<&[u8]>, aliases: &Aliases) -> Result<KeyR
 }
 
 fn warn_if_stale(ring: &KeyRing, entries: &[keytab::KeytabEntry]) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let now = crate::clock::unix_now();
     for account in ring.accounts() {
         let current = account
             .keys()

@@ -373,10 +373,7 @@ impl Directory for LdapDirectory {
         };
         let filter = format!("(&{}{clause})", self.config.user_filter);
         let entries = self.search(&filter).await?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now = crate::clock::unix_now();
         match entries.as_slice() {
             [] => Ok(None),
             [one] => to_user(one, now).map(Some),

@@ -81,7 +81,7 @@ fn decoy() -> &'static str {
     DECOY.get_or_init(|| {
         let mut random = [0u8; 16];
         let _ = getrandom::fill(&mut random);
-        let text: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let text = crate::kerberos::crypto::hex(&random);
         hash_password(&text).unwrap_or_default()
     })
 }

@@ -240,9 +240,7 @@ impl ReplayCache for StoreReplayCache {
         if self.not_before.is_some_and(|t| entry.ctime < t) {
             return Ok(Freshness::Replayed);
         }
-        let key: String = std::iter::once("replay:".to_string())
-            .chain(entry.key.0.iter().map(|b| format!("{b:02x}")))
-            .collect();
+        let key = format!("replay:{}", crate::kerberos::crypto::hex(&entry.key.0));
         let ttl = Duration::from_secs(entry.expires_at.saturating_sub(now).max(1) as u64);
         match self.store.insert_if_absent(&key, b"1", ttl).await {
             Ok(true) => Ok(Freshness::Fresh),

@@ -171,6 +171,11 @@ impl fmt::Display for Etype {
     }
 }
 
+/// Lower-case hex of `bytes` (ids, digests and store keys; never key material in logs).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A source of randomness for confounders and keys. Injected so that tests and
 /// simulators can be deterministic.
 pub trait Entropy: Send + Sync {
@@ -509,10 +514,6 @@ mod tests {
             }
             Ok(())
         }
-    }
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     #[test]
