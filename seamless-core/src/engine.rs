@@ -23,7 +23,10 @@ use crate::flow::{
     self, AuthFacts, Challenging, FlowCore, FlowState, MfaOutcome, NegotiateMode, Next,
     PasswordOutcome, PolicyPending, SignInRequest, TicketValidated,
 };
+use crate::grants::Grants;
+use crate::http::{Client, Clients, WebConfig};
 use crate::kerberos::{Acceptor, AcceptorConfig, Entropy, OsEntropy, ReplayCache, ValidatedTicket};
+use crate::token::{SigningAlgorithm, SigningKeys, TokenIssuer, TokenSettings};
 
 /// Attempt limits.
 #[derive(Debug, Clone)]
@@ -63,6 +66,10 @@ pub struct EngineConfig {
     pub flow_ttl: Duration,
     /// Attempt limits.
     pub limits: Limits,
+    /// Token lifetimes.
+    pub tokens: TokenSettings,
+    /// How long refresh tokens live.
+    pub refresh_ttl: Duration,
 }
 
 impl Default for EngineConfig {
@@ -72,6 +79,8 @@ impl Default for EngineConfig {
             mapping: PrincipalMapping::default(),
             flow_ttl: Duration::from_secs(600),
             limits: Limits::default(),
+            tokens: TokenSettings::default(),
+            refresh_ttl: Duration::from_secs(14 * 24 * 3600),
         }
     }
 }
@@ -169,6 +178,8 @@ pub struct Step {
     pub challenge: bool,
     /// A final `WWW-Authenticate: Negotiate <token>` (AP-REP for mutual auth).
     pub negotiate_response: Option<String>,
+    /// The application's request, while the flow is open or when it was refused.
+    pub request: Option<SignInRequest>,
 }
 
 /// The sign-in engine. Cheap to clone; share one per process.
@@ -190,6 +201,10 @@ struct Inner {
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
     sealer: Sealer,
+    web: WebConfig,
+    clients: Clients,
+    tokens: TokenIssuer,
+    grants: Grants,
 }
 
 impl fmt::Debug for Engine {
@@ -214,6 +229,9 @@ pub struct EngineBuilder {
     clock: Option<Arc<dyn Clock>>,
     entropy: Option<Arc<dyn Entropy>>,
     sealing_keys: Vec<SealingKey>,
+    web: WebConfig,
+    clients: Vec<Client>,
+    token_keys: Option<SigningKeys>,
 }
 
 macro_rules! setter {
@@ -260,6 +278,26 @@ impl EngineBuilder {
         self
     }
 
+    /// The HTTP surface's settings.
+    pub fn web(mut self, web: WebConfig) -> Self {
+        self.web = web;
+        self
+    }
+
+    /// Registers an OpenID Connect client.
+    pub fn client(mut self, client: Client) -> Self {
+        self.clients.push(client);
+        self
+    }
+
+    /// Token signing keys. Without them the engine generates, in memory, one key
+    /// for RS256 and for each algorithm a client uses (tokens then do not survive
+    /// a restart; give keys, e.g. [`SigningKeys::load_or_generate`], in production).
+    pub fn token_keys(mut self, keys: SigningKeys) -> Self {
+        self.token_keys = Some(keys);
+        self
+    }
+
     /// Builds the engine.
     pub fn build(self) -> Result<Engine, BackendError> {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
@@ -285,6 +323,26 @@ impl EngineBuilder {
             Some(d) => d,
             None => Arc::new(StaticDirectory::from_text("")?),
         };
+        let clients = Clients::new(self.clients);
+        let token_keys = match self.token_keys {
+            Some(k) => k,
+            None => {
+                let mut algs = vec![SigningAlgorithm::Rs256];
+                for alg in clients.algorithms() {
+                    if !algs.contains(&alg) {
+                        algs.push(alg);
+                    }
+                }
+                SigningKeys::generate(&algs, clock.unix())
+                    .map_err(|e| BackendError::unavailable(e.to_string()))?
+            }
+        };
+        let mut token_settings = self.config.tokens.clone();
+        if token_settings.issuer.is_empty() {
+            token_settings.issuer = self.web.issuer();
+        }
+        let tokens = TokenIssuer::new(token_settings, token_keys);
+        let grants = Grants::new(store.clone(), entropy.clone(), self.config.refresh_ttl);
         Ok(Engine {
             inner: Arc::new(Inner {
                 acceptor: Acceptor::new(self.config.acceptor.clone()).with_entropy(entropy.clone()),
@@ -301,6 +359,10 @@ impl EngineBuilder {
                 clock,
                 entropy,
                 sealer,
+                web: self.web,
+                clients,
+                tokens,
+                grants,
             }),
         })
     }
@@ -355,6 +417,9 @@ impl Engine {
             clock: None,
             entropy: None,
             sealing_keys: Vec::new(),
+            web: WebConfig::default(),
+            clients: Vec::new(),
+            token_keys: None,
         }
     }
 
@@ -363,11 +428,42 @@ impl Engine {
         &self.inner.config
     }
 
-    fn now(&self) -> i64 {
+    /// The HTTP surface's settings.
+    pub fn web(&self) -> &WebConfig {
+        &self.inner.web
+    }
+
+    /// The token issuer (keys, JWKS, signing).
+    pub fn tokens(&self) -> &TokenIssuer {
+        &self.inner.tokens
+    }
+
+    /// Codes and refresh tokens.
+    pub fn grants(&self) -> &Grants {
+        &self.inner.grants
+    }
+
+    pub(crate) fn clients(&self) -> &Clients {
+        &self.inner.clients
+    }
+
+    pub(crate) fn directory(&self) -> &dyn Directory {
+        self.inner.directory.as_ref()
+    }
+
+    pub(crate) fn sealer(&self) -> &Sealer {
+        &self.inner.sealer
+    }
+
+    pub(crate) fn entropy(&self) -> &dyn Entropy {
+        self.inner.entropy.as_ref()
+    }
+
+    pub(crate) fn now(&self) -> i64 {
         self.inner.clock.unix()
     }
 
-    fn random_id(&self) -> Result<String, Code> {
+    pub(crate) fn random_id(&self) -> Result<String, Code> {
         let mut id = [0u8; 16];
         self.inner
             .entropy
@@ -469,6 +565,25 @@ impl Engine {
                 tracing::info!(target: "seamless::kerberos", code = e.code(), reason = e.reason(), rfc = e.rfc_name(), "ticket refused");
                 (Err(Code::from_kerberos(&e)), None)
             }
+        }
+    }
+
+    /// The background Negotiate request carried something that is not a usable
+    /// Negotiate token (another scheme, an oversized header): `code` says why.
+    pub async fn refuse_negotiate(&self, sealed: &str, binding: &str, code: Code) -> Step {
+        match self.open(sealed, binding) {
+            Ok(FlowState::Challenging(s)) => self.drive(s.on_ticket(Err(code))).await,
+            Ok(other) => self.wrong_step(other).await,
+            Err(c) => restart(binding.to_string(), c),
+        }
+    }
+
+    /// Shows the step a sealed state waits at (the page posts back a state the
+    /// background request returned).
+    pub async fn show(&self, sealed: &str, binding: &str) -> Step {
+        match self.open(sealed, binding) {
+            Ok(state) => self.wait(state, false),
+            Err(c) => restart(binding.to_string(), c),
         }
     }
 
@@ -610,7 +725,7 @@ impl Engine {
 
     /// A sealed state that does not belong to this step: show it again.
     async fn wrong_step(&self, state: FlowState) -> Step {
-        self.drive(Next::Wait(state)).await
+        self.wait(state, false)
     }
 
     /// Runs the machine until it waits for the user or ends, performing its actions.
@@ -619,7 +734,7 @@ impl Engine {
             next = match next {
                 Next::Lookup(validated) => self.lookup(validated).await,
                 Next::Decide(pending) => self.decide(pending),
-                Next::Wait(state) => return self.wait(state),
+                Next::Wait(state) => return self.wait(state, true),
                 Next::Completed(done) => {
                     log_attempt(
                         &done.core,
@@ -641,6 +756,7 @@ impl Engine {
                         sealed: None,
                         challenge: false,
                         negotiate_response: None,
+                        request: None,
                     };
                 }
                 Next::Denied(denied) => {
@@ -651,6 +767,7 @@ impl Engine {
                         sealed: None,
                         challenge: false,
                         negotiate_response: None,
+                        request: Some(denied.core.request),
                     };
                 }
             }
@@ -699,7 +816,9 @@ impl Engine {
         validated.on_directory(answer)
     }
 
-    fn wait(&self, state: FlowState) -> Step {
+    /// Seals a waiting state. `fresh`: the machine just arrived here (log a
+    /// fallback once), rather than showing a state again.
+    fn wait(&self, state: FlowState, fresh: bool) -> Step {
         let core = state.core();
         let flow_id = core.id.clone();
         let expires_at = core.started_at + self.inner.config.flow_ttl.as_secs() as i64;
@@ -709,7 +828,7 @@ impl Engine {
                 username: s.username.clone(),
             },
             FlowState::AwaitingPassword(s) => {
-                if s.error.is_none() {
+                if fresh && s.error.is_none() {
                     log_attempt(&s.core, "fallback", s.reason, None, None);
                 }
                 View::Password {
@@ -734,6 +853,7 @@ impl Engine {
                 sealed: Some(sealed),
                 challenge: false,
                 negotiate_response: None,
+                request: Some(state.core().request.clone()),
             },
             Err(code) => restart(flow_id, code),
         }
@@ -899,6 +1019,7 @@ fn restart(flow_id: String, code: Code) -> Step {
         sealed: None,
         challenge: false,
         negotiate_response: None,
+        request: None,
     }
 }
 

@@ -26,9 +26,12 @@ pub mod clock;
 pub mod engine;
 pub mod error;
 pub mod flow;
+pub mod fs;
 pub mod grants;
+pub mod http;
 pub mod kerberos;
 pub mod native;
+pub mod token;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -9,17 +9,11 @@ use seamless_core::kerberos::manifest::{self, RingManifest};
 use seamless_core::kerberos::{Etype, Key, KeyRing, PrincipalName, keytab};
 use serde_json::{Value, json};
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so a reader
-/// (the running server) never sees half a file.
+/// Writes `bytes` to `path` through an owner-only temporary file and a rename, so
+/// a reader (the running server) never sees half a file and nobody else sees it at all.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| format!("cannot replace {}: {e}", path.display()))
+    seamless_core::fs::write_private(path, bytes)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Reads a keytab, or an empty list when it does not exist yet.

@@ -12,13 +12,14 @@ use seamless_core::backends::{
     Store, TotpVerifier, User, UserQuery, hash_password, totp_code,
 };
 use seamless_core::clock::{Clock, ManualClock};
-use seamless_core::engine::{Engine, EngineConfig, Step, View};
+use seamless_core::engine::{Engine, EngineBuilder, EngineConfig, Step, View};
 use seamless_core::error::{BackendError, Code};
 use seamless_core::flow::SignInRequest;
 use seamless_core::flow::seal::SealingKey;
 use seamless_core::kerberos::{Etype, Key};
 use seamless_core::testkit::sim::{SeededEntropy, block_on};
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
+use seamless_core::token::{SigningAlgorithm, SigningKeys};
 
 pub const T0: i64 = 1_800_000_000;
 pub const DOMAIN: &str = "S-1-5-21-1004336348-1177238915-682003330";
@@ -161,6 +162,22 @@ pub fn world(policy: RulePolicy) -> World {
 }
 
 pub fn world_with(policy: RulePolicy, config: EngineConfig, sealing: Vec<SealingKey>) -> World {
+    world_custom(policy, config, sealing, |b| b)
+}
+
+/// Token signing keys for every algorithm, generated once per test binary.
+pub fn token_keys() -> SigningKeys {
+    static KEYS: OnceLock<SigningKeys> = OnceLock::new();
+    KEYS.get_or_init(|| SigningKeys::generate(&SigningAlgorithm::ALL, T0).expect("token keys"))
+        .clone()
+}
+
+pub fn world_custom(
+    policy: RulePolicy,
+    config: EngineConfig,
+    sealing: Vec<SealingKey>,
+    customize: impl FnOnce(EngineBuilder) -> EngineBuilder,
+) -> World {
     let clock = Arc::new(ManualClock::new(T0));
     let entropy = Arc::new(SeededEntropy::new(42));
     let key = Key::new(Etype::Aes256CtsHmacSha196, &[0x11; 32]).expect("key");
@@ -173,7 +190,7 @@ pub fn world_with(policy: RulePolicy, config: EngineConfig, sealing: Vec<Sealing
         inner: MemoryStore::new(10_000, clock.clone()),
         fail: store_down.clone(),
     });
-    let engine = Engine::builder()
+    let builder = Engine::builder()
         .config(config)
         .keys(Arc::new(MemoryKeyStore::new(kdc.key_ring())))
         .directory(Arc::new(Flaky {
@@ -191,8 +208,8 @@ pub fn world_with(policy: RulePolicy, config: EngineConfig, sealing: Vec<Sealing
         .clock(clock.clone())
         .entropy(entropy)
         .sealing_keys(sealing)
-        .build()
-        .expect("engine");
+        .token_keys(token_keys());
+    let engine = customize(builder).build().expect("engine");
     World {
         clock,
         kdc,

@@ -1,0 +1,348 @@
+//! The framework-neutral HTTP surface: sign-in pages with the background
+//! Negotiate request, the OpenID Connect endpoints, and middleware mode.
+//!
+//! It speaks `http` 1.x with [`Bytes`] bodies. The core decides every status
+//! code, header, cookie and body; an adapter only converts types:
+//!
+//! 1. if [`Engine::wants`] the request, read its body (at most
+//!    [`WebConfig::max_body`]) and send what [`Engine::handle`] returns;
+//! 2. otherwise ask [`Engine::authenticate`] who is calling and pass the request
+//!    on; a handler that needs a signed-in user answers with
+//!    [`Engine::sign_in_required`].
+//!
+//! Paths, under [`WebConfig::base_path`]:
+//!
+//! | path | |
+//! |---|---|
+//! | `GET /authorize` | OIDC authorization endpoint; renders the sign-in page |
+//! | `GET /signin?return=/path` | middleware mode: sign in to this app |
+//! | `POST /login` | every form post of the sign-in page |
+//! | `GET /winauth/sso`, `GET /winauth/ssoprobe` | background Negotiate, probe |
+//! | `POST /token` | authorization code and refresh token grants |
+//! | `GET /.well-known/openid-configuration`, `GET /jwks` | discovery |
+//! | `GET /userinfo` | claims for a Bearer access token |
+//! | `GET\|POST /logout` | sign-out (sets the seamless suppression marker) |
+
+mod cookies;
+mod form;
+mod oidc;
+mod pages;
+mod session;
+mod signin;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::engine::Engine;
+use crate::error::Code;
+use crate::token::SigningAlgorithm;
+
+pub use session::Identity;
+
+/// A request as the engine takes it.
+pub type Request = http::Request<Bytes>;
+/// A response as the engine makes it.
+pub type Response = http::Response<Bytes>;
+
+/// The client's address, put in the request's extensions by the adapter (after
+/// whatever trusted-proxy handling the application does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+/// The HTTP surface's settings.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Scheme, host and port users reach us at, without a trailing slash
+    /// (`https://login.example.com`). With [`WebConfig::base_path`] it makes the
+    /// issuer.
+    pub public_origin: String,
+    /// Where the sign-in paths live (`""` for the root, or `/seamless`).
+    pub base_path: String,
+    /// The name pages show.
+    pub title: String,
+    /// How long the page waits for the background Negotiate request before it
+    /// shows the password form.
+    pub sso_timeout: Duration,
+    /// The longest a session lasts (also capped at the Kerberos ticket's end).
+    pub session_ttl: Duration,
+    /// Request bodies larger than this are refused (413).
+    pub max_body: usize,
+    /// A request header block larger than this on the Negotiate endpoint gets
+    /// the 81001 fallback.
+    pub max_header_block: usize,
+    secure_cookies: bool,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            public_origin: "http://localhost:8080".into(),
+            base_path: String::new(),
+            title: "Sign in".into(),
+            sso_timeout: Duration::from_secs(5),
+            session_ttl: Duration::from_secs(8 * 3600),
+            max_body: 64 * 1024,
+            max_header_block: 64 * 1024,
+            secure_cookies: true,
+        }
+    }
+}
+
+/// Settings that weaken security, for development on `http://localhost` only.
+#[derive(Debug)]
+pub struct Dangerous<'a>(&'a mut WebConfig);
+
+impl Dangerous<'_> {
+    /// Cookies without `Secure` (and without the `__Host-` prefix), so plain
+    /// `http://localhost` works. Never in production.
+    pub fn insecure_cookies(self) -> Self {
+        self.0.secure_cookies = false;
+        self
+    }
+}
+
+impl WebConfig {
+    /// Defaults for a service reached at `public_origin`
+    /// (`https://login.example.com`, no trailing slash).
+    pub fn new(public_origin: impl Into<String>) -> Self {
+        Self {
+            public_origin: public_origin.into().trim_end_matches('/').to_string(),
+            ..Self::default()
+        }
+    }
+
+    /// The issuer URL: origin and base path.
+    pub fn issuer(&self) -> String {
+        format!("{}{}", self.public_origin, self.base_path)
+    }
+
+    /// Settings that weaken security; each is named for what it gives up.
+    pub fn dangerous(&mut self) -> Dangerous<'_> {
+        Dangerous(self)
+    }
+
+    /// Whether cookies are `Secure`.
+    pub fn secure_cookies(&self) -> bool {
+        self.secure_cookies
+    }
+}
+
+/// A client secret, kept only as its SHA-256 and compared in constant time.
+#[derive(Clone)]
+pub struct ClientSecret([u8; 32]);
+
+impl ClientSecret {
+    /// From the secret's text.
+    pub fn new(secret: &str) -> Self {
+        Self(Sha256::digest(secret.as_bytes()).into())
+    }
+
+    fn matches(&self, presented: &str) -> bool {
+        let h: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        h.ct_eq(&self.0).into()
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret(..)")
+    }
+}
+
+/// A registered OpenID Connect client (relying party).
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// `client_id`.
+    pub id: String,
+    /// Its secret (`client_secret_basic` / `client_secret_post`), or `None` for a
+    /// public client, which must use PKCE.
+    pub secret: Option<ClientSecret>,
+    /// Redirect URIs, matched exactly.
+    pub redirect_uris: Vec<String>,
+    /// Where it may send users after sign-out, matched exactly.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// The algorithm its ID and access tokens are signed with.
+    pub algorithm: SigningAlgorithm,
+}
+
+impl Client {
+    /// A public client (PKCE required) with one redirect URI.
+    pub fn public(id: impl Into<String>, redirect_uri: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            secret: None,
+            redirect_uris: vec![redirect_uri.into()],
+            post_logout_redirect_uris: Vec::new(),
+            algorithm: SigningAlgorithm::default(),
+        }
+    }
+
+    /// A confidential client with one redirect URI.
+    pub fn confidential(
+        id: impl Into<String>,
+        secret: &str,
+        redirect_uri: impl Into<String>,
+    ) -> Self {
+        Self {
+            secret: Some(ClientSecret::new(secret)),
+            ..Self::public(id, redirect_uri)
+        }
+    }
+
+    /// With this signing algorithm.
+    pub fn with_algorithm(mut self, algorithm: SigningAlgorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+}
+
+/// The registered clients.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Clients(HashMap<String, Client>);
+
+impl Clients {
+    pub(crate) fn new(clients: Vec<Client>) -> Self {
+        Self(clients.into_iter().map(|c| (c.id.clone(), c)).collect())
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<&Client> {
+        self.0.get(id)
+    }
+
+    pub(crate) fn algorithms(&self) -> impl Iterator<Item = SigningAlgorithm> + '_ {
+        self.0.values().map(|c| c.algorithm)
+    }
+}
+
+/// What the adapter does with a request.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Send this response; the application does not see the request.
+    Respond(Response),
+    /// Pass the request to the application.
+    Continue(Continue),
+}
+
+/// A request for the application, with who sent it.
+#[derive(Debug, Default)]
+pub struct Continue {
+    /// The signed-in user, if any.
+    pub identity: Option<Identity>,
+    /// Headers to add to the application's response (clearing a stale cookie).
+    pub response_headers: HeaderMap,
+}
+
+/// The path inside the base, when `path` is one of ours.
+fn local_path<'a>(base: &str, path: &'a str) -> Option<&'a str> {
+    let rest = path.strip_prefix(base)?;
+    rest.starts_with('/').then_some(rest)
+}
+
+impl Engine {
+    /// Whether `head` is for the sign-in surface: read its body and call
+    /// [`Engine::handle`]. Everything else belongs to the application.
+    pub fn wants(&self, method: &Method, path: &str) -> bool {
+        local_path(&self.web().base_path, path)
+            .is_some_and(|p| signin::Route::of(method, p).is_some())
+    }
+
+    /// Answers a request for the sign-in surface, or says who is calling for any
+    /// other request. Never panics, never answers 500 for bad input.
+    pub async fn handle(&self, request: Request) -> Outcome {
+        let (head, body) = request.into_parts();
+        let route = local_path(&self.web().base_path, head.uri.path())
+            .and_then(|p| signin::Route::of(&head.method, p));
+        match route {
+            Some(route) => Outcome::Respond(self.route(route, &head, &body).await),
+            None => Outcome::Continue(self.authenticate_with_headers(&head)),
+        }
+    }
+
+    /// The response for a request that needs a signed-in user and has none: a
+    /// redirect to sign in for browsers, `401` with `WWW-Authenticate: Bearer`
+    /// for API clients (`Accept: application/json`, or a Bearer attempt).
+    pub fn sign_in_required(&self, head: &http::request::Parts) -> Response {
+        session::sign_in_required(self, head)
+    }
+}
+
+/// Builds a response.
+fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response {
+    let mut response = http::Response::new(body.into());
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+/// A JSON response.
+fn json(status: StatusCode, value: &serde_json::Value) -> Response {
+    respond(status, "application/json", value.to_string())
+}
+
+/// A JSON error body with our stable code.
+fn json_code(code: Code) -> serde_json::Value {
+    serde_json::json!({
+        "error": error_name(code),
+        "code": code.number(),
+        "message": pages::message(code),
+    })
+}
+
+/// A short machine name for a code.
+fn error_name(code: Code) -> &'static str {
+    match code {
+        Code::TicketTooLarge
+        | Code::TicketNotAcceptable
+        | Code::PackageNotSupported
+        | Code::NoTicket
+        | Code::MalformedTicket
+        | Code::TicketInvalid => "seamless_failed",
+        Code::InteractionRequired | Code::MfaNotEnrolled => "interaction_required",
+        Code::DirectoryUnavailable
+        | Code::StoreUnavailable
+        | Code::VerifierUnavailable
+        | Code::KeysUnavailable => "temporarily_unavailable",
+        Code::FlowExpired | Code::FlowInvalid => "flow_invalid",
+        Code::BadRequest => "invalid_request",
+        _ => "access_denied",
+    }
+}
+
+/// A redirect (303: the browser follows with GET).
+fn redirect(location: &str) -> Response {
+    let mut response = respond(StatusCode::SEE_OTHER, "text/plain", Bytes::new());
+    match HeaderValue::from_str(location) {
+        Ok(v) => {
+            response.headers_mut().insert(header::LOCATION, v);
+            response
+        }
+        Err(_) => respond(StatusCode::BAD_REQUEST, "text/plain", "bad redirect"),
+    }
+}
+
+fn add_header(response: &mut Response, name: HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        response.headers_mut().append(name, v);
+    }
+}

@@ -1,0 +1,331 @@
+//! The OpenID Connect endpoints: token, discovery, JWKS, userinfo.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::StatusCode;
+use http::header::{self, HeaderValue};
+use http::request::Parts;
+
+use super::form::Params;
+use super::session::bearer;
+use super::{Client, Response, add_header, json};
+use crate::engine::Engine;
+use crate::grants::{Grant, GrantError};
+use crate::token::SigningAlgorithm;
+
+/// An OAuth error response (RFC 6749 §5.2).
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut response = json(
+        status,
+        &serde_json::json!({"error": error, "error_description": description}),
+    );
+    add_header(&mut response, header::PRAGMA, "no-cache");
+    response
+}
+
+fn grant_error(e: GrantError) -> Response {
+    match e {
+        GrantError::InvalidGrant(why) => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why),
+        GrantError::Pkce => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "PKCE verification failed",
+        ),
+        _ => oauth_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the grant store is unavailable",
+        ),
+    }
+}
+
+/// `client_id` and secret from `Authorization: Basic` (RFC 6749 §2.3.1: each
+/// form-urlencoded before base64).
+fn basic_credentials(head: &Parts) -> Option<Result<(String, String), ()>> {
+    let value = head.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()
+        .and_then(|d| String::from_utf8(d).ok());
+    let parsed = decoded.and_then(|text| {
+        let (id, secret) = text.split_once(':')?;
+        let unescape = |s: &str| {
+            form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+        };
+        Some((unescape(id)?, unescape(secret)?))
+    });
+    Some(parsed.ok_or(()))
+}
+
+impl Engine {
+    /// Authenticates the client at the token endpoint.
+    fn token_client(&self, head: &Parts, params: &Params) -> Result<&Client, Box<Response>> {
+        let invalid_client = |basic: bool| {
+            let mut response = oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed",
+            );
+            if basic {
+                add_header(
+                    &mut response,
+                    header::WWW_AUTHENTICATE,
+                    "Basic realm=\"token\"",
+                );
+            }
+            Box::new(response)
+        };
+        let basic = basic_credentials(head);
+        let used_basic = basic.is_some();
+        let (id, secret) = match basic {
+            Some(Err(())) => return Err(invalid_client(true)),
+            Some(Ok(_)) if params.get("client_secret").is_some() => {
+                return Err(Box::new(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "use one client authentication method",
+                )));
+            }
+            Some(Ok((id, secret))) => {
+                if params.get("client_id").is_some_and(|p| p != id) {
+                    return Err(invalid_client(true));
+                }
+                (id, Some(secret))
+            }
+            None => match params.get("client_id") {
+                Some(id) => (
+                    id.to_string(),
+                    params.get("client_secret").map(str::to_string),
+                ),
+                None => return Err(invalid_client(false)),
+            },
+        };
+        let client = self
+            .clients()
+            .get(&id)
+            .ok_or_else(|| invalid_client(used_basic))?;
+        let ok = match (&client.secret, &secret) {
+            (Some(expected), Some(given)) => expected.matches(given),
+            (None, None) => true,
+            _ => false,
+        };
+        if ok {
+            Ok(client)
+        } else {
+            Err(invalid_client(used_basic))
+        }
+    }
+
+    /// `POST /token`.
+    pub(super) async fn token_endpoint(&self, head: &Parts, body: &Bytes) -> Response {
+        let Ok(params) = Params::parse(body) else {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "malformed or repeated parameters",
+            );
+        };
+        let client = match self.token_client(head, &params) {
+            Ok(c) => c,
+            Err(response) => return *response,
+        };
+        match params.get("grant_type") {
+            Some("authorization_code") => {
+                let (Some(code), Some(redirect_uri)) =
+                    (params.get("code"), params.get("redirect_uri"))
+                else {
+                    return oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        "code and redirect_uri are required",
+                    );
+                };
+                match self
+                    .grants()
+                    .redeem_code(code, &client.id, redirect_uri, params.get("code_verifier"))
+                    .await
+                {
+                    Ok(grant) => self.token_response(client, &grant, true).await,
+                    Err(e) => grant_error(e),
+                }
+            }
+            Some("refresh_token") => {
+                let Some(token) = params.get("refresh_token") else {
+                    return oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        "refresh_token is required",
+                    );
+                };
+                match self.grants().rotate_refresh(token, &client.id).await {
+                    Ok((grant, next)) => self.tokens_json(client, &grant, next, false),
+                    Err(e) => grant_error(e),
+                }
+            }
+            Some(_) => oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "supported: authorization_code, refresh_token",
+            ),
+            None => oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is required",
+            ),
+        }
+    }
+
+    async fn token_response(&self, client: &Client, grant: &Grant, with_nonce: bool) -> Response {
+        match self.grants().issue_refresh(grant).await {
+            Ok(refresh) => self.tokens_json(client, grant, refresh, with_nonce),
+            Err(e) => grant_error(e),
+        }
+    }
+
+    fn tokens_json(
+        &self,
+        client: &Client,
+        grant: &Grant,
+        refresh: String,
+        with_nonce: bool,
+    ) -> Response {
+        let now = self.now();
+        let unavailable = || {
+            oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "token signing failed",
+            )
+        };
+        let Ok(jti) = self.random_id() else {
+            return unavailable();
+        };
+        let Ok((access, claims)) = self.tokens().access_token(
+            &grant.completion,
+            &client.id,
+            &grant.scope,
+            jti,
+            client.algorithm,
+            now,
+        ) else {
+            return unavailable();
+        };
+        let mut body = serde_json::json!({
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": claims.exp - now,
+            "refresh_token": refresh,
+            "scope": grant.scope,
+        });
+        if grant.scope.split(' ').any(|s| s == "openid") {
+            let nonce = if with_nonce {
+                grant.nonce.as_deref()
+            } else {
+                None
+            };
+            let Ok(id_token) =
+                self.tokens()
+                    .id_token(&grant.completion, &client.id, nonce, client.algorithm, now)
+            else {
+                return unavailable();
+            };
+            body["id_token"] = id_token.into();
+        }
+        let mut response = json(StatusCode::OK, &body);
+        add_header(&mut response, header::PRAGMA, "no-cache");
+        response
+    }
+
+    /// `GET /.well-known/openid-configuration`.
+    pub(super) fn discovery(&self) -> Response {
+        let issuer = &self.tokens().settings().issuer;
+        let keys = self.tokens().keys();
+        let algs: Vec<&str> = SigningAlgorithm::ALL
+            .into_iter()
+            .filter(|a| keys.signer(*a).is_some())
+            .map(SigningAlgorithm::name)
+            .collect();
+        let base = format!("{}{}", self.web().public_origin, self.web().base_path);
+        cacheable(json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "issuer": issuer,
+                "authorization_endpoint": format!("{base}/authorize"),
+                "token_endpoint": format!("{base}/token"),
+                "userinfo_endpoint": format!("{base}/userinfo"),
+                "jwks_uri": format!("{base}/jwks"),
+                "end_session_endpoint": format!("{base}/logout"),
+                "response_types_supported": ["code"],
+                "response_modes_supported": ["query"],
+                "grant_types_supported": ["authorization_code", "refresh_token"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": algs,
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+                "code_challenge_methods_supported": ["S256"],
+                "scopes_supported": ["openid", "profile", "offline_access"],
+                "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "upn", "name", "onprem_sid", "groups", "hasgroups"],
+                "authorization_response_iss_parameter_supported": true,
+                "prompt_values_supported": ["none", "login", "select_account"],
+            }),
+        ))
+    }
+
+    /// `GET /jwks`: current and previous public keys.
+    pub(super) fn jwks(&self) -> Response {
+        let set = self.tokens().keys().jwks();
+        match serde_json::to_value(&set) {
+            Ok(v) => cacheable(json(StatusCode::OK, &v)),
+            Err(_) => oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "keys",
+            ),
+        }
+    }
+
+    /// `GET|POST /userinfo` with a Bearer access token.
+    pub(super) fn userinfo(&self, head: &Parts) -> Response {
+        let claims = bearer(head).and_then(|t| self.tokens().verify_access(t, self.now()).ok());
+        match claims {
+            Some(c) => match serde_json::to_value(&c.user) {
+                Ok(v) => json(StatusCode::OK, &v),
+                Err(_) => oauth_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "claims",
+                ),
+            },
+            None => {
+                let mut response = oauth_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_token",
+                    "a valid Bearer access token is required",
+                );
+                add_header(
+                    &mut response,
+                    header::WWW_AUTHENTICATE,
+                    &format!(
+                        "Bearer realm=\"{}\", error=\"invalid_token\"",
+                        self.tokens().settings().issuer
+                    ),
+                );
+                response
+            }
+        }
+    }
+}
+
+/// Public metadata may be cached for a few minutes (keys rotate with overlap).
+fn cacheable(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}

@@ -1,0 +1,303 @@
+//! ID tokens and access tokens (RFC 9068 `at+jwt`), signed with the current key
+//! of the client's algorithm; access-token verification for the middleware.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use jsonwebtoken::{Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use super::{SigningAlgorithm, SigningKeys};
+use crate::backends::Method;
+use crate::engine::Completion;
+
+/// Token lifetimes and names.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// `iss`: the issuer URL, exactly as discovery publishes it (no trailing
+    /// slash). Empty: the engine's [`WebConfig::issuer`](crate::http::WebConfig::issuer).
+    pub issuer: String,
+    /// ID token lifetime.
+    pub id_token_ttl: Duration,
+    /// Access token lifetime. Access tokens are not revocable; keep this short.
+    pub access_token_ttl: Duration,
+    /// The `aud` of access tokens: the API that accepts them (default: the issuer).
+    pub api_audience: Option<String>,
+    /// More groups than this are left out of tokens, which then say `hasgroups`
+    /// (as Entra does), so a user in many groups cannot make tokens huge.
+    pub max_groups: usize,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            id_token_ttl: Duration::from_secs(3600),
+            access_token_ttl: Duration::from_secs(600),
+            api_audience: None,
+            max_groups: 150,
+        }
+    }
+}
+
+/// Why a token could not be made or was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// No key for the algorithm.
+    #[error("no signing key for {0}")]
+    NoKey(&'static str),
+    /// Signing failed.
+    #[error("signing failed")]
+    Signing,
+    /// The token is malformed, not ours, badly signed, expired or for another API.
+    #[error("invalid token: {0}")]
+    Invalid(&'static str),
+}
+
+/// Claims both token kinds carry about the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserClaims {
+    /// Stable subject: the directory's immutable id.
+    pub sub: String,
+    /// When the user authenticated (the ticket's authtime for Kerberos).
+    pub auth_time: i64,
+    /// How: `kerberos`, `pwd`, `otp`, and `mfa` with two factors (RFC 8176).
+    pub amr: Vec<String>,
+    /// User principal name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub upn: String,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The on-premises SID (Entra's claim name; OIDC's `sid` means the session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onprem_sid: Option<String>,
+    /// Groups, at most [`TokenSettings::max_groups`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// True when the user has more groups than fit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hasgroups: bool,
+}
+
+impl UserClaims {
+    /// The claims for a finished sign-in.
+    pub fn from_completion(completion: &Completion, max_groups: usize) -> Self {
+        let user = &completion.user;
+        let (groups, hasgroups) = if user.groups.len() > max_groups {
+            (Vec::new(), true)
+        } else {
+            (user.groups.clone(), false)
+        };
+        Self {
+            sub: user.id.clone(),
+            auth_time: completion.auth.auth_time,
+            amr: amr(&completion.auth.methods),
+            upn: user.upn.clone(),
+            name: user.display_name.clone(),
+            onprem_sid: user.sid.as_ref().map(ToString::to_string),
+            groups,
+            hasgroups,
+        }
+    }
+}
+
+/// RFC 8176 method references for the factors used.
+pub fn amr(methods: &[Method]) -> Vec<String> {
+    let mut out: Vec<String> = methods
+        .iter()
+        .map(|m| match m {
+            Method::Kerberos => "kerberos",
+            Method::Password => "pwd",
+            Method::Otp => "otp",
+        })
+        .map(String::from)
+        .collect();
+    if methods.len() > 1 {
+        out.push("mfa".into());
+    }
+    out
+}
+
+/// An ID token's claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdClaims {
+    /// Issuer.
+    pub iss: String,
+    /// The client.
+    pub aud: String,
+    /// Expiry.
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// The authorization request's nonce.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// The user.
+    #[serde(flatten)]
+    pub user: UserClaims,
+}
+
+/// An access token's claims (RFC 9068).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer.
+    pub iss: String,
+    /// The API.
+    pub aud: String,
+    /// Expiry.
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Unique id.
+    pub jti: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// Granted scope.
+    #[serde(default)]
+    pub scope: String,
+    /// The user.
+    #[serde(flatten)]
+    pub user: UserClaims,
+}
+
+/// Signs and verifies tokens with the current key set; keys can be swapped live.
+#[derive(Debug)]
+pub struct TokenIssuer {
+    settings: TokenSettings,
+    keys: RwLock<Arc<SigningKeys>>,
+}
+
+impl TokenIssuer {
+    /// An issuer with these settings and keys.
+    pub fn new(settings: TokenSettings, keys: SigningKeys) -> Self {
+        super::install_provider();
+        Self {
+            settings,
+            keys: RwLock::new(Arc::new(keys)),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &TokenSettings {
+        &self.settings
+    }
+
+    /// The current keys.
+    pub fn keys(&self) -> Arc<SigningKeys> {
+        self.keys
+            .read()
+            .map(|k| k.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Swaps in a new key set (after a rotation).
+    pub fn replace_keys(&self, keys: SigningKeys) {
+        let mut guard = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        *guard = Arc::new(keys);
+    }
+
+    /// The audience access tokens carry.
+    pub fn api_audience(&self) -> &str {
+        self.settings
+            .api_audience
+            .as_deref()
+            .unwrap_or(&self.settings.issuer)
+    }
+
+    fn sign<C: Serialize>(
+        &self,
+        alg: SigningAlgorithm,
+        typ: &str,
+        claims: &C,
+    ) -> Result<String, TokenError> {
+        let keys = self.keys();
+        let key = keys.signer(alg).ok_or(TokenError::NoKey(alg.name()))?;
+        let mut header = Header::new(alg.jwt());
+        header.kid = Some(key.kid().to_string());
+        header.typ = Some(typ.to_string());
+        jsonwebtoken::encode(&header, claims, key.encoding()).map_err(|_| TokenError::Signing)
+    }
+
+    /// An ID token for `client_id`.
+    pub fn id_token(
+        &self,
+        completion: &Completion,
+        client_id: &str,
+        nonce: Option<&str>,
+        alg: SigningAlgorithm,
+        now: i64,
+    ) -> Result<String, TokenError> {
+        let claims = IdClaims {
+            iss: self.settings.issuer.clone(),
+            aud: client_id.to_string(),
+            exp: now + self.settings.id_token_ttl.as_secs() as i64,
+            iat: now,
+            nonce: nonce.map(str::to_string),
+            user: UserClaims::from_completion(completion, self.settings.max_groups),
+        };
+        self.sign(alg, "JWT", &claims)
+    }
+
+    /// An access token for the API, issued to `client_id`.
+    pub fn access_token(
+        &self,
+        completion: &Completion,
+        client_id: &str,
+        scope: &str,
+        jti: String,
+        alg: SigningAlgorithm,
+        now: i64,
+    ) -> Result<(String, AccessClaims), TokenError> {
+        let claims = AccessClaims {
+            iss: self.settings.issuer.clone(),
+            aud: self.api_audience().to_string(),
+            exp: now + self.settings.access_token_ttl.as_secs() as i64,
+            iat: now,
+            jti,
+            client_id: client_id.to_string(),
+            scope: scope.to_string(),
+            user: UserClaims::from_completion(completion, self.settings.max_groups),
+        };
+        let token = self.sign(alg, "at+jwt", &claims)?;
+        Ok((token, claims))
+    }
+
+    /// Verifies an access token of ours: known `kid`, that key's algorithm only,
+    /// `typ` `at+jwt`, our issuer and API audience, not expired at `now`.
+    pub fn verify_access(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        if token.len() > 16 * 1024 {
+            return Err(TokenError::Invalid("too long"));
+        }
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid("header"))?;
+        if header.typ.as_deref() != Some("at+jwt") {
+            return Err(TokenError::Invalid("not an access token"));
+        }
+        let keys = self.keys();
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| keys.by_kid(kid))
+            .ok_or(TokenError::Invalid("unknown key"))?;
+        if header.alg != key.algorithm().jwt() {
+            return Err(TokenError::Invalid("algorithm"));
+        }
+        let mut validation = Validation::new(key.algorithm().jwt());
+        // Time is checked below against the engine's clock, not the system's.
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+        validation.set_issuer(&[&self.settings.issuer]);
+        validation.set_audience(&[self.api_audience()]);
+        let data = jsonwebtoken::decode::<AccessClaims>(token, key.decoding(), &validation)
+            .map_err(|_| TokenError::Invalid("signature or claims"))?;
+        if data.claims.exp <= now {
+            return Err(TokenError::Invalid("expired"));
+        }
+        if data.claims.iat > now + 300 {
+            return Err(TokenError::Invalid("issued in the future"));
+        }
+        Ok(data.claims)
+    }
+}

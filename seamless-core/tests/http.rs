@@ -1,0 +1,964 @@
+//! The HTTP surface through `Engine::handle`: the browser flow end to end with a
+//! cookie jar, every fallback with its code, the OIDC endpoints, and middleware
+//! mode, on test-KDC tickets, a hand-advanced clock and seeded randomness.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use common::*;
+use http::{Method, StatusCode};
+use jsonwebtoken::{DecodingKey, Validation};
+use seamless_core::backends::RulePolicy;
+use seamless_core::clock::Clock;
+use seamless_core::engine::EngineConfig;
+use seamless_core::flow::seal::SealingKey;
+use seamless_core::grants::s256_challenge;
+use seamless_core::http::{Client, Outcome, Response, WebConfig};
+use seamless_core::testkit::sim::block_on;
+use seamless_core::testkit::{PacSpec, TicketSpec};
+use seamless_core::token::SigningAlgorithm;
+
+const ORIGIN: &str = "https://login.example";
+const VERIFIER: &str = "dBjftJeZ4CVP-mJ92aXlMG8kN4jv0ty5Ic5y2c1WZ0Q12345";
+const SPA_CB: &str = "https://spa.example/cb";
+const WEB_CB: &str = "https://web.example/cb";
+
+fn web() -> WebConfig {
+    WebConfig::new(ORIGIN)
+}
+
+fn http_world(policy: RulePolicy) -> World {
+    world_custom(
+        policy,
+        EngineConfig::default(),
+        vec![SealingKey::new(1, [7; 32])],
+        |b| {
+            b.web(web())
+                .client(Client::public("spa", SPA_CB).with_algorithm(SigningAlgorithm::Es256))
+                .client(Client::confidential("web", "s3cret", WEB_CB))
+        },
+    )
+}
+
+fn mfa_policy() -> RulePolicy {
+    RulePolicy {
+        mfa_groups: vec!["mfa".into()],
+        ..RulePolicy::default()
+    }
+}
+
+/// A browser: a cookie jar and the engine as its only server.
+struct Browser<'w> {
+    world: &'w World,
+    jar: BTreeMap<String, String>,
+}
+
+impl<'w> Browser<'w> {
+    fn new(world: &'w World) -> Self {
+        Self {
+            world,
+            jar: BTreeMap::new(),
+        }
+    }
+
+    fn send(
+        &mut self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Response {
+        let mut builder = http::Request::builder().method(method).uri(uri);
+        if !self.jar.is_empty() {
+            let cookie: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            builder = builder.header("cookie", cookie.join("; "));
+        }
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let request = builder
+            .body(Bytes::from(body.to_string()))
+            .expect("request");
+        let response = match block_on(self.world.engine.handle(request)) {
+            Outcome::Respond(r) => r,
+            other => panic!("{uri} is ours, got {other:?}"),
+        };
+        for set in response.headers().get_all("set-cookie") {
+            let set = set.to_str().expect("ascii");
+            let (pair, attrs) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').expect("cookie pair");
+            if attrs.contains("Max-Age=0") {
+                self.jar.remove(name);
+            } else {
+                self.jar.insert(name.to_string(), value.to_string());
+            }
+        }
+        response
+    }
+
+    fn get(&mut self, uri: &str) -> Response {
+        self.send(Method::GET, uri, &[], "")
+    }
+
+    fn post(&mut self, uri: &str, pairs: &[(&str, &str)]) -> Response {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        self.send(
+            Method::POST,
+            uri,
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("origin", ORIGIN),
+                ("sec-fetch-site", "same-origin"),
+            ],
+            &body,
+        )
+    }
+
+    /// The page's background request, as its script makes it.
+    fn sso(&mut self, page: &Response, authorization: Option<&str>) -> Response {
+        let state = field(page, "state");
+        let mut headers = vec![("seamless-flow", state.as_str())];
+        if let Some(a) = authorization {
+            headers.push(("authorization", a));
+        }
+        self.send(Method::GET, "/winauth/sso", &headers, "")
+    }
+
+    fn has_cookie(&self, name: &str) -> bool {
+        self.jar.contains_key(name)
+    }
+}
+
+fn text(r: &Response) -> &str {
+    std::str::from_utf8(r.body()).expect("utf-8")
+}
+
+fn json(r: &Response) -> serde_json::Value {
+    serde_json::from_slice(r.body()).expect("json body")
+}
+
+fn header<'a>(r: &'a Response, name: &str) -> Option<&'a str> {
+    r.headers().get(name).map(|v| v.to_str().expect("ascii"))
+}
+
+/// A hidden field's value in a page.
+fn field(page: &Response, name: &str) -> String {
+    let html = text(page);
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    let end = html[start..].find('"').expect("closing quote") + start;
+    html[start..end].replace("&amp;", "&")
+}
+
+fn step_of(page: &Response) -> String {
+    field(page, "step")
+}
+
+fn query_of(location: &str) -> BTreeMap<String, String> {
+    let query = location.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn authorize_uri(client: &str, extra: &[(&str, &str)]) -> String {
+    let redirect = if client == "spa" { SPA_CB } else { WEB_CB };
+    let challenge = s256_challenge(VERIFIER);
+    let mut pairs = vec![
+        ("client_id", client),
+        ("redirect_uri", redirect),
+        ("response_type", "code"),
+        ("scope", "openid profile"),
+        ("state", "st-1"),
+        ("nonce", "n-1"),
+        ("code_challenge", &challenge),
+        ("code_challenge_method", "S256"),
+    ];
+    pairs.extend_from_slice(extra);
+    format!(
+        "/authorize?{}",
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    )
+}
+
+/// Runs the seamless part: page → 401 challenge → Negotiate → token → login post.
+fn seamless(b: &mut Browser<'_>, page: &Response, token: &str) -> Response {
+    let challenge = b.sso(page, None);
+    assert_eq!(challenge.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(header(&challenge, "www-authenticate"), Some("Negotiate"));
+    assert_eq!(json(&challenge)["code"], 81006);
+    let answer = b.sso(page, Some(&format!("Negotiate {token}")));
+    assert_eq!(answer.status(), StatusCode::OK, "{}", text(&answer));
+    assert_eq!(header(&answer, "cache-control"), Some("no-store"));
+    let sign_in_token = json(&answer)["token"].as_str().expect("token").to_string();
+    b.post(
+        "/login",
+        &[
+            ("step", "sso"),
+            ("state", &field(page, "state")),
+            ("token", &sign_in_token),
+        ],
+    )
+}
+
+fn redeem(b: &mut Browser<'_>, location: &str) -> Response {
+    let q = query_of(location);
+    b.send(
+        Method::POST,
+        "/token",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        &form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("grant_type", "authorization_code"),
+                ("code", q["code"].as_str()),
+                ("redirect_uri", SPA_CB),
+                ("client_id", "spa"),
+                ("code_verifier", VERIFIER),
+            ])
+            .finish(),
+    )
+}
+
+fn decode_id_token(w: &World, b: &mut Browser<'_>, id_token: &str) -> serde_json::Value {
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_slice(b.get("/jwks").body()).expect("jwks");
+    let header = jsonwebtoken::decode_header(id_token).expect("header");
+    let jwk = jwks
+        .find(header.kid.as_deref().expect("kid"))
+        .expect("key in JWKS");
+    let mut validation = Validation::new(header.alg);
+    validation.set_audience(&["spa"]);
+    validation.set_issuer(&[ORIGIN]);
+    validation.validate_exp = false;
+    let data = jsonwebtoken::decode::<serde_json::Value>(
+        id_token,
+        &DecodingKey::from_jwk(jwk).expect("decoding key"),
+        &validation,
+    )
+    .expect("ID token verifies against the JWKS");
+    let exp = data.claims["exp"].as_i64().expect("exp");
+    assert!(exp > w.clock.unix());
+    data.claims
+}
+
+#[test]
+fn full_browser_flow_ends_with_verified_tokens() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(
+        step_of(&page),
+        "fallback",
+        "a hint starts Negotiate at once"
+    );
+    assert!(
+        header(&page, "www-authenticate").is_none(),
+        "the page itself never challenges"
+    );
+    assert!(b.has_cookie("__Host-seamless-flow"));
+
+    let done = seamless(&mut b, &page, &w.token("alice", 1105));
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let location = header(&done, "location").expect("location").to_string();
+    assert!(location.starts_with(SPA_CB));
+    let q = query_of(&location);
+    assert_eq!(q["state"], "st-1");
+    assert_eq!(q["iss"], ORIGIN);
+    assert!(b.has_cookie("__Host-seamless-session"));
+    assert!(
+        !b.has_cookie("__Host-seamless-flow"),
+        "the flow cookie is spent"
+    );
+
+    let tokens = redeem(&mut b, &location);
+    assert_eq!(tokens.status(), StatusCode::OK, "{}", text(&tokens));
+    let body = json(&tokens);
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 600);
+    let claims = decode_id_token(&w, &mut b, body["id_token"].as_str().expect("id_token"));
+    assert_eq!(claims["sub"], "u-alice");
+    assert_eq!(claims["nonce"], "n-1");
+    assert_eq!(claims["amr"], serde_json::json!(["kerberos"]));
+    assert_eq!(claims["upn"], "alice@ad.test");
+    assert_eq!(claims["onprem_sid"], format!("{DOMAIN}-1105"));
+    assert_eq!(claims["groups"], serde_json::json!(["staff"]));
+    assert_eq!(claims["auth_time"], T0);
+    let id_header =
+        jsonwebtoken::decode_header(body["id_token"].as_str().expect("id")).expect("hdr");
+    assert_eq!(
+        id_header.alg,
+        jsonwebtoken::Algorithm::ES256,
+        "the client's algorithm"
+    );
+
+    // The access token opens /userinfo.
+    let access = body["access_token"].as_str().expect("access");
+    let info = b.send(
+        Method::GET,
+        "/userinfo",
+        &[("authorization", &format!("Bearer {access}"))],
+        "",
+    );
+    assert_eq!(info.status(), StatusCode::OK);
+    assert_eq!(json(&info)["sub"], "u-alice");
+}
+
+#[test]
+fn without_a_hint_the_user_name_comes_first() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[]));
+    assert_eq!(step_of(&page), "username");
+    let next = b.post(
+        "/login",
+        &[
+            ("step", "username"),
+            ("state", &field(&page, "state")),
+            ("username", "alice@ad.test"),
+        ],
+    );
+    assert_eq!(step_of(&next), "fallback", "the Negotiate page");
+    let done = seamless(&mut b, &next, &w.token("alice", 1105));
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+}
+
+/// Sends `authorization` to the background endpoint of a hinted flow.
+fn refused(w: &World, authorization: &str) -> (Response, serde_json::Value) {
+    let mut b = Browser::new(w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    let r = b.sso(&page, Some(authorization));
+    let body = json(&r);
+    (r, body)
+}
+
+#[test]
+fn ntlm_gets_81005_and_the_password_form() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    for auth in [
+        "NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==",
+        "Negotiate TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==",
+    ] {
+        let (r, body) = refused(&w, auth);
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert_eq!(body["code"], 81005, "{auth}");
+        assert!(
+            header(&r, "www-authenticate").is_none(),
+            "never offers NTLM"
+        );
+    }
+    let r = b.sso(
+        &page,
+        Some("NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw=="),
+    );
+    let state = json(&r)["state"].as_str().expect("state").to_string();
+    let form = b.post("/login", &[("step", "resume"), ("state", &state)]);
+    assert_eq!(step_of(&form), "password");
+    assert!(text(&form).contains("(81005)"));
+}
+
+#[test]
+fn hostile_negotiate_headers_get_their_codes() {
+    let w = http_world(RulePolicy::default());
+    let huge = format!("Negotiate {}", "A".repeat(70 * 1024));
+    let cases: [(&str, u32); 5] = [
+        (&huge, 81001),
+        ("Negotiate !!!not-base64!!!", 81009),
+        ("Negotiate YIIBhgYGKwYBBQUCoII=", 81009),
+        ("Negotiate ", 81009),
+        ("Basic YWxpY2U6cHc=", 81009),
+    ];
+    for (auth, code) in cases {
+        let (r, body) = refused(&w, auth);
+        assert_eq!(body["code"], code, "{}", &auth[..auth.len().min(40)]);
+        assert!(r.status().is_client_error(), "never a 5xx: {}", r.status());
+        assert!(body["state"].is_string(), "the page can fall back");
+    }
+    // Truncated real token.
+    let token = w.token("alice", 1105);
+    let (_, body) = refused(&w, &format!("Negotiate {}", &token[..token.len() / 2]));
+    assert_eq!(body["code"], 81009);
+    // Wrong key.
+    let other = seamless_core::kerberos::Key::new(
+        seamless_core::kerberos::Etype::Aes256CtsHmacSha196,
+        &[0x22; 32],
+    )
+    .expect("key");
+    let wrong = w
+        .kdc
+        .mint(
+            &TicketSpec::new("alice", w.now())
+                .with_flaw(seamless_core::testkit::Flaw::WrongServiceKey(other)),
+        )
+        .expect("mint")
+        .token;
+    let (_, body) = refused(&w, &format!("Negotiate {wrong}"));
+    assert_eq!(body["code"], 81010);
+}
+
+#[test]
+fn replayed_expired_and_skewed_tickets_fall_back_with_81010() {
+    let w = http_world(RulePolicy::default());
+    let token = w.token("alice", 1105);
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    assert_eq!(
+        seamless(&mut b, &page, &token).status(),
+        StatusCode::SEE_OTHER
+    );
+    let (_, body) = refused(&w, &format!("Negotiate {token}"));
+    assert_eq!(body["code"], 81010, "replay");
+
+    let old = w.token("alice", 1105);
+    w.clock.advance(std::time::Duration::from_secs(11 * 3600));
+    let (_, body) = refused(&w, &format!("Negotiate {old}"));
+    assert_eq!(body["code"], 81010, "expired");
+
+    let pac = PacSpec::new(DOMAIN.parse().expect("sid"), 1105).with_upn("alice@ad.test");
+    let mut spec = TicketSpec::new("alice", w.now()).with_pac(pac);
+    spec.ctime = w.clock.unix() - 600;
+    let skewed = w.kdc.mint(&spec).expect("mint").token;
+    let (_, body) = refused(&w, &format!("Negotiate {skewed}"));
+    assert_eq!(body["code"], 81010, "skew");
+}
+
+#[test]
+fn directory_outcomes_are_coded() {
+    let w = http_world(RulePolicy::default());
+    let (r, body) = refused(&w, &format!("Negotiate {}", w.token("ghost", 9999)));
+    assert_eq!(
+        (r.status(), body["code"].clone()),
+        (StatusCode::FORBIDDEN, 81011.into())
+    );
+    // carol is disabled: refused for good, no password form.
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "carol@ad.test")]));
+    let r = b.sso(
+        &page,
+        Some(&format!("Negotiate {}", w.token("carol", 1107))),
+    );
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(json(&r)["code"], 50057);
+    assert!(json(&r).get("state").is_none());
+    // Hint says alice, ticket says dave.
+    let (_, body) = refused(&w, &format!("Negotiate {}", w.token("dave", 1108)));
+    assert_eq!(body["code"], 81012);
+}
+
+#[test]
+fn mfa_after_seamless_then_lockout() {
+    let w = http_world(mfa_policy());
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "bob@ad.test")]));
+    let r = b.sso(&page, Some(&format!("Negotiate {}", w.token("bob", 1106))));
+    assert_eq!(r.status(), StatusCode::OK);
+    let state = json(&r)["state"].as_str().expect("mfa state").to_string();
+    let mfa = b.post("/login", &[("step", "resume"), ("state", &state)]);
+    assert_eq!(step_of(&mfa), "mfa");
+    let wrong = b.post(
+        "/login",
+        &[
+            ("step", "mfa"),
+            ("state", &field(&mfa, "state")),
+            ("code", "000000"),
+        ],
+    );
+    assert_eq!(step_of(&wrong), "mfa");
+    assert!(text(&wrong).contains("(500121)"), "the wrong code is named");
+    let code = w.code_now();
+    let done = b.post(
+        "/login",
+        &[
+            ("step", "mfa"),
+            ("state", &field(&wrong, "state")),
+            ("code", &code),
+        ],
+    );
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let tokens = redeem(&mut b, header(&done, "location").expect("location"));
+    let claims = decode_id_token(&w, &mut b, json(&tokens)["id_token"].as_str().expect("id"));
+    assert_eq!(claims["amr"], serde_json::json!(["kerberos", "otp", "mfa"]));
+
+    // Lockout: five wrong codes end the flow.
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "bob@ad.test")]));
+    w.clock.advance(std::time::Duration::from_secs(1));
+    let r = b.sso(&page, Some(&format!("Negotiate {}", w.token("bob", 1106))));
+    let mut page = b.post(
+        "/login",
+        &[
+            ("step", "resume"),
+            ("state", json(&r)["state"].as_str().expect("s")),
+        ],
+    );
+    let mut last = StatusCode::OK;
+    for _ in 0..5 {
+        let state = field(&page, "state");
+        page = b.post(
+            "/login",
+            &[("step", "mfa"), ("state", &state), ("code", "000000")],
+        );
+        last = page.status();
+        if last != StatusCode::OK {
+            break;
+        }
+    }
+    assert_eq!(last, StatusCode::FORBIDDEN);
+    assert!(text(&page).contains("(500121)"));
+}
+
+#[test]
+fn password_fallback_signs_in_without_kerberos() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    let form = b.post(
+        "/login",
+        &[("step", "fallback"), ("state", &field(&page, "state"))],
+    );
+    assert_eq!(step_of(&form), "password");
+    let bad = b.post(
+        "/login",
+        &[
+            ("step", "password"),
+            ("state", &field(&form, "state")),
+            ("username", "alice@ad.test"),
+            ("password", "nope"),
+        ],
+    );
+    assert!(text(&bad).contains("(50126)"));
+    let done = b.post(
+        "/login",
+        &[
+            ("step", "password"),
+            ("state", &field(&bad, "state")),
+            ("username", "alice@ad.test"),
+            ("password", "alice-pw"),
+        ],
+    );
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let tokens = redeem(&mut b, header(&done, "location").expect("location"));
+    let claims = decode_id_token(&w, &mut b, json(&tokens)["id_token"].as_str().expect("id"));
+    assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+}
+
+#[test]
+fn sign_out_suppresses_seamless_until_the_next_sign_in() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    seamless(&mut b, &page, &w.token("alice", 1105));
+    let out = b.get("/logout");
+    assert_eq!(out.status(), StatusCode::OK);
+    assert!(!b.has_cookie("__Host-seamless-session"));
+    assert!(b.has_cookie("__Host-seamless-signed-out"));
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    assert_eq!(
+        step_of(&page),
+        "username",
+        "no automatic Negotiate after sign-out"
+    );
+    // Typing the name explicitly starts it, and signing in clears the marker.
+    let next = b.post(
+        "/login",
+        &[
+            ("step", "username"),
+            ("state", &field(&page, "state")),
+            ("username", "alice@ad.test"),
+        ],
+    );
+    w.clock.advance(std::time::Duration::from_secs(1));
+    let done = seamless(&mut b, &next, &w.token("alice", 1105));
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert!(!b.has_cookie("__Host-seamless-signed-out"));
+}
+
+#[test]
+fn cross_site_posts_and_foreign_states_are_refused() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[]));
+    let state = field(&page, "state");
+    let body = format!("step=username&state={state}&username=alice%40ad.test");
+    for headers in [
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("origin", "https://evil.example")],
+        vec![("origin", "null")],
+    ] {
+        let r = b.send(Method::POST, "/login", &headers, &body);
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{headers:?}");
+    }
+    // Another browser (no flow cookie, or its own) cannot use this state.
+    let mut other = Browser::new(&w);
+    let r = other.post(
+        "/login",
+        &[
+            ("step", "username"),
+            ("state", &state),
+            ("username", "alice@ad.test"),
+        ],
+    );
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    other.get(&authorize_uri("spa", &[]));
+    let r = other.post(
+        "/login",
+        &[
+            ("step", "username"),
+            ("state", &state),
+            ("username", "alice@ad.test"),
+        ],
+    );
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(text(&r).contains("(90011)"));
+}
+
+#[test]
+fn authorize_never_redirects_to_an_unregistered_uri() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    for uri in [
+        "/authorize?client_id=spa&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&response_type=code",
+        "/authorize?client_id=spa&redirect_uri=https%3A%2F%2Fspa.example%2Fcb%2Fx&response_type=code",
+        "/authorize?client_id=nobody&redirect_uri=https%3A%2F%2Fspa.example%2Fcb&response_type=code",
+        "/authorize?client_id=spa&client_id=spa&redirect_uri=https%3A%2F%2Fspa.example%2Fcb",
+        "/authorize",
+    ] {
+        let r = b.get(uri);
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{uri}");
+        assert!(header(&r, "location").is_none(), "{uri}");
+    }
+    // Safe to tell the client: errors go to its registered URI.
+    let r = b.get("/authorize?client_id=spa&redirect_uri=https%3A%2F%2Fspa.example%2Fcb&response_type=token&state=s");
+    let q = query_of(header(&r, "location").expect("location"));
+    assert_eq!(
+        (q["error"].as_str(), q["state"].as_str()),
+        ("unsupported_response_type", "s")
+    );
+    let r = b.get(
+        "/authorize?client_id=spa&redirect_uri=https%3A%2F%2Fspa.example%2Fcb&response_type=code",
+    );
+    assert_eq!(
+        query_of(header(&r, "location").expect("location"))["error"],
+        "invalid_request",
+        "public client without PKCE"
+    );
+    // The middleware sign-in only returns to local paths.
+    for bad in [
+        "//evil.example/x",
+        "/\\evil.example",
+        "https://evil.example/",
+    ] {
+        let uri = format!(
+            "/signin?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("return", bad)
+                .finish()
+        );
+        let page = b.get(&uri);
+        assert_eq!(page.status(), StatusCode::OK);
+    }
+}
+
+#[test]
+fn pkce_code_reuse_and_refresh_rotation() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    let done = seamless(&mut b, &page, &w.token("alice", 1105));
+    let location = header(&done, "location").expect("location").to_string();
+    let code = query_of(&location)["code"].clone();
+    let exchange = |b: &mut Browser<'_>, verifier: &str| {
+        b.send(
+            Method::POST,
+            "/token",
+            &[],
+            &form_urlencoded::Serializer::new(String::new())
+                .extend_pairs([
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", SPA_CB),
+                    ("client_id", "spa"),
+                    ("code_verifier", verifier),
+                ])
+                .finish(),
+        )
+    };
+    let r = exchange(&mut b, &"x".repeat(43));
+    assert_eq!(
+        (r.status(), json(&r)["error"].clone()),
+        (StatusCode::BAD_REQUEST, "invalid_grant".into())
+    );
+    // The failed PKCE attempt spent the code: single use, whatever happened.
+    let r = exchange(&mut b, VERIFIER);
+    assert_eq!(json(&r)["error"], "invalid_grant");
+
+    // A fresh sign-in; a refresh chain; reuse of an old refresh token kills it.
+    w.clock.advance(std::time::Duration::from_secs(1));
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    let done = seamless(&mut b, &page, &w.token("alice", 1105));
+    let tokens = json(&redeem(
+        &mut b,
+        header(&done, "location").expect("location"),
+    ));
+    let rt1 = tokens["refresh_token"].as_str().expect("rt").to_string();
+    let refresh = |b: &mut Browser<'_>, rt: &str| {
+        b.send(
+            Method::POST,
+            "/token",
+            &[],
+            &format!("grant_type=refresh_token&client_id=spa&refresh_token={rt}"),
+        )
+    };
+    let r2 = refresh(&mut b, &rt1);
+    assert_eq!(r2.status(), StatusCode::OK);
+    let rt2 = json(&r2)["refresh_token"]
+        .as_str()
+        .expect("rt2")
+        .to_string();
+    assert_ne!(rt1, rt2);
+    assert_eq!(
+        json(&refresh(&mut b, &rt1))["error"],
+        "invalid_grant",
+        "reuse"
+    );
+    assert_eq!(
+        json(&refresh(&mut b, &rt2))["error"],
+        "invalid_grant",
+        "the family is revoked"
+    );
+
+    // A second redemption of a code revokes the refresh tokens issued from it.
+    w.clock.advance(std::time::Duration::from_secs(1));
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    let done = seamless(&mut b, &page, &w.token("alice", 1105));
+    let location = header(&done, "location").expect("location").to_string();
+    let rt = json(&redeem(&mut b, &location))["refresh_token"]
+        .as_str()
+        .expect("rt")
+        .to_string();
+    assert_eq!(json(&redeem(&mut b, &location))["error"], "invalid_grant");
+    assert_eq!(json(&refresh(&mut b, &rt))["error"], "invalid_grant");
+}
+
+#[test]
+fn confidential_clients_authenticate() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("web", &[("login_hint", "alice@ad.test")]));
+    let done = seamless(&mut b, &page, &w.token("alice", 1105));
+    let code = query_of(header(&done, "location").expect("location"))["code"].clone();
+    let form = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri=https%3A%2F%2Fweb.example%2Fcb&code_verifier={VERIFIER}"
+    );
+    use base64::Engine as _;
+    let wrong = base64::engine::general_purpose::STANDARD.encode("web:nope");
+    let r = b.send(
+        Method::POST,
+        "/token",
+        &[("authorization", &format!("Basic {wrong}"))],
+        &form,
+    );
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(json(&r)["error"], "invalid_client");
+    assert!(header(&r, "www-authenticate").is_some_and(|v| v.starts_with("Basic")));
+    let right = base64::engine::general_purpose::STANDARD.encode("web:s3cret");
+    let r = b.send(
+        Method::POST,
+        "/token",
+        &[("authorization", &format!("Basic {right}"))],
+        &form,
+    );
+    assert_eq!(r.status(), StatusCode::OK, "{}", text(&r));
+    let id = jsonwebtoken::decode_header(json(&r)["id_token"].as_str().expect("id")).expect("hdr");
+    assert_eq!(id.alg, jsonwebtoken::Algorithm::RS256, "RS256 by default");
+}
+
+#[test]
+fn prompt_none_uses_the_session_or_says_login_required() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let r = b.get(&authorize_uri("spa", &[("prompt", "none")]));
+    let q = query_of(header(&r, "location").expect("location"));
+    assert_eq!(
+        (q["error"].as_str(), q["state"].as_str()),
+        ("login_required", "st-1")
+    );
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    seamless(&mut b, &page, &w.token("alice", 1105));
+    let r = b.get(&authorize_uri("web", &[("prompt", "none")]));
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let q = query_of(header(&r, "location").expect("location"));
+    assert!(
+        q.contains_key("code"),
+        "silent sign-in from the session: {q:?}"
+    );
+    // prompt=login ignores the session.
+    let r = b.get(&authorize_uri("spa", &[("prompt", "login")]));
+    assert_eq!(step_of(&r), "username");
+}
+
+#[test]
+fn middleware_mode_guards_the_application() {
+    let w = http_world(RulePolicy::default());
+    let head = |headers: &[(&str, &str)]| {
+        let mut req = http::Request::builder().uri("/app/page?x=1");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.body(()).expect("req").into_parts().0
+    };
+    let browser = w.engine.sign_in_required(&head(&[("accept", "text/html")]));
+    assert_eq!(browser.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        header(&browser, "location"),
+        Some("/signin?return=%2Fapp%2Fpage%3Fx%3D1")
+    );
+    let api = w
+        .engine
+        .sign_in_required(&head(&[("accept", "application/json")]));
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        header(&api, "www-authenticate"),
+        Some("Bearer realm=\"https://login.example\"")
+    );
+    let bad = w
+        .engine
+        .sign_in_required(&head(&[("authorization", "Bearer junk")]));
+    assert!(header(&bad, "www-authenticate").is_some_and(|v| v.contains("invalid_token")));
+
+    // Sign in to the app itself: back to the page with a session.
+    let mut b = Browser::new(&w);
+    let page = b.get("/signin?return=%2Fapp%2Fpage%3Fx%3D1&login_hint=alice%40ad.test");
+    let done = seamless(&mut b, &page, &w.token("alice", 1105));
+    assert_eq!(header(&done, "location"), Some("/app/page?x=1"));
+    let cookie = format!(
+        "__Host-seamless-session={}",
+        b.jar["__Host-seamless-session"]
+    );
+    let who = w
+        .engine
+        .authenticate(&head(&[("cookie", &cookie)]))
+        .expect("signed in");
+    assert_eq!(who.claims.sub, "u-alice");
+    assert_eq!(who.claims.amr, vec!["kerberos"]);
+    // The session ends with the ticket (10 h) even though sessions may last 8 h... whichever first.
+    assert_eq!(who.expires_at, T0 + 8 * 3600);
+    let app = block_on(
+        w.engine.handle(
+            http::Request::builder()
+                .uri("/app/page")
+                .header("cookie", &cookie)
+                .body(Bytes::new())
+                .expect("req"),
+        ),
+    );
+    match app {
+        Outcome::Continue(c) => {
+            assert_eq!(c.identity.expect("identity").claims.upn, "alice@ad.test")
+        }
+        other => panic!("the app's request passes: {other:?}"),
+    }
+    // A forged cookie is nobody, and is cleared.
+    let forged = block_on(
+        w.engine.handle(
+            http::Request::builder()
+                .uri("/app")
+                .header("cookie", "__Host-seamless-session=AAAA")
+                .body(Bytes::new())
+                .expect("req"),
+        ),
+    );
+    match forged {
+        Outcome::Continue(c) => {
+            assert!(c.identity.is_none());
+            assert!(c.response_headers.get("set-cookie").is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn limits_methods_and_security_headers() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let r = b.send(Method::POST, "/token", &[], &"a".repeat(70 * 1024));
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let r = b.send(Method::DELETE, "/authorize", &[], "");
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(header(&r, "allow"), Some("GET"));
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    let csp = header(&page, "content-security-policy").expect("csp");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|s| s.split('\'').next())
+        .expect("nonce");
+    assert!(text(&page).contains(&format!("<script nonce=\"{nonce}\">")));
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert!(csp.contains("form-action 'self' https://spa.example"));
+    assert_eq!(header(&page, "cache-control"), Some("no-store"));
+    assert_eq!(header(&page, "x-frame-options"), Some("DENY"));
+    let cookie = page
+        .headers()
+        .get("set-cookie")
+        .expect("flow cookie")
+        .to_str()
+        .expect("ascii");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("Secure") && cookie.contains("SameSite=Lax")
+    );
+    // Only the background endpoint challenges.
+    for uri in [
+        "/authorize",
+        "/winauth/ssoprobe",
+        "/.well-known/openid-configuration",
+        "/jwks",
+    ] {
+        assert!(header(&b.get(uri), "www-authenticate").is_none(), "{uri}");
+    }
+    // The sso endpoint without its flow is a coded 400, not a challenge.
+    let r = b.get("/winauth/sso");
+    assert_eq!(
+        (r.status(), json(&r)["code"].clone()),
+        (StatusCode::BAD_REQUEST, 90011.into())
+    );
+}
+
+#[test]
+fn discovery_and_jwks_describe_the_keys() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let d = json(&b.get("/.well-known/openid-configuration"));
+    assert_eq!(d["issuer"], ORIGIN);
+    assert_eq!(d["token_endpoint"], format!("{ORIGIN}/token"));
+    assert_eq!(
+        d["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "ES256", "EdDSA"])
+    );
+    assert_eq!(
+        d["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    let jwks = json(&b.get("/jwks"));
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k["kid"].as_str().expect("kid"))
+        .collect();
+    assert_eq!(kids.len(), 3);
+    assert!(jwks.to_string().find("\"d\"").is_none(), "no private parts");
+}
