@@ -25,7 +25,14 @@ export SEAMLESS_PROPTEST_CASES="${SEAMLESS_PROPTEST_CASES:-100000}"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
-# The default build (no features) must be warning-free too.
+# The default build, and the build with no crypto backend at all, must be
+# warning-free too.
 cargo clippy -p seamless-core --lib --locked -- -D warnings
+cargo clippy -p seamless-core --lib --no-default-features --locked -- -D warnings
+# The default build compiles no C: no -sys crate, no cc/cmake/bindgen build step.
+if cargo tree -p seamless-core -e normal,build --prefix none --locked | grep -E '^([a-z0-9_-]+-sys|cc|cmake|bindgen) v'; then
+  echo "the default build of seamless-core pulls in C (above)" >&2
+  exit 1
+fi
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
 cargo test --workspace --all-features --release --locked

@@ -854,8 +854,26 @@ fn middleware_mode_guards_the_application() {
         .expect("signed in");
     assert_eq!(who.claims.sub, "u-alice");
     assert_eq!(who.claims.amr, vec!["kerberos"]);
-    // The session ends with the ticket (10 h) even though sessions may last 8 h... whichever first.
+    // Sessions last 8 h; this ticket lives 10 h, so the session limit applies.
     assert_eq!(who.expires_at, T0 + 8 * 3600);
+    // A ticket ending in 1 h caps the session at 1 h.
+    let mut short = Browser::new(&w);
+    let page = short.get("/signin?return=%2F&login_hint=alice%40ad.test");
+    let pac = PacSpec::new(DOMAIN.parse().expect("sid"), 1105).with_upn("alice@ad.test");
+    let mut spec = TicketSpec::new("alice", w.now()).with_pac(pac);
+    spec.cusec = 7;
+    spec.end_time = T0 + 3600;
+    let token = w.kdc.mint(&spec).expect("mint").token;
+    seamless(&mut short, &page, &token);
+    let cookie_short = format!(
+        "__Host-seamless-session={}",
+        short.jar["__Host-seamless-session"]
+    );
+    let who_short = w
+        .engine
+        .authenticate(&head(&[("cookie", &cookie_short)]))
+        .expect("signed in");
+    assert_eq!(who_short.expires_at, T0 + 3600);
     let app = block_on(
         w.engine.handle(
             http::Request::builder()

@@ -4,6 +4,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use base64::Engine as _;
 use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -162,6 +163,12 @@ pub struct AccessClaims {
     pub user: UserClaims,
 }
 
+/// base64url(JSON of `value`): one part of a JWS compact serialisation.
+fn b64_json<T: Serialize + ?Sized>(value: &T) -> Result<String, TokenError> {
+    let json = serde_json::to_vec(value).map_err(|_| TokenError::Signing)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
+}
+
 /// Signs and verifies tokens with the current key set; keys can be swapped live.
 #[derive(Debug)]
 pub struct TokenIssuer {
@@ -217,7 +224,9 @@ impl TokenIssuer {
         let mut header = Header::new(alg.jwt());
         header.kid = Some(key.kid().to_string());
         header.typ = Some(typ.to_string());
-        jsonwebtoken::encode(&header, claims, key.encoding()).map_err(|_| TokenError::Signing)
+        let message = format!("{}.{}", b64_json(&header)?, b64_json(claims)?);
+        let signature = super::sign(key, message.as_bytes()).map_err(|_| TokenError::Signing)?;
+        Ok(format!("{message}.{signature}"))
     }
 
     /// An ID token for `client_id`.

@@ -10,6 +10,11 @@
 pub mod jwt;
 pub mod keys;
 
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use jsonwebtoken::crypto::{CryptoProvider, JwtSigner};
 use serde::{Deserialize, Serialize};
 
 pub use jwt::{AccessClaims, IdClaims, TokenIssuer, TokenSettings};
@@ -66,12 +71,58 @@ impl std::str::FromStr for SigningAlgorithm {
 /// Makes our backend `jsonwebtoken`'s process-wide provider unless one is
 /// installed already. Idempotent and cheap after the first call.
 pub fn install_provider() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // An `Err` means a provider is installed already: the application's choice stands.
+    let _ = our_provider();
+}
+
+/// Our provider, when it is the process's (an application that installed its
+/// own keeps it, and signing then goes through `jsonwebtoken`'s default path).
+fn our_provider() -> Option<&'static CryptoProvider> {
+    static OURS: OnceLock<Option<&'static CryptoProvider>> = OnceLock::new();
+    *OURS.get_or_init(|| {
         #[cfg(feature = "aws-lc")]
-        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+        let ours: Option<&'static CryptoProvider> =
+            Some(&jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER);
         #[cfg(all(feature = "rust-crypto", not(feature = "aws-lc")))]
-        let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
-    });
+        let ours: Option<&'static CryptoProvider> =
+            Some(&jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER);
+        #[cfg(not(any(feature = "rust-crypto", feature = "aws-lc")))]
+        let ours: Option<&'static CryptoProvider> = None;
+        // An `Err` means a provider is installed already: the application's choice stands.
+        ours.filter(|p| p.install_default().is_ok())
+    })
+}
+
+/// Signers parsed from their keys, per thread (`jsonwebtoken`'s signers are not
+/// `Send`): parsing a private key costs more than an ECDSA signature, so each
+/// thread parses each key once. Bounded; keyed by `kid` (the key's thumbprint).
+const SIGNER_CACHE: usize = 8;
+
+thread_local! {
+    static SIGNERS: RefCell<Vec<(String, Box<dyn JwtSigner>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Signs `message` with `key`, base64url-encoded.
+pub(crate) fn sign(
+    key: &SigningKey,
+    message: &[u8],
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let Some(provider) = our_provider() else {
+        return jsonwebtoken::crypto::sign(message, key.encoding(), key.algorithm().jwt());
+    };
+    SIGNERS.with(|cell| {
+        let mut signers = cell.borrow_mut();
+        let index = match signers.iter().position(|(kid, _)| kid == key.kid()) {
+            Some(i) => i,
+            None => {
+                let signer = (provider.signer_factory)(&key.algorithm().jwt(), key.encoding())?;
+                if signers.len() == SIGNER_CACHE {
+                    signers.remove(0);
+                }
+                signers.push((key.kid().to_string(), signer));
+                signers.len() - 1
+            }
+        };
+        let signature = signers[index].1.try_sign(message)?;
+        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature))
+    })
 }

@@ -1,0 +1,277 @@
+//! The HTTP surface on one core, memory backends, through `Engine::handle`:
+//! the background Negotiate request → sign-in token, code → tokens for each
+//! signing algorithm, the per-request session check, and a complete browser
+//! sign-in (authorize → probe → Negotiate → login post → code → tokens).
+//!
+//! Run with `--features aws-lc` to measure the aws-lc-rs backend instead of the
+//! default RustCrypto one.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use http::Method;
+use seamless_core::backends::{
+    MemoryKeyStore, MemoryStore, Method as Factor, StaticDirectory, User,
+};
+use seamless_core::clock::SystemClock;
+use seamless_core::engine::{Completion, Engine};
+use seamless_core::flow::{AuthFacts, SignInRequest};
+use seamless_core::grants::CodeRequest;
+use seamless_core::http::{Client, Outcome, Response, WebConfig};
+use seamless_core::testkit::sim::block_on;
+use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
+use seamless_core::token::SigningAlgorithm;
+
+const CB: &str = "https://app.example/cb";
+
+struct Bench {
+    kdc: TestKdc,
+    engine: Engine,
+    pac: PacSpec,
+    cusec: u32,
+}
+
+impl Bench {
+    fn new() -> Self {
+        let kdc = TestKdc::new(
+            "AD.TEST",
+            "HTTP/app.ad.test",
+            seamless_core::kerberos::Etype::Aes256CtsHmacSha196,
+        );
+        let directory = StaticDirectory::from_text(
+            "[[users]]\nid = \"u-alice\"\nupn = \"alice@ad.test\"\nsid = \"S-1-5-21-1004336348-1177238915-682003330-1105\"\n",
+        )
+        .expect("directory");
+        let mut builder = Engine::builder()
+            .web(WebConfig::new("https://login.example"))
+            .keys(Arc::new(MemoryKeyStore::new(kdc.key_ring())))
+            .directory(Arc::new(directory))
+            .store(
+                Arc::new(MemoryStore::new(1 << 22, Arc::new(SystemClock))),
+                true,
+            );
+        for alg in SigningAlgorithm::ALL {
+            builder =
+                builder.client(Client::confidential(alg.name(), "secret", CB).with_algorithm(alg));
+        }
+        let mut pac = PacSpec::new(
+            "S-1-5-21-1004336348-1177238915-682003330"
+                .parse()
+                .expect("sid"),
+            1105,
+        )
+        .with_upn("alice@ad.test");
+        pac.group_rids = (500..540).collect();
+        Self {
+            kdc,
+            engine: builder.build().expect("engine"),
+            pac,
+            cusec: 0,
+        }
+    }
+
+    /// A fresh ticket (each sign-in passes the replay check).
+    fn ticket(&mut self) -> String {
+        self.cusec = (self.cusec + 1) % 1_000_000;
+        let mut spec = TicketSpec::new("alice", SystemTime::now()).with_pac(self.pac.clone());
+        spec.cusec = self.cusec;
+        self.kdc.mint(&spec).expect("mint").token
+    }
+}
+
+fn send(
+    engine: &Engine,
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: String,
+) -> Response {
+    let mut request = http::Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    match block_on(engine.handle(request.body(Bytes::from(body)).expect("request"))) {
+        Outcome::Respond(r) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn cookie(r: &Response) -> String {
+    r.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_string()
+}
+
+fn field(r: &Response, name: &str) -> String {
+    let html = std::str::from_utf8(r.body()).expect("utf-8");
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("field") + marker.len();
+    html[start..start + html[start..].find('"').expect("end")].to_string()
+}
+
+fn authorize(alg: &str) -> String {
+    format!(
+        "/authorize?client_id={alg}&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code&scope=openid&state=s&nonce=n&login_hint=alice%40ad.test"
+    )
+}
+
+fn http_benches(c: &mut Criterion) {
+    let mut bench = Bench::new();
+    let engine = bench.engine.clone();
+
+    // The background request alone: Negotiate → sign-in token.
+    let page = send(
+        &engine,
+        Method::GET,
+        &authorize("ES256"),
+        &[],
+        String::new(),
+    );
+    let (flow_cookie, state) = (cookie(&page), field(&page, "state"));
+    c.bench_function("http/negotiate_to_sign_in_token", |b| {
+        b.iter_batched(
+            || format!("Negotiate {}", bench.ticket()),
+            |auth| {
+                let r = send(
+                    &engine,
+                    Method::GET,
+                    "/winauth/sso",
+                    &[
+                        ("cookie", &flow_cookie),
+                        ("seamless-flow", &state),
+                        ("authorization", &auth),
+                    ],
+                    String::new(),
+                );
+                assert_eq!(r.status(), 200);
+                black_box(r)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    // Code → tokens, per algorithm.
+    let completion = Completion {
+        flow_id: "f".into(),
+        user: {
+            let mut u = User::new("u-alice", "alice@ad.test");
+            u.groups = vec!["staff".into()];
+            u
+        },
+        auth: AuthFacts {
+            methods: vec![Factor::Kerberos],
+            auth_time: 1,
+            not_after: None,
+            ticket: None,
+        },
+        request: SignInRequest::default(),
+    };
+    for alg in SigningAlgorithm::ALL {
+        let request = CodeRequest {
+            client_id: alg.name().into(),
+            redirect_uri: CB.into(),
+            code_challenge: None,
+            nonce: Some("n".into()),
+            scope: "openid".into(),
+        };
+        c.bench_function(&format!("http/code_to_tokens/{}", alg.name()), |b| {
+            b.iter_batched(
+                || block_on(engine.grants().issue_code(&completion, &request)).expect("code"),
+                |code| {
+                    let body = format!("grant_type=authorization_code&code={code}&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&client_id={}&client_secret=secret", alg.name());
+                    let r = send(&engine, Method::POST, "/token", &[], body);
+                    assert_eq!(r.status(), 200);
+                    black_box(r)
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+
+    // The per-request session check of middleware mode.
+    let done = {
+        let page = send(
+            &engine,
+            Method::GET,
+            "/signin?return=%2F&login_hint=alice%40ad.test",
+            &[],
+            String::new(),
+        );
+        let flow = cookie(&page);
+        let state = field(&page, "state");
+        let auth = format!("Negotiate {}", bench.ticket());
+        let r = send(
+            &engine,
+            Method::GET,
+            "/winauth/sso",
+            &[
+                ("cookie", &flow),
+                ("seamless-flow", &state),
+                ("authorization", &auth),
+            ],
+            String::new(),
+        );
+        let token: serde_json::Value = serde_json::from_slice(r.body()).expect("json");
+        let body = format!(
+            "step=sso&state={state}&token={}",
+            token["token"].as_str().expect("token")
+        );
+        send(&engine, Method::POST, "/login", &[("cookie", &flow)], body)
+    };
+    let session = done
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii"))
+        .find(|v| v.starts_with("__Host-seamless-session="))
+        .expect("session")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_string();
+    let head = http::Request::builder()
+        .uri("/app")
+        .header("cookie", &session)
+        .header("accept", "text/html")
+        .body(())
+        .expect("request")
+        .into_parts()
+        .0;
+    c.bench_function("http/session_check", |b| {
+        b.iter(|| black_box(engine.authenticate(black_box(&head)).expect("signed in")))
+    });
+
+    // A complete browser sign-in, ES256, as an adapter would drive it.
+    c.bench_function("http/full_browser_sign_in/ES256", |b| {
+        b.iter_batched(
+            || format!("Negotiate {}", bench.ticket()),
+            |auth| {
+                let page = send(&engine, Method::GET, &authorize("ES256"), &[], String::new());
+                let flow = cookie(&page);
+                let state = field(&page, "state");
+                send(&engine, Method::GET, "/winauth/ssoprobe", &[("cookie", &flow)], String::new());
+                let r = send(&engine, Method::GET, "/winauth/sso", &[("cookie", &flow), ("seamless-flow", &state), ("authorization", &auth)], String::new());
+                let token: serde_json::Value = serde_json::from_slice(r.body()).expect("json");
+                let body = format!("step=sso&state={state}&token={}", token["token"].as_str().expect("token"));
+                let done = send(&engine, Method::POST, "/login", &[("cookie", &flow)], body);
+                let location = done.headers()["location"].to_str().expect("ascii");
+                let code = location.split("code=").nth(1).expect("code").split('&').next().expect("code");
+                let body = format!("grant_type=authorization_code&code={code}&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&client_id=ES256&client_secret=secret");
+                let tokens = send(&engine, Method::POST, "/token", &[], body);
+                assert_eq!(tokens.status(), 200);
+                black_box(tokens)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+criterion_group!(benches, http_benches);
+criterion_main!(benches);
