@@ -132,7 +132,8 @@ proptest! {
         };
         let html = String::from_utf8(page.body().to_vec()).expect("utf-8");
         let start = html.find("name=\"state\" value=\"").expect("state") + 20;
-        let mut state = html[start..start + html[start..].find('"').expect("end")].as_bytes().to_vec();
+        let end = start + html[start..].find('"').expect("end");
+        let mut state = html.as_bytes()[start..end].to_vec();
         for (i, v) in &flips {
             let len = state.len();
             state[i % len] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[usize::from(*v) % 64];
