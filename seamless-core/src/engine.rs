@@ -232,6 +232,7 @@ pub struct EngineBuilder {
     web: WebConfig,
     clients: Vec<Client>,
     token_keys: Option<SigningKeys>,
+    token_key_file: Option<std::path::PathBuf>,
 }
 
 macro_rules! setter {
@@ -298,6 +299,15 @@ impl EngineBuilder {
         self
     }
 
+    /// Token signing keys from a key file, created (owner-only) with a key for
+    /// RS256 and for each algorithm a client uses if absent, and followed when it
+    /// changes (`seamless signing-keys rotate`). Takes precedence over
+    /// [`EngineBuilder::token_keys`].
+    pub fn token_key_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.token_key_file = Some(path.into());
+        self
+    }
+
     /// Builds the engine.
     pub fn build(self) -> Result<Engine, BackendError> {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
@@ -324,24 +334,26 @@ impl EngineBuilder {
             None => Arc::new(StaticDirectory::from_text("")?),
         };
         let clients = Clients::new(self.clients);
-        let token_keys = match self.token_keys {
-            Some(k) => k,
-            None => {
-                let mut algs = vec![SigningAlgorithm::Rs256];
-                for alg in clients.algorithms() {
-                    if !algs.contains(&alg) {
-                        algs.push(alg);
-                    }
-                }
-                SigningKeys::generate(&algs, clock.unix())
-                    .map_err(|e| BackendError::unavailable(e.to_string()))?
+        let mut algs = vec![SigningAlgorithm::Rs256];
+        for alg in clients.algorithms() {
+            if !algs.contains(&alg) {
+                algs.push(alg);
             }
-        };
+        }
         let mut token_settings = self.config.tokens.clone();
         if token_settings.issuer.is_empty() {
             token_settings.issuer = self.web.issuer();
         }
-        let tokens = TokenIssuer::new(token_settings, token_keys);
+        let key_error = |e: crate::token::KeyError| BackendError::unavailable(e.to_string());
+        let tokens = match (self.token_key_file, self.token_keys) {
+            (Some(path), _) => TokenIssuer::from_file(token_settings, &path, &algs, clock.unix())
+                .map_err(key_error)?,
+            (None, Some(keys)) => TokenIssuer::new(token_settings, keys),
+            (None, None) => TokenIssuer::new(
+                token_settings,
+                SigningKeys::generate(&algs, clock.unix()).map_err(key_error)?,
+            ),
+        };
         let grants = Grants::new(store.clone(), entropy.clone(), self.config.refresh_ttl);
         Ok(Engine {
             inner: Arc::new(Inner {
@@ -420,6 +432,7 @@ impl Engine {
             web: WebConfig::default(),
             clients: Vec::new(),
             token_keys: None,
+            token_key_file: None,
         }
     }
 

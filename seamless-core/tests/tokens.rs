@@ -270,3 +270,48 @@ fn access_tokens_are_checked_strictly() {
     assert!(tokens.verify_access(&"x".repeat(20_000), NOW).is_err());
     assert!(tokens.verify_access("a.b.c", NOW).is_err());
 }
+
+#[test]
+fn an_issuer_follows_its_key_file() {
+    let path = tmp("follow");
+    let settings = TokenSettings {
+        issuer: "https://idp.test".into(),
+        key_file_check: std::time::Duration::ZERO,
+        ..TokenSettings::default()
+    };
+    let tokens =
+        TokenIssuer::from_file(settings, &path, &[SigningAlgorithm::EdDsa], NOW).expect("issuer");
+    let before = tokens
+        .keys()
+        .signer(SigningAlgorithm::EdDsa)
+        .expect("key")
+        .kid()
+        .to_string();
+    // An operator rotates the file (`seamless signing-keys rotate`).
+    let mut keys = SigningKeys::load(&path).expect("load");
+    let after = keys
+        .rotate(SigningAlgorithm::EdDsa, NOW)
+        .expect("rotate")
+        .kid()
+        .to_string();
+    keys.save(&path).expect("save");
+    let now_keys = tokens.keys();
+    assert_eq!(
+        now_keys.signer(SigningAlgorithm::EdDsa).expect("key").kid(),
+        after
+    );
+    assert!(
+        now_keys.by_kid(&before).is_some(),
+        "the previous key still verifies"
+    );
+    // A broken file keeps the last good keys.
+    std::fs::write(&path, b"{not json").expect("write");
+    assert_eq!(
+        tokens
+            .keys()
+            .signer(SigningAlgorithm::EdDsa)
+            .expect("key")
+            .kid(),
+        after
+    );
+}

@@ -6,6 +6,7 @@ mod ad;
 mod decode;
 mod keytab_cmd;
 mod run;
+mod signing_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: KeytabCommand,
     },
+    /// The token signing key file (JWKS source): list, rotate.
+    SigningKeys {
+        #[command(subcommand)]
+        command: SigningCommand,
+    },
     /// Manage the service account in Active Directory.
     Ad {
         #[command(subcommand)]
@@ -109,6 +115,25 @@ enum KeytabCommand {
         out: PathBuf,
         /// The inputs.
         inputs: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SigningCommand {
+    /// List the keys: algorithm, role (signing or previous), creation time, kid.
+    List {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// Add a new signing key per algorithm (the file is created, owner-only, if
+    /// absent). The replaced key stays in the JWKS so tokens it signed stay valid;
+    /// the one before it is dropped.
+    Rotate {
+        /// The key file.
+        path: PathBuf,
+        /// Algorithms: RS256 (default), ES256, EdDSA.
+        #[arg(long = "alg")]
+        algs: Vec<String>,
     },
 }
 
@@ -173,6 +198,10 @@ fn main() -> ExitCode {
                 kvno,
             } => keytab_cmd::derive(&out, &principal, salt.as_deref(), &etypes, kvno, json),
             KeytabCommand::Merge { out, inputs } => keytab_cmd::merge(&out, &inputs, json),
+        },
+        Command::SigningKeys { command } => match command {
+            SigningCommand::List { path } => signing_cmd::list(&path, json),
+            SigningCommand::Rotate { path, algs } => signing_cmd::rotate(&path, &algs, json),
         },
         Command::Ad { command } => match command {
             AdCommand::Setup {

@@ -223,3 +223,39 @@ fn derived_keys_validate_tickets_and_merge_keeps_both_services() {
         let _ = std::fs::remove_file(f);
     }
 }
+
+#[test]
+fn signing_keys_rotate_keeps_one_previous_key_and_never_prints_secrets() {
+    let file = temp("signing-keys.json");
+    let _ = std::fs::remove_file(&file);
+    let path = file.to_str().expect("utf-8");
+    let (code, out, err) = seamless(&["--json", "signing-keys", "rotate", path, "--alg", "ES256"]);
+    assert_eq!(code, 0, "{err}");
+    let first: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(first.as_array().expect("rows").len(), 1);
+    assert_eq!(first[0]["role"], "signing");
+    for _ in 0..2 {
+        let (code, _, err) = seamless(&["signing-keys", "rotate", path, "--alg", "ES256"]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, out, _) = seamless(&["--json", "signing-keys", "list", path]);
+    assert_eq!(code, 0);
+    let rows: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let roles: Vec<&str> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["role"].as_str().expect("role"))
+        .collect();
+    assert_eq!(roles, ["signing", "previous"], "the oldest key was dropped");
+    assert!(
+        rows.as_array()
+            .expect("rows")
+            .iter()
+            .all(|r| r["kid"] != first[0]["kid"])
+    );
+    assert!(!out.contains("PRIVATE"));
+    let (code, _, err) = seamless(&["signing-keys", "rotate", path, "--alg", "HS256"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown signing algorithm"), "{err}");
+}

@@ -1,6 +1,7 @@
 //! ID tokens and access tokens (RFC 9068 `at+jwt`), signed with the current key
 //! of the client's algorithm; access-token verification for the middleware.
 
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -8,8 +9,9 @@ use base64::Engine as _;
 use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::{SigningAlgorithm, SigningKeys};
+use super::{KeyError, SigningAlgorithm, SigningKeys};
 use crate::backends::Method;
+use crate::backends::watched::WatchedFile;
 use crate::engine::Completion;
 
 /// Token lifetimes and names.
@@ -27,6 +29,8 @@ pub struct TokenSettings {
     /// More groups than this are left out of tokens, which then say `hasgroups`
     /// (as Entra does), so a user in many groups cannot make tokens huge.
     pub max_groups: usize,
+    /// How often a key file (see [`TokenIssuer::from_file`]) is checked for changes.
+    pub key_file_check: Duration,
 }
 
 impl Default for TokenSettings {
@@ -37,6 +41,7 @@ impl Default for TokenSettings {
             access_token_ttl: Duration::from_secs(600),
             api_audience: None,
             max_groups: 150,
+            key_file_check: Duration::from_secs(10),
         }
     }
 }
@@ -169,11 +174,21 @@ fn b64_json<T: Serialize + ?Sized>(value: &T) -> Result<String, TokenError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
 }
 
-/// Signs and verifies tokens with the current key set; keys can be swapped live.
-#[derive(Debug)]
+/// Signs and verifies tokens with the current key set; keys can be swapped live,
+/// or follow a key file.
 pub struct TokenIssuer {
     settings: TokenSettings,
     keys: RwLock<Arc<SigningKeys>>,
+    file: Option<WatchedFile<SigningKeys>>,
+}
+
+impl std::fmt::Debug for TokenIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenIssuer")
+            .field("settings", &self.settings)
+            .field("keys", &self.keys())
+            .finish()
+    }
 }
 
 impl TokenIssuer {
@@ -183,7 +198,39 @@ impl TokenIssuer {
         Self {
             settings,
             keys: RwLock::new(Arc::new(keys)),
+            file: None,
         }
+    }
+
+    /// An issuer whose keys follow a key file: created with a key per algorithm in
+    /// `algs` if absent (see [`SigningKeys::load_or_generate`]), then re-read when it
+    /// changes (checked every [`TokenSettings::key_file_check`]), so `seamless signing-keys rotate`
+    /// takes effect without a restart. A file that stops parsing keeps the last
+    /// good keys.
+    pub fn from_file(
+        settings: TokenSettings,
+        path: &Path,
+        algs: &[SigningAlgorithm],
+        now: i64,
+    ) -> Result<Self, KeyError> {
+        SigningKeys::load_or_generate(path, algs, now)?;
+        let name = path.display().to_string();
+        let watched = WatchedFile::open(
+            path,
+            "signing key file",
+            settings.key_file_check,
+            move |bytes| {
+                SigningKeys::from_json(bytes, &name)
+                    .map_err(|e| crate::error::BackendError::corrupt(e.to_string()))
+            },
+        )
+        .map_err(|e| KeyError::Invalid {
+            kid: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let mut issuer = Self::new(settings, SigningKeys::default());
+        issuer.file = Some(watched);
+        Ok(issuer)
     }
 
     /// The settings.
@@ -193,13 +240,17 @@ impl TokenIssuer {
 
     /// The current keys.
     pub fn keys(&self) -> Arc<SigningKeys> {
+        if let Some(file) = &self.file {
+            return file.current();
+        }
         self.keys
             .read()
             .map(|k| k.clone())
             .unwrap_or_else(|p| p.into_inner().clone())
     }
 
-    /// Swaps in a new key set (after a rotation).
+    /// Swaps in a new key set (after a rotation). No effect on an issuer that
+    /// follows a key file: rotate the file instead.
     pub fn replace_keys(&self, keys: SigningKeys) {
         let mut guard = self.keys.write().unwrap_or_else(|p| p.into_inner());
         *guard = Arc::new(keys);

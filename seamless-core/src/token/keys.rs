@@ -333,10 +333,15 @@ impl SigningKeys {
             path: path.display().to_string(),
             source,
         };
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
-        let file: KeyFile = serde_json::from_str(&text).map_err(|e| {
+        let text = Zeroizing::new(std::fs::read(path).map_err(io)?);
+        Self::from_json(&text, &path.display().to_string())
+    }
+
+    /// Parses a key file's content; `name` says where it came from in errors.
+    pub fn from_json(text: &[u8], name: &str) -> Result<Self, KeyError> {
+        let file: KeyFile = serde_json::from_slice(text).map_err(|e| {
             // serde_json's message names a position, never the content.
-            invalid(&path.display().to_string(), format!("not a key file: {e}"))
+            invalid(name, format!("not a key file: {e}"))
         })?;
         let mut keys = Vec::with_capacity(file.keys.len());
         for entry in file.keys {
