@@ -601,26 +601,21 @@ fn cross_site_posts_and_foreign_states_are_refused() {
     }
     // Another browser (no flow cookie, or its own) cannot use this state.
     let mut other = Browser::new(&w);
-    let r = other.post(
-        "/login",
-        &[
-            ("step", "username"),
-            ("state", &state),
-            ("username", "alice@ad.test"),
-        ],
-    );
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    other.get(&authorize_uri("spa", &[]));
-    let r = other.post(
-        "/login",
-        &[
-            ("step", "username"),
-            ("state", &state),
-            ("username", "alice@ad.test"),
-        ],
-    );
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(text(&r).contains("(90011)"));
+    for own_flow in [false, true] {
+        if own_flow {
+            other.get(&authorize_uri("spa", &[]));
+        }
+        let r = other.post(
+            "/login",
+            &[
+                ("step", "username"),
+                ("state", &state),
+                ("username", "alice@ad.test"),
+            ],
+        );
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(text(&r).contains("(90011)"), "flow invalid");
+    }
 }
 
 #[test]
@@ -979,4 +974,68 @@ fn discovery_and_jwks_describe_the_keys() {
         .collect();
     assert_eq!(kids.len(), 3);
     assert!(jwks.to_string().find("\"d\"").is_none(), "no private parts");
+}
+
+#[test]
+fn mutual_authentication_gets_the_ap_rep_in_the_final_header() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    let pac = PacSpec::new(DOMAIN.parse().expect("sid"), 1105).with_upn("alice@ad.test");
+    let mut spec = TicketSpec::new("alice", w.now()).with_pac(pac);
+    spec.gss_flags = Some(seamless_core::testkit::WINDOWS_GSS_FLAGS);
+    let minted = w.kdc.mint(&spec).expect("mint");
+    let r = b.sso(&page, Some(&format!("Negotiate {}", minted.token)));
+    assert_eq!(r.status(), StatusCode::OK);
+    let final_header = header(&r, "www-authenticate").expect("final Negotiate header");
+    let ap_rep = final_header
+        .strip_prefix("Negotiate ")
+        .expect("Negotiate <token>");
+    let echoed = seamless_core::testkit::verify_response(ap_rep, &minted.session_key)
+        .expect("the AP-REP verifies with the session key");
+    assert_eq!(echoed, minted.ctime_cusec);
+    // Without mutual authentication the final token (SPNEGO accept-completed, if
+    // any) carries no AP-REP.
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    w.clock.advance(std::time::Duration::from_secs(1));
+    let r = b.sso(
+        &page,
+        Some(&format!("Negotiate {}", w.token("alice", 1105))),
+    );
+    assert_eq!(r.status(), StatusCode::OK);
+    if let Some(h) = header(&r, "www-authenticate") {
+        let token = h.strip_prefix("Negotiate ").expect("Negotiate <token>");
+        assert!(seamless_core::testkit::verify_response(token, &minted.session_key).is_err());
+    }
+}
+
+#[test]
+fn logout_redirects_only_to_registered_uris() {
+    let w = world_custom(
+        RulePolicy::default(),
+        EngineConfig::default(),
+        vec![SealingKey::new(1, [7; 32])],
+        |b| {
+            let mut client = Client::public("spa", SPA_CB);
+            client.post_logout_redirect_uris = vec!["https://spa.example/bye".into()];
+            b.web(web()).client(client)
+        },
+    );
+    let mut b = Browser::new(&w);
+    let r = b.get(
+        "/logout?client_id=spa&post_logout_redirect_uri=https%3A%2F%2Fspa.example%2Fbye&state=x",
+    );
+    assert_eq!(
+        header(&r, "location"),
+        Some("https://spa.example/bye?state=x")
+    );
+    for uri in [
+        "/logout?client_id=spa&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F",
+        "/logout?post_logout_redirect_uri=https%3A%2F%2Fspa.example%2Fbye",
+    ] {
+        let r = b.get(uri);
+        assert_eq!(r.status(), StatusCode::OK, "{uri}");
+        assert!(header(&r, "location").is_none(), "{uri}");
+    }
 }

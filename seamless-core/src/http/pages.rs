@@ -9,21 +9,9 @@ use super::{Response, WebConfig, add_header, respond};
 use crate::backends::MfaMethod;
 use crate::error::Code;
 
-/// HTML-escapes text for element content and quoted attribute values.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for element content and quoted attribute values (the same rules
+/// as the XML documents; `&apos;` is HTML5).
+pub(crate) use crate::native::documents::escape;
 
 /// What a user (or support desk) is told for a code.
 pub(crate) fn message(code: Code) -> &'static str {
