@@ -460,6 +460,10 @@ impl Engine {
         &self.inner.clients
     }
 
+    pub(crate) async fn key_ring(&self) -> Option<Arc<crate::kerberos::KeyRing>> {
+        self.inner.keys.key_ring().await.ok()
+    }
+
     pub(crate) fn directory(&self) -> &dyn Directory {
         self.inner.directory.as_ref()
     }

@@ -320,3 +320,266 @@ fn faults_carry_the_stable_code_and_are_well_formed() {
         "escaped, then read back"
     );
 }
+
+mod over_http {
+    //! The same client, now over the engine's HTTP surface.
+
+    use super::*;
+    use bytes::Bytes;
+    use http::{Method, StatusCode};
+    use seamless_core::engine::EngineConfig;
+    use seamless_core::flow::seal::SealingKey;
+    use seamless_core::http::{Client, Outcome, Response, WebConfig};
+
+    fn http_world(policy: RulePolicy) -> World {
+        world_custom(
+            policy,
+            EngineConfig::default(),
+            vec![SealingKey::new(1, [7; 32])],
+            |b| {
+                b.web(WebConfig::new("https://sso.example"))
+                    .client(Client::public(
+                        "office",
+                        "https://login.microsoftonline.com/common/oauth2/nativeclient",
+                    ))
+            },
+        )
+    }
+
+    fn send(
+        w: &World,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Response {
+        let mut b = http::Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        match block_on(
+            w.engine
+                .handle(b.body(Bytes::from(body.to_string())).expect("request")),
+        ) {
+            Outcome::Respond(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn body(r: &Response) -> &str {
+        std::str::from_utf8(r.body()).expect("utf-8")
+    }
+
+    fn json(r: &Response) -> serde_json::Value {
+        serde_json::from_slice(r.body()).expect("json")
+    }
+
+    fn rst_for(endpoint: &str) -> String {
+        rst_13().replace(
+            "https://sso.example/winauth/trust/13/windowstransport",
+            endpoint,
+        )
+    }
+
+    fn grant(w: &World, assertion_xml: &str) -> Response {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(assertion_xml);
+        let form = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:saml1_1-bearer",
+                ),
+                ("assertion", &b64),
+                ("client_id", "office"),
+                ("scope", "openid profile offline_access"),
+                ("client_info", "1"),
+            ])
+            .finish();
+        send(
+            w,
+            Method::POST,
+            "/token",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            &form,
+        )
+    }
+
+    #[test]
+    fn msal_style_client_signs_in_over_http() {
+        let w = http_world(RulePolicy::default());
+        let realm = send(
+            &w,
+            Method::GET,
+            "/common/userrealm/alice@ad.test?api-version=1.0",
+            &[],
+            "",
+        );
+        assert_eq!(realm.status(), StatusCode::OK);
+        let realm = json(&realm);
+        assert_eq!(realm["account_type"], "Federated");
+        let mex_url = realm["federation_metadata_url"]
+            .as_str()
+            .expect("mex")
+            .to_string();
+        let mex_path = mex_url.strip_prefix("https://sso.example").expect("ours");
+        let mex = send(&w, Method::GET, mex_path, &[], "");
+        let (endpoint, v13) = msal_integrated_endpoint(body(&mex)).expect("integrated endpoint");
+        assert!(v13, "1.3 preferred");
+        let path = endpoint
+            .strip_prefix("https://sso.example")
+            .expect("ours")
+            .to_string();
+
+        // First without credentials: the challenge.
+        let headers = [("content-type", "application/soap+xml; charset=utf-8")];
+        let challenge = send(&w, Method::POST, &path, &headers, &rst_for(&endpoint));
+        assert_eq!(challenge.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(challenge.headers()["www-authenticate"], "Negotiate");
+        assert!(body(&challenge).contains("<psf:code>81006</psf:code>"));
+
+        let auth = format!("Negotiate {}", w.token("alice", 1105));
+        let answer = send(
+            &w,
+            Method::POST,
+            &path,
+            &[headers[0], ("authorization", &auth)],
+            &rst_for(&endpoint),
+        );
+        assert_eq!(answer.status(), StatusCode::OK, "{}", body(&answer));
+        assert!(body(&answer).contains("RequestSecurityTokenResponseCollection"));
+        let assertion_xml = extract_assertion(body(&answer))
+            .expect("assertion")
+            .to_string();
+        assert!(assertion_xml.contains("alice@ad.test"));
+
+        let tokens = grant(&w, &assertion_xml);
+        assert_eq!(tokens.status(), StatusCode::OK, "{}", body(&tokens));
+        let t = json(&tokens);
+        assert!(
+            t["access_token"].is_string()
+                && t["refresh_token"].is_string()
+                && t["id_token"].is_string()
+        );
+        let info: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(t["client_info"].as_str().expect("client_info"))
+                .expect("b64"),
+        )
+        .expect("json");
+        assert_eq!(info["uid"], "u-alice");
+        // The assertion is single-use.
+        let again = grant(&w, &assertion_xml);
+        assert_eq!(
+            (again.status(), json(&again)["error"].clone()),
+            (StatusCode::BAD_REQUEST, "invalid_grant".into())
+        );
+    }
+
+    #[test]
+    fn native_refusals_are_coded_faults() {
+        let w = http_world(RulePolicy {
+            mfa_groups: vec!["mfa".into()],
+            ..RulePolicy::default()
+        });
+        let endpoint = "https://sso.example/winauth/trust/13/windowstransport";
+        let path = "/winauth/trust/13/windowstransport";
+        let cases: Vec<(String, String, StatusCode, &str)> = vec![
+            (
+                format!("Negotiate {}", w.token("bob", 1106)),
+                rst_for(endpoint),
+                StatusCode::FORBIDDEN,
+                "50079",
+            ),
+            (
+                "NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==".into(),
+                rst_for(endpoint),
+                StatusCode::FORBIDDEN,
+                "81005",
+            ),
+            (
+                "Negotiate %%%".into(),
+                rst_for(endpoint),
+                StatusCode::FORBIDDEN,
+                "81009",
+            ),
+            (
+                format!("Negotiate {}", w.token("ghost", 9999)),
+                rst_for(endpoint),
+                StatusCode::FORBIDDEN,
+                "81011",
+            ),
+            (
+                format!("Negotiate {}", w.token("alice", 1105)),
+                rst_for(endpoint).replace(AUDIENCE, "urn:evil"),
+                StatusCode::BAD_REQUEST,
+                "90012",
+            ),
+            (
+                format!("Negotiate {}", w.token("alice", 1105)),
+                r#"<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>"#.into(),
+                StatusCode::BAD_REQUEST,
+                "90012",
+            ),
+            (
+                format!("Negotiate {}", w.token("alice", 1105)),
+                "<a>".repeat(100),
+                StatusCode::BAD_REQUEST,
+                "90012",
+            ),
+        ];
+        for (auth, rst, status, code) in cases {
+            let r = send(&w, Method::POST, path, &[("authorization", &auth)], &rst);
+            assert_eq!(r.status(), status, "{code}: {}", body(&r));
+            assert!(
+                body(&r).contains(&format!("<psf:code>{code}</psf:code>")),
+                "{code}: {}",
+                body(&r)
+            );
+        }
+        // Tampered readable fields fail the grant even with a valid token inside.
+        let auth = format!("Negotiate {}", w.token("alice", 1105));
+        let answer = send(
+            &w,
+            Method::POST,
+            path,
+            &[("authorization", &auth)],
+            &rst_for(endpoint),
+        );
+        let assertion_xml = extract_assertion(body(&answer))
+            .expect("assertion")
+            .to_string();
+        let forged = grant(&w, &assertion_xml.replace("alice@ad.test", "dave@ad.test"));
+        assert_eq!(json(&forged)["error"], "invalid_grant");
+        // Expired: two minutes and a second later.
+        let answer = send(
+            &w,
+            Method::POST,
+            path,
+            &[(
+                "authorization",
+                &format!("Negotiate {}", {
+                    w.clock.advance(std::time::Duration::from_secs(1));
+                    w.token("alice", 1105)
+                }),
+            )],
+            &rst_for(endpoint),
+        );
+        let assertion_xml = extract_assertion(body(&answer))
+            .expect("assertion")
+            .to_string();
+        w.clock.advance(std::time::Duration::from_secs(121));
+        assert_eq!(json(&grant(&w, &assertion_xml))["error"], "invalid_grant");
+        // Unknown domains get the same shape, saying so.
+        let r = json(&send(
+            &w,
+            Method::GET,
+            "/common/userrealm?user=x%40other.example&api-version=2.1",
+            &[],
+            "",
+        ));
+        assert_eq!(
+            (r["account_type"].as_str(), r["is_dsso_enabled"].as_bool()),
+            (Some("Unknown"), Some(false))
+        );
+    }
+}

@@ -22,9 +22,13 @@
 //! | `GET /.well-known/openid-configuration`, `GET /jwks` | discovery |
 //! | `GET /userinfo` | claims for a Bearer access token |
 //! | `GET\|POST /logout` | sign-out (sets the seamless suppression marker) |
+//! | `GET /common/userrealm/{upn}` | native clients: realm discovery |
+//! | `GET /winauth/trust/mex` | native clients: WS-MetadataExchange |
+//! | `POST /winauth/trust/{2005,13}/windowstransport` | native clients: WS-Trust with Negotiate |
 
 mod cookies;
 mod form;
+mod native;
 mod oidc;
 mod pages;
 mod session;
@@ -45,7 +49,8 @@ use crate::engine::Engine;
 use crate::error::Code;
 use crate::token::SigningAlgorithm;
 
-pub use session::Identity;
+pub use native::NativeSettings;
+pub use session::{Identity, Source};
 
 /// A request as the engine takes it.
 pub type Request = http::Request<Bytes>;
@@ -78,6 +83,8 @@ pub struct WebConfig {
     /// A request header block larger than this on the Negotiate endpoint gets
     /// the 81001 fallback.
     pub max_header_block: usize,
+    /// The native-client (WS-Trust) flow.
+    pub native: NativeSettings,
     secure_cookies: bool,
 }
 
@@ -91,6 +98,7 @@ impl Default for WebConfig {
             session_ttl: Duration::from_secs(8 * 3600),
             max_body: 64 * 1024,
             max_header_block: 64 * 1024,
+            native: NativeSettings::default(),
             secure_cookies: true,
         }
     }

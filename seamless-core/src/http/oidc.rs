@@ -9,9 +9,14 @@ use http::request::Parts;
 use super::form::Params;
 use super::session::bearer;
 use super::{Client, Response, add_header, json};
-use crate::engine::Engine;
+use crate::engine::{Audience, Engine};
+use crate::error::Code;
 use crate::grants::{Grant, GrantError};
+use crate::native::assertion::parse_grant_assertion;
 use crate::token::SigningAlgorithm;
+
+const SAML11_BEARER: &str = "urn:ietf:params:oauth:grant-type:saml1_1-bearer";
+const SAML2_BEARER: &str = "urn:ietf:params:oauth:grant-type:saml2-bearer";
 
 /// An OAuth error response (RFC 6749 §5.2).
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -168,10 +173,11 @@ impl Engine {
                     Err(e) => grant_error(e),
                 }
             }
+            Some(SAML11_BEARER | SAML2_BEARER) => self.saml_grant(client, &params).await,
             Some(_) => oauth_error(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                "supported: authorization_code, refresh_token",
+                "supported: authorization_code, refresh_token, saml1_1-bearer",
             ),
             None => oauth_error(
                 StatusCode::BAD_REQUEST,
@@ -179,6 +185,78 @@ impl Engine {
                 "grant_type is required",
             ),
         }
+    }
+
+    /// The SAML bearer grant: the assertion from our RSTR, redeemed once. Only the
+    /// sealed sign-in token inside is trusted; readable fields that disagree with
+    /// it fail the grant.
+    async fn saml_grant(&self, client: &Client, params: &Params) -> Response {
+        let invalid = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
+        let Some(raw) = params.get("assertion") else {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "assertion is required",
+            );
+        };
+        let assertion = match parse_grant_assertion(raw) {
+            Ok(a) => a,
+            Err(e) => return invalid(e.0),
+        };
+        let completion = match self
+            .redeem_sign_in_token(&assertion.sign_in_token, Audience::Native, None)
+            .await
+        {
+            Ok(c) => c,
+            Err(Code::StoreUnavailable) => {
+                return oauth_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the store is unavailable",
+                );
+            }
+            Err(_) => return invalid("assertion expired, already used, or not ours"),
+        };
+        let agrees = assertion
+            .name_identifier
+            .as_deref()
+            .is_none_or(|n| n.eq_ignore_ascii_case(&completion.user.upn))
+            && assertion
+                .audience
+                .as_deref()
+                .is_none_or(|a| a == self.web().native.audience);
+        if !agrees {
+            return invalid("the assertion's readable fields disagree with its token");
+        }
+        let scope = params
+            .get("scope")
+            .or(params.get("resource").map(|_| "openid"))
+            .unwrap_or("openid")
+            .to_string();
+        let Ok(family) = self.random_id() else {
+            return oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "randomness",
+            );
+        };
+        let grant = Grant {
+            completion,
+            client_id: client.id.clone(),
+            redirect_uri: String::new(),
+            nonce: None,
+            scope,
+            family,
+        };
+        let mut response = self.token_response(client, &grant, false).await;
+        if params.get("client_info") == Some("1") && response.status() == StatusCode::OK {
+            response = with_client_info(
+                response,
+                &grant.completion.user.id,
+                &self.tokens().settings().issuer,
+            );
+        }
+        response
     }
 
     async fn token_response(&self, client: &Client, grant: &Grant, with_nonce: bool) -> Response {
@@ -263,7 +341,7 @@ impl Engine {
                 "end_session_endpoint": format!("{base}/logout"),
                 "response_types_supported": ["code"],
                 "response_modes_supported": ["query"],
-                "grant_types_supported": ["authorization_code", "refresh_token"],
+                "grant_types_supported": ["authorization_code", "refresh_token", SAML11_BEARER, SAML2_BEARER],
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": algs,
                 "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
@@ -319,6 +397,20 @@ impl Engine {
             }
         }
     }
+}
+
+/// Adds MSAL's `client_info` (base64url JSON with `uid` and `utid`) to a token
+/// response.
+fn with_client_info(response: Response, uid: &str, utid: &str) -> Response {
+    let (parts, body) = response.into_parts();
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return Response::from_parts(parts, body);
+    };
+    let info = serde_json::json!({"uid": uid, "utid": utid}).to_string();
+    value["client_info"] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(info)
+        .into();
+    Response::from_parts(parts, Bytes::from(value.to_string()))
 }
 
 /// Public metadata may be cached for a few minutes (keys rotate with overlap).

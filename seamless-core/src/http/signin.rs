@@ -36,6 +36,9 @@ pub(crate) enum Route {
     Jwks,
     UserInfo,
     Logout,
+    UserRealm,
+    Mex,
+    WindowsTransport,
 }
 
 impl Route {
@@ -52,13 +55,19 @@ impl Route {
             "/jwks" => Route::Jwks,
             "/userinfo" => Route::UserInfo,
             "/logout" => Route::Logout,
+            "/common/userrealm" => Route::UserRealm,
+            p if p.starts_with("/common/userrealm/") => Route::UserRealm,
+            "/winauth/trust/mex" => Route::Mex,
+            "/winauth/trust/2005/windowstransport" | "/winauth/trust/13/windowstransport" => {
+                Route::WindowsTransport
+            }
             _ => return None,
         })
     }
 
     fn methods(self) -> &'static [Method] {
         match self {
-            Route::Login | Route::Token => &[Method::POST],
+            Route::Login | Route::Token | Route::WindowsTransport => &[Method::POST],
             Route::Logout | Route::UserInfo => &[Method::GET, Method::POST],
             _ => &[Method::GET],
         }
@@ -122,6 +131,17 @@ impl Engine {
             Route::Jwks => self.jwks(),
             Route::UserInfo => self.userinfo(head),
             Route::Logout => self.logout(head, body),
+            Route::UserRealm => {
+                let upn = head
+                    .uri
+                    .path()
+                    .rsplit_once("/common/userrealm/")
+                    .map(|(_, upn)| upn)
+                    .filter(|upn| !upn.is_empty());
+                self.user_realm(head, upn).await
+            }
+            Route::Mex => self.mex(),
+            Route::WindowsTransport => self.windows_transport(head, body).await,
         }
     }
 
@@ -553,7 +573,7 @@ fn hint_fits(hint: Option<&str>, upn: &str) -> bool {
 
 /// The token of an `Authorization: Negotiate <base64>` header; other schemes
 /// (NTLM, Basic, ...) and empty tokens are refused with a code.
-fn negotiate_token(value: &[u8]) -> Result<&[u8], Code> {
+pub(super) fn negotiate_token(value: &[u8]) -> Result<&[u8], Code> {
     let text = std::str::from_utf8(value).map_err(|_| Code::MalformedTicket)?;
     let (scheme, token) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
     if scheme.eq_ignore_ascii_case("negotiate") {
