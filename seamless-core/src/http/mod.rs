@@ -50,7 +50,8 @@ use crate::error::Code;
 use crate::token::SigningAlgorithm;
 
 pub use native::NativeSettings;
-pub use session::{Identity, Source};
+pub use session::{Caller, Identity, Source, missing_middleware};
+pub use signin::SIGN_IN_PATHS;
 
 /// A request as the engine takes it.
 pub type Request = http::Request<Bytes>;
@@ -271,8 +272,17 @@ impl Engine {
             .and_then(|p| signin::Route::of(&head.method, p));
         match route {
             Some(route) => Outcome::Respond(self.route(route, &head, &body).await),
-            None => Outcome::Continue(self.authenticate_with_headers(&head)),
+            None => Outcome::Continue(self.identify(&head)),
         }
+    }
+
+    /// The answer to a request body over [`WebConfig::max_body`] (adapters that
+    /// stop reading early send this).
+    pub fn payload_too_large(&self) -> Response {
+        json(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &serde_json::json!({"error": "invalid_request", "message": "body too large"}),
+        )
     }
 
     /// The response for a request that needs a signed-in user and has none: a

@@ -146,7 +146,7 @@ function go(step,name,value){{if(done)return;done=true;f.elements.step.value=ste
 if(name){{f.elements[name].value=value;}}f.submit();}}\
 var c=new AbortController(),t=setTimeout(function(){{c.abort();go('fallback');}},{timeout});\
 var o={{credentials:'same-origin',cache:'no-store',signal:c.signal}};\
-fetch('{probe}',o).then(function(r){{if(!r.ok)throw r.status;\
+fetch('{probe}',o).catch(function(){{}}).then(function(){{\
 return fetch('{sso}',{{credentials:'same-origin',cache:'no-store',signal:c.signal,headers:{{'Seamless-Flow':s}}}});}})\
 .then(function(r){{return r.json();}}).then(function(j){{clearTimeout(t);\
 if(j.token){{go('sso','token',j.token);}}else if(j.state){{go('resume','state',j.state);}}\

@@ -157,9 +157,10 @@ impl Engine {
         self.session(head)
     }
 
-    /// [`Engine::authenticate`], and a header clearing a session cookie that no
-    /// longer opens (expired, or sealed under a retired key).
-    pub(crate) fn authenticate_with_headers(&self, head: &Parts) -> Continue {
+    /// For a request to the application: who is calling ([`Engine::authenticate`]),
+    /// and a header clearing a session cookie that no longer opens (expired, or
+    /// sealed under a retired key).
+    pub fn identify(&self, head: &Parts) -> Continue {
         let identity = self.authenticate(head);
         let mut out = Continue {
             identity,
@@ -174,6 +175,48 @@ impl Engine {
         }
         out
     }
+}
+
+/// What the middleware leaves in a request for the extractors: the engine and
+/// who is calling. Adapters store it in their request extensions.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    engine: Engine,
+    identity: Option<Identity>,
+}
+
+impl Caller {
+    /// The caller of a request the middleware identified.
+    pub fn new(engine: Engine, identity: Option<Identity>) -> Self {
+        Self { engine, identity }
+    }
+
+    /// Who is signed in, if anyone (`MaybeSignedIn`).
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_ref()
+    }
+
+    /// The signed-in user, or the response that asks for one (`SignedIn`): a
+    /// redirect to sign in for browsers, `401` for API clients.
+    pub fn require(&self, head: &Parts) -> Result<Identity, Response> {
+        self.identity
+            .clone()
+            .ok_or_else(|| self.engine.sign_in_required(head))
+    }
+}
+
+/// The answer when an extractor finds no [`Caller`]: the application forgot the
+/// middleware. A `500` that says so (and a log line), never a silent pass.
+pub fn missing_middleware() -> Response {
+    tracing::error!(
+        target: "seamless::http",
+        "SignedIn/MaybeSignedIn used on a route without the Seamless middleware"
+    );
+    super::respond(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "text/plain; charset=utf-8",
+        "seamless: this route uses SignedIn/MaybeSignedIn but the Seamless middleware is not installed on it",
+    )
 }
 
 /// The token of an `Authorization: Bearer` header.

@@ -115,17 +115,14 @@ impl Engine {
             return response;
         }
         if body.len() > self.web().max_body {
-            return json(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &serde_json::json!({"error": "invalid_request", "message": "body too large"}),
-            );
+            return self.payload_too_large();
         }
         match route {
             Route::Authorize => self.authorize(head).await,
             Route::SignIn => self.sign_in_to_app(head).await,
             Route::Login => self.login(head, body).await,
             Route::Sso => self.sso(head).await,
-            Route::Probe => json(StatusCode::OK, &serde_json::json!({"ok": true})),
+            Route::Probe => probe(head),
             Route::Token => self.token_endpoint(head, body).await,
             Route::Discovery => self.discovery(),
             Route::Jwks => self.jwks(),
@@ -566,6 +563,38 @@ impl Engine {
     }
 }
 
+/// `GET /winauth/ssoprobe`: a cheap Negotiate-protected URL the page calls
+/// first. Chromium drops the first Negotiate challenge of a fresh browser
+/// process; this one absorbs it, so the real request works on the first page
+/// load. The token, if any, is not validated (nothing is granted here).
+fn probe(head: &Parts) -> Response {
+    if head.headers.contains_key(header::AUTHORIZATION) {
+        return json(StatusCode::OK, &serde_json::json!({"ok": true}));
+    }
+    let mut response = json(StatusCode::UNAUTHORIZED, &json_code(Code::NoTicket));
+    add_header(&mut response, header::WWW_AUTHENTICATE, "Negotiate");
+    response
+}
+
+/// Every sign-in path (inside the base); `/common/userrealm/` also takes a UPN
+/// after it. For adapters that must declare routes (rocket).
+pub const SIGN_IN_PATHS: &[&str] = &[
+    "/authorize",
+    "/signin",
+    "/login",
+    "/winauth/sso",
+    "/winauth/ssoprobe",
+    "/token",
+    "/.well-known/openid-configuration",
+    "/jwks",
+    "/userinfo",
+    "/logout",
+    "/common/userrealm",
+    "/winauth/trust/mex",
+    "/winauth/trust/2005/windowstransport",
+    "/winauth/trust/13/windowstransport",
+];
+
 /// Whether a `login_hint` (if any) names the session's user.
 fn hint_fits(hint: Option<&str>, upn: &str) -> bool {
     hint.is_none_or(|h| h.eq_ignore_ascii_case(upn))
@@ -586,5 +615,22 @@ pub(super) fn negotiate_token(value: &[u8]) -> Result<&[u8], Code> {
         Err(Code::PackageNotSupported)
     } else {
         Err(Code::MalformedTicket)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_path_is_routed() {
+        for path in SIGN_IN_PATHS {
+            assert!(Route::of(&Method::GET, path).is_some(), "{path}");
+        }
+        assert_eq!(
+            Route::of(&Method::GET, "/common/userrealm/a@b.c"),
+            Some(Route::UserRealm)
+        );
+        assert_eq!(Route::of(&Method::GET, "/app"), None);
     }
 }
