@@ -502,7 +502,13 @@ impl Engine {
                 json(StatusCode::BAD_REQUEST, &body)
             }
         };
-        if let Some(ap_rep) = &step.negotiate_response {
+        // The final token (mutual authentication) goes with a success only: a
+        // refusal after a valid ticket is not a completed authentication.
+        if let Some(ap_rep) = step
+            .negotiate_response
+            .as_ref()
+            .filter(|_| response.status() == StatusCode::OK)
+        {
             add_header(
                 &mut response,
                 header::WWW_AUTHENTICATE,

@@ -1,0 +1,606 @@
+//! The cases. Each is a function of a [`Fixture`] and a [`Harness`]; `cases!`
+//! defines them and the `conformance_tests!` macro that runs every one of them.
+
+use base64::Engine as _;
+use seamless_core::grants::s256_challenge;
+use seamless_core::testkit::{Flaw, PacSpec, TicketSpec, WINDOWS_GSS_FLAGS};
+
+use crate::fixture::{DOMAIN, ORIGIN, SPA_CB, VERIFIER, WEB_CB};
+use crate::{ANONYMOUS, Client, Fixture, HOME, Harness, PlainRequest, PlainResponse};
+
+/// An authorization request for `client` with PKCE, state and nonce.
+pub fn authorize_uri(client: &str, extra: &[(&str, &str)]) -> String {
+    let redirect = if client == "spa" { SPA_CB } else { WEB_CB };
+    let challenge = s256_challenge(VERIFIER);
+    let mut pairs = vec![
+        ("client_id", client),
+        ("redirect_uri", redirect),
+        ("response_type", "code"),
+        ("scope", "openid profile"),
+        ("state", "st-1"),
+        ("nonce", "n-1"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    pairs.extend_from_slice(extra);
+    format!(
+        "/authorize?{}",
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    )
+}
+
+fn hinted(c: &mut Client<'_>, user: &str) -> PlainResponse {
+    let page = c.get(&authorize_uri(
+        "spa",
+        &[("login_hint", &format!("{user}@ad.test"))],
+    ));
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert_eq!(page.field("step"), "fallback", "the Negotiate page");
+    page
+}
+
+/// The seamless part of a sign-in: challenge, Negotiate, sign-in token, login post.
+fn seamless(c: &mut Client<'_>, page: &PlainResponse, token: &str) -> PlainResponse {
+    let challenge = c.sso(page, None);
+    assert_eq!(
+        (challenge.status, challenge.header("www-authenticate")),
+        (401, Some("Negotiate"))
+    );
+    let answer = c.sso(page, Some(&format!("Negotiate {token}")));
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let sign_in_token = answer.json()["token"].as_str().expect("token").to_string();
+    c.post(
+        "/login",
+        &[
+            ("step", "sso"),
+            ("state", &page.field("state")),
+            ("token", &sign_in_token),
+        ],
+    )
+}
+
+fn redeem(c: &mut Client<'_>, done: &PlainResponse, verifier: &str) -> PlainResponse {
+    let q = done.location_query();
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("grant_type", "authorization_code"),
+            ("code", q["code"].as_str()),
+            ("redirect_uri", SPA_CB),
+            ("client_id", "spa"),
+            ("code_verifier", verifier),
+        ])
+        .finish();
+    c.send(
+        "POST",
+        "/token",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
+    )
+}
+
+fn refused(fx: &Fixture, h: &mut dyn Harness, user: &str, authorization: &str) -> PlainResponse {
+    let mut c = Client::new(h);
+    let page = hinted(&mut c, user);
+    let _ = fx;
+    c.sso(&page, Some(authorization))
+}
+
+fn assert_fallback(r: &PlainResponse, code: u32) {
+    assert!((400..500).contains(&r.status), "{}: {}", r.status, r.text());
+    let body = r.json();
+    assert_eq!(body["code"], code, "{}", r.text());
+    assert!(
+        body["state"].is_string(),
+        "the page can fall back: {}",
+        r.text()
+    );
+    assert!(r.header("www-authenticate").is_none());
+}
+
+fn payload_b64(jwt: &str) -> serde_json::Value {
+    let part = jwt.split('.').nth(1).expect("payload");
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .expect("b64"),
+    )
+    .expect("json")
+}
+
+macro_rules! cases {
+    ($d:tt $( $(#[doc = $doc:literal])* fn $name:ident($fx:ident, $h:ident) $body:block )*) => {
+        $(
+            $(#[doc = $doc])*
+            pub fn $name($fx: &Fixture, $h: &mut dyn Harness) $body
+        )*
+
+        /// The names of every case, in order.
+        pub const ALL: &[&str] = &[$(stringify!($name)),*];
+
+        /// Expands to one `#[test]` per case. `$make` turns the fixture's
+        /// [`Engine`](seamless_core::engine::Engine) into the adapter's harness.
+        #[macro_export]
+        macro_rules! conformance_tests {
+            ($d make:expr) => {
+                $(
+                    #[test]
+                    fn $name() {
+                        let fx = $d crate::Fixture::new();
+                        let mut harness = ($d make)(fx.engine.clone());
+                        $d crate::cases::$name(&fx, &mut harness);
+                    }
+                )*
+            };
+        }
+    };
+}
+
+cases! { $
+    /// Authorize with a hint → Negotiate → code → tokens; the ID token's claims.
+    fn full_browser_flow(fx, h) {
+        let mut c = Client::new(h);
+        let page = hinted(&mut c, "alice");
+        assert!(c.has_cookie("__Host-seamless-flow"));
+        let probe = c.send("GET", "/winauth/ssoprobe", &[], b"");
+        assert_eq!((probe.status, probe.header("www-authenticate")), (401, Some("Negotiate")));
+        let done = seamless(&mut c, &page, &fx.token("alice", 1105));
+        assert_eq!(done.status, 303);
+        let q = done.location_query();
+        assert_eq!((q["state"].as_str(), q["iss"].as_str()), ("st-1", ORIGIN));
+        assert!(done.header("location").is_some_and(|l| l.starts_with(SPA_CB)));
+        let tokens = redeem(&mut c, &done, VERIFIER);
+        assert_eq!(tokens.status, 200, "{}", tokens.text());
+        assert_eq!(tokens.header("cache-control"), Some("no-store"));
+        let body = tokens.json();
+        let claims = payload_b64(body["id_token"].as_str().expect("id token"));
+        assert_eq!(claims["sub"], "u-alice");
+        assert_eq!(claims["aud"], "spa");
+        assert_eq!(claims["nonce"], "n-1");
+        assert_eq!(claims["amr"], serde_json::json!(["kerberos"]));
+        assert_eq!(claims["onprem_sid"], format!("{DOMAIN}-1105"));
+        assert_eq!(claims["iss"], ORIGIN);
+    }
+
+    /// `login_hint` skips the user-name form.
+    fn login_hint_starts_negotiate_at_once(fx, h) {
+        let mut c = Client::new(h);
+        let _ = fx;
+        hinted(&mut c, "alice");
+    }
+
+    /// `domain_hint` also skips it.
+    fn domain_hint_starts_negotiate_at_once(fx, h) {
+        let mut c = Client::new(h);
+        let page = c.get(&authorize_uri("spa", &[("domain_hint", "ad.test")]));
+        assert_eq!(page.field("step"), "fallback");
+        let done = seamless(&mut c, &page, &fx.token("alice", 1105));
+        assert_eq!(done.status, 303);
+    }
+
+    /// No hint: user name first, then Negotiate.
+    fn user_name_first_without_a_hint(fx, h) {
+        let mut c = Client::new(h);
+        let page = c.get(&authorize_uri("spa", &[]));
+        assert_eq!(page.field("step"), "username");
+        let next = c.post("/login", &[("step", "username"), ("state", &page.field("state")), ("username", "alice@ad.test")]);
+        assert_eq!(next.field("step"), "fallback");
+        assert_eq!(seamless(&mut c, &next, &fx.token("alice", 1105)).status, 303);
+    }
+
+    /// Pages never challenge; the probe and the background request do.
+    fn only_background_endpoints_challenge(fx, h) {
+        let mut c = Client::new(h);
+        let _ = fx;
+        let page = c.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+        assert!(page.header("www-authenticate").is_none());
+        assert!(page.header("content-security-policy").is_some_and(|v| v.contains("frame-ancestors 'none'")));
+        assert_eq!(page.header("cache-control"), Some("no-store"));
+        let probe = c.send("GET", "/winauth/ssoprobe", &[("authorization", "Negotiate YII=")], b"");
+        assert_eq!(probe.status, 200);
+    }
+
+    /// NTLM, bare or inside Negotiate: 81005 and the password form.
+    fn ntlm_falls_back_with_81005(fx, h) {
+        let mut c = Client::new(h);
+        let page = hinted(&mut c, "alice");
+        let _ = fx;
+        let r = c.sso(&page, Some("NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw=="));
+        assert_fallback(&r, 81005);
+        let form = c.post("/login", &[("step", "resume"), ("state", r.json()["state"].as_str().expect("state"))]);
+        assert_eq!(form.field("step"), "password");
+        assert!(form.text().contains("(81005)"));
+    }
+
+    /// A header block over 64 KiB: 81001.
+    fn oversized_negotiate_header_gets_81001(fx, h) {
+        let r = refused(fx, h, "alice", &format!("Negotiate {}", "A".repeat(70 * 1024)));
+        assert_fallback(&r, 81001);
+    }
+
+    /// Not base64: 81009.
+    fn bad_base64_gets_81009(fx, h) {
+        assert_fallback(&refused(fx, h, "alice", "Negotiate !!!not-base64!!!"), 81009);
+    }
+
+    /// Half a token: 81009.
+    fn truncated_token_gets_81009(fx, h) {
+        let token = fx.token("alice", 1105);
+        assert_fallback(&refused(fx, h, "alice", &format!("Negotiate {}", &token[..token.len() / 2])), 81009);
+    }
+
+    /// A ticket under another key: 81010.
+    fn wrong_key_gets_81010(fx, h) {
+        let other = seamless_core::kerberos::Key::new(seamless_core::kerberos::Etype::Aes256CtsHmacSha196, &[0x42; 32]).expect("key");
+        let token = fx.mint(TicketSpec::new("alice", fx.now()).with_flaw(Flaw::WrongServiceKey(other)));
+        assert_fallback(&refused(fx, h, "alice", &format!("Negotiate {token}")), 81010);
+    }
+
+    /// An expired ticket: 81010.
+    fn expired_ticket_gets_81010(fx, h) {
+        let token = fx.token("alice", 1105);
+        fx.advance(11 * 3600);
+        assert_fallback(&refused(fx, h, "alice", &format!("Negotiate {token}")), 81010);
+    }
+
+    /// An authenticator ten minutes old: 81010.
+    fn clock_skew_gets_81010(fx, h) {
+        let pac = PacSpec::new(DOMAIN.parse().expect("sid"), 1105).with_upn("alice@ad.test");
+        let mut spec = TicketSpec::new("alice", fx.now()).with_pac(pac);
+        spec.ctime -= 600;
+        let token = fx.mint(spec);
+        assert_fallback(&refused(fx, h, "alice", &format!("Negotiate {token}")), 81010);
+    }
+
+    /// The same authenticator twice: the second is a replay.
+    fn replayed_ticket_gets_81010(fx, h) {
+        let token = fx.token("alice", 1105);
+        {
+            let mut c = Client::new(&mut *h);
+            let page = hinted(&mut c, "alice");
+            assert_eq!(seamless(&mut c, &page, &token).status, 303);
+        }
+        assert_fallback(&refused(fx, h, "alice", &format!("Negotiate {token}")), 81010);
+    }
+
+    /// A SID nobody has: 81011.
+    fn unknown_sid_gets_81011(fx, h) {
+        assert_fallback(&refused(fx, h, "alice", &format!("Negotiate {}", fx.token("ghost", 9999))), 81011);
+    }
+
+    /// A disabled account is refused for good: 50057, no password form.
+    fn disabled_user_is_denied(fx, h) {
+        let r = refused(fx, h, "carol", &format!("Negotiate {}", fx.token("carol", 1107)));
+        assert_eq!(r.status, 403);
+        assert_eq!(r.json()["code"], 50057);
+        assert!(r.json().get("state").is_none());
+    }
+
+    /// The hint names alice, the ticket is dave's: 81012.
+    fn hint_mismatch_gets_81012(fx, h) {
+        assert_fallback(&refused(fx, h, "alice", &format!("Negotiate {}", fx.token("dave", 1108))), 81012);
+    }
+
+    /// A second factor after Negotiate, then success.
+    fn mfa_after_negotiate(fx, h) {
+        let mut c = Client::new(h);
+        let page = hinted(&mut c, "bob");
+        let r = c.sso(&page, Some(&format!("Negotiate {}", fx.token("bob", 1106))));
+        assert_eq!(r.status, 200);
+        let mfa = c.post("/login", &[("step", "resume"), ("state", r.json()["state"].as_str().expect("state"))]);
+        assert_eq!(mfa.field("step"), "mfa");
+        let done = c.post("/login", &[("step", "mfa"), ("state", &mfa.field("state")), ("code", &fx.totp())]);
+        assert_eq!(done.status, 303);
+        let tokens = redeem(&mut c, &done, VERIFIER);
+        let claims = payload_b64(tokens.json()["id_token"].as_str().expect("id"));
+        assert_eq!(claims["amr"], serde_json::json!(["kerberos", "otp", "mfa"]));
+    }
+
+    /// Five wrong codes end the flow: 500121.
+    fn mfa_lockout(fx, h) {
+        let mut c = Client::new(h);
+        let page = hinted(&mut c, "bob");
+        let r = c.sso(&page, Some(&format!("Negotiate {}", fx.token("bob", 1106))));
+        let mut form = c.post("/login", &[("step", "resume"), ("state", r.json()["state"].as_str().expect("state"))]);
+        for _ in 0..4 {
+            form = c.post("/login", &[("step", "mfa"), ("state", &form.field("state")), ("code", "000000")]);
+            assert_eq!(form.status, 200);
+            assert!(form.text().contains("(500121)"));
+        }
+        let last = c.post("/login", &[("step", "mfa"), ("state", &form.field("state")), ("code", "000000")]);
+        assert_eq!(last.status, 403);
+        assert!(last.text().contains("(500121)"));
+    }
+
+    /// No Kerberos: the page gives up, the password signs in.
+    fn password_fallback(fx, h) {
+        let mut c = Client::new(h);
+        let _ = fx;
+        let page = hinted(&mut c, "alice");
+        let form = c.post("/login", &[("step", "fallback"), ("state", &page.field("state"))]);
+        assert_eq!(form.field("step"), "password");
+        let done = c.post("/login", &[("step", "password"), ("state", &form.field("state")), ("username", "alice@ad.test"), ("password", "alice-pw")]);
+        assert_eq!(done.status, 303);
+        let claims = payload_b64(redeem(&mut c, &done, VERIFIER).json()["id_token"].as_str().expect("id"));
+        assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+    }
+
+    /// A wrong password: 50126, the form again.
+    fn wrong_password_gets_50126(fx, h) {
+        let mut c = Client::new(h);
+        let _ = fx;
+        let page = hinted(&mut c, "alice");
+        let form = c.post("/login", &[("step", "fallback"), ("state", &page.field("state"))]);
+        let bad = c.post("/login", &[("step", "password"), ("state", &form.field("state")), ("username", "alice@ad.test"), ("password", "nope")]);
+        assert_eq!((bad.status, bad.field("step").as_str()), (200, "password"));
+        assert!(bad.text().contains("(50126)"));
+    }
+
+    /// After sign-out, Negotiate waits for an explicit user name.
+    fn sign_out_suppresses_seamless(fx, h) {
+        let mut c = Client::new(h);
+        let page = hinted(&mut c, "alice");
+        seamless(&mut c, &page, &fx.token("alice", 1105));
+        let out = c.get("/logout");
+        assert_eq!(out.status, 200);
+        assert!(!c.has_cookie("__Host-seamless-session"));
+        assert!(c.has_cookie("__Host-seamless-signed-out"));
+        let page = c.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+        assert_eq!(page.field("step"), "username");
+    }
+
+    /// Cross-site form posts are refused.
+    fn cross_site_post_is_refused(fx, h) {
+        let mut c = Client::new(h);
+        let _ = fx;
+        let page = c.get(&authorize_uri("spa", &[]));
+        let body = format!("step=username&state={}&username=alice%40ad.test", page.field("state"));
+        let r = c.send("POST", "/login", &[("content-type", "application/x-www-form-urlencoded"), ("sec-fetch-site", "cross-site")], body.as_bytes());
+        assert_eq!(r.status, 403);
+        let r = c.send("POST", "/login", &[("content-type", "application/x-www-form-urlencoded"), ("origin", "https://evil.example")], body.as_bytes());
+        assert_eq!(r.status, 403);
+    }
+
+    /// Another browser's sealed state does not open here.
+    fn foreign_state_is_refused(fx, h) {
+        let state = {
+            let mut c = Client::new(&mut *h);
+            c.get(&authorize_uri("spa", &[])).field("state")
+        };
+        let mut other = Client::new(h);
+        let _ = fx;
+        other.get(&authorize_uri("spa", &[]));
+        let r = other.post("/login", &[("step", "username"), ("state", &state), ("username", "alice@ad.test")]);
+        assert_eq!(r.status, 400);
+        assert!(r.text().contains("(90011)"));
+    }
+
+    /// Unregistered redirect URIs get an error page, never a redirect.
+    fn unregistered_redirect_uri_is_never_followed(fx, h) {
+        let mut c = Client::new(h);
+        let _ = fx;
+        let r = c.get("/authorize?client_id=spa&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&response_type=code");
+        assert_eq!(r.status, 400);
+        assert!(r.header("location").is_none());
+    }
+
+    /// The middleware sign-in returns only to local paths.
+    fn return_path_cannot_leave_the_site(fx, h) {
+        let mut c = Client::new(h);
+        let page = c.get("/signin?return=%2F%2Fevil.example%2Fx&login_hint=alice%40ad.test");
+        let done = seamless(&mut c, &page, &fx.token("alice", 1105));
+        assert_eq!(done.header("location"), Some("/"));
+    }
+
+    /// A wrong PKCE verifier spends the code.
+    fn pkce_failure(fx, h) {
+        let mut c = Client::new(h);
+        let page = hinted(&mut c, "alice");
+        let done = seamless(&mut c, &page, &fx.token("alice", 1105));
+        let r = redeem(&mut c, &done, &"x".repeat(43));
+        assert_eq!((r.status, r.json()["error"].clone()), (400, "invalid_grant".into()));
+        assert_eq!(redeem(&mut c, &done, VERIFIER).json()["error"], "invalid_grant");
+    }
+
+    /// A code used twice revokes the refresh token issued for it.
+    fn code_reuse_revokes(fx, h) {
+        let mut c = Client::new(h);
+        let page = hinted(&mut c, "alice");
+        let done = seamless(&mut c, &page, &fx.token("alice", 1105));
+        let rt = redeem(&mut c, &done, VERIFIER).json()["refresh_token"].as_str().expect("rt").to_string();
+        assert_eq!(redeem(&mut c, &done, VERIFIER).json()["error"], "invalid_grant");
+        let r = c.send("POST", "/token", &[], format!("grant_type=refresh_token&client_id=spa&refresh_token={rt}").as_bytes());
+        assert_eq!(r.json()["error"], "invalid_grant");
+    }
+
+    /// Refresh tokens rotate; presenting an old one revokes the family.
+    fn refresh_rotation_and_reuse(fx, h) {
+        let mut c = Client::new(h);
+        let page = hinted(&mut c, "alice");
+        let done = seamless(&mut c, &page, &fx.token("alice", 1105));
+        let rt1 = redeem(&mut c, &done, VERIFIER).json()["refresh_token"].as_str().expect("rt").to_string();
+        let mut refresh = |rt: &str| c.send("POST", "/token", &[], format!("grant_type=refresh_token&client_id=spa&refresh_token={rt}").as_bytes());
+        let r2 = refresh(&rt1);
+        assert_eq!(r2.status, 200);
+        let rt2 = r2.json()["refresh_token"].as_str().expect("rt2").to_string();
+        assert_eq!(refresh(&rt1).json()["error"], "invalid_grant");
+        assert_eq!(refresh(&rt2).json()["error"], "invalid_grant");
+    }
+
+    /// A browser without a session is sent to sign in, and comes back.
+    fn protected_page_redirects_browsers(fx, h) {
+        let mut c = Client::new(h);
+        let r = c.get("/me");
+        assert_eq!((r.status, r.header("location")), (303, Some("/signin?return=%2Fme")));
+        let page = c.get("/signin?return=%2Fme&login_hint=alice%40ad.test");
+        let done = seamless(&mut c, &page, &fx.token("alice", 1105));
+        assert_eq!(done.header("location"), Some("/me"));
+        let me = c.get("/me");
+        assert_eq!(me.status, 200);
+        assert_eq!(me.json()["upn"], "alice@ad.test");
+        assert_eq!(me.json()["amr"], serde_json::json!(["kerberos"]));
+    }
+
+    /// An API client without credentials gets 401 with a Bearer challenge.
+    fn protected_api_answers_401(fx, h) {
+        let mut c = Client::new(h);
+        let _ = fx;
+        let r = c.send("GET", "/api/me", &[("accept", "application/json")], b"");
+        assert_eq!(r.status, 401);
+        assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"https://app.example\""));
+        let r = c.send("GET", "/api/me", &[("authorization", "Bearer forged")], b"");
+        assert_eq!(r.status, 401);
+        assert!(r.header("www-authenticate").is_some_and(|v| v.contains("invalid_token")));
+    }
+
+    /// Our access token opens the API.
+    fn bearer_token_opens_the_api(fx, h) {
+        let mut c = Client::new(h);
+        let page = hinted(&mut c, "alice");
+        let done = seamless(&mut c, &page, &fx.token("alice", 1105));
+        let access = redeem(&mut c, &done, VERIFIER).json()["access_token"].as_str().expect("at").to_string();
+        let r = c.harness().send(PlainRequest {
+            method: "GET".into(),
+            uri: "/api/me".into(),
+            headers: vec![("authorization".into(), format!("Bearer {access}"))],
+            body: Vec::new(),
+        });
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["sub"], "u-alice");
+    }
+
+    /// `MaybeSignedIn` sees nobody, then the user; public pages pass.
+    fn maybe_signed_in_and_public_pages(fx, h) {
+        let mut c = Client::new(h);
+        assert_eq!(c.get("/").text(), HOME);
+        assert_eq!(c.get("/maybe").text(), ANONYMOUS);
+        let page = c.get("/signin?return=%2Fmaybe&login_hint=alice%40ad.test");
+        seamless(&mut c, &page, &fx.token("alice", 1105));
+        assert_eq!(c.get("/maybe").json()["sub"], "u-alice");
+    }
+
+    /// A forged session cookie is nobody, and is cleared.
+    fn forged_session_is_cleared(fx, h) {
+        let _ = fx;
+        let r = h.send(PlainRequest {
+            method: "GET".into(),
+            uri: "/maybe".into(),
+            headers: vec![("cookie".into(), "__Host-seamless-session=AAAA".into())],
+            body: Vec::new(),
+        });
+        assert_eq!(r.text(), ANONYMOUS);
+        assert!(r.headers_named("set-cookie").any(|v| v.starts_with("__Host-seamless-session=;") && v.contains("Max-Age=0")));
+    }
+
+    /// `SignedIn` without the middleware is a loud 500, never a pass.
+    fn extractor_without_middleware_is_an_error(fx, h) {
+        let _ = fx;
+        let r = h.send_unguarded(PlainRequest {
+            method: "GET".into(),
+            uri: "/me".into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        });
+        assert_eq!(r.status, 500);
+        assert!(r.text().contains("middleware"), "{}", r.text());
+    }
+
+    /// A body over 64 KiB: 413.
+    fn oversized_body_gets_413(fx, h) {
+        let _ = fx;
+        let r = h.send(PlainRequest {
+            method: "POST".into(),
+            uri: "/token".into(),
+            headers: vec![("content-type".into(), "application/x-www-form-urlencoded".into())],
+            body: vec![b'a'; 70 * 1024],
+        });
+        assert_eq!(r.status, 413);
+    }
+
+    /// `prompt=none` without a session: `login_required` to the client.
+    fn prompt_none_without_session(fx, h) {
+        let mut c = Client::new(h);
+        let _ = fx;
+        let r = c.get(&authorize_uri("spa", &[("prompt", "none")]));
+        let q = r.location_query();
+        assert_eq!((q["error"].as_str(), q["state"].as_str()), ("login_required", "st-1"));
+    }
+
+    /// Discovery and the JWKS.
+    fn discovery_and_jwks(fx, h) {
+        let mut c = Client::new(h);
+        let _ = fx;
+        let d = c.get("/.well-known/openid-configuration").json();
+        assert_eq!(d["issuer"], ORIGIN);
+        assert_eq!(d["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256"]));
+        let jwks = c.get("/jwks").json();
+        assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(2));
+    }
+
+    /// Mutual authentication: the AP-REP arrives in the final header.
+    fn mutual_authentication_ap_rep(fx, h) {
+        let mut c = Client::new(h);
+        let page = hinted(&mut c, "alice");
+        let pac = PacSpec::new(DOMAIN.parse().expect("sid"), 1105).with_upn("alice@ad.test");
+        let mut spec = TicketSpec::new("alice", fx.now()).with_pac(pac);
+        spec.gss_flags = Some(WINDOWS_GSS_FLAGS);
+        spec.cusec = 999_999;
+        let minted = fx.kdc.mint(&spec).expect("mint");
+        let r = c.sso(&page, Some(&format!("Negotiate {}", minted.token)));
+        let header = r.header("www-authenticate").expect("final header");
+        let ap_rep = header.strip_prefix("Negotiate ").expect("Negotiate");
+        assert!(seamless_core::testkit::verify_response(ap_rep, &minted.session_key).is_ok());
+    }
+
+    /// The native client: realm, MEX, RST with Negotiate, assertion, grant.
+    fn native_client_flow(fx, h) {
+        let mut c = Client::new(h);
+        let realm = c.get("/common/userrealm/alice@ad.test?api-version=1.0").json();
+        assert_eq!(realm["account_type"], "Federated");
+        let mex = c.get("/winauth/trust/mex");
+        assert!(mex.text().contains("NegotiateAuthentication"));
+        let rst = native_rst();
+        let path = "/winauth/trust/13/windowstransport";
+        let soap = [("content-type", "application/soap+xml; charset=utf-8")];
+        let challenge = c.send("POST", path, &soap, rst.as_bytes());
+        assert_eq!((challenge.status, challenge.header("www-authenticate")), (401, Some("Negotiate")));
+        let auth = format!("Negotiate {}", fx.token("alice", 1105));
+        let answer = c.send("POST", path, &[soap[0], ("authorization", &auth)], rst.as_bytes());
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        let text = answer.text();
+        let start = text.find("<saml:Assertion").expect("assertion");
+        let end = text.find("</saml:Assertion>").expect("end") + "</saml:Assertion>".len();
+        let assertion = base64::engine::general_purpose::STANDARD.encode(&text[start..end]);
+        let grant = |c: &mut Client<'_>| {
+            let body = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs([("grant_type", "urn:ietf:params:oauth:grant-type:saml1_1-bearer"), ("assertion", assertion.as_str()), ("client_id", "spa"), ("scope", "openid")])
+                .finish();
+            c.send("POST", "/token", &[("content-type", "application/x-www-form-urlencoded")], body.as_bytes())
+        };
+        let tokens = grant(&mut c);
+        assert_eq!(tokens.status, 200, "{}", tokens.text());
+        assert_eq!(payload_b64(tokens.json()["id_token"].as_str().expect("id"))["sub"], "u-alice");
+        assert_eq!(grant(&mut c).json()["error"], "invalid_grant", "single use");
+    }
+
+    /// Native refusals are SOAP faults with the code, never a 500.
+    fn native_refusals_are_faults(fx, h) {
+        let mut c = Client::new(h);
+        let path = "/winauth/trust/13/windowstransport";
+        let auth = format!("Negotiate {}", fx.token("bob", 1106));
+        let r = c.send("POST", path, &[("authorization", &auth)], native_rst().as_bytes());
+        assert_eq!(r.status, 403);
+        assert!(r.text().contains("<psf:code>50079</psf:code>"), "MFA needs interaction");
+        let r = c.send("POST", path, &[("authorization", &auth)], br#"<!DOCTYPE x [<!ENTITY a "a">]><x>&a;</x>"#);
+        assert_eq!(r.status, 400);
+        assert!(r.text().contains("<psf:code>90012</psf:code>"));
+    }
+}
+
+/// A WS-Trust 1.3 RST as MSAL sends it.
+pub fn native_rst() -> String {
+    format!(
+        r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing"><s:Header><a:Action s:mustUnderstand="1">http://docs.oasis-open.org/ws-sx/ws-trust/200512/RST/Issue</a:Action><a:MessageID>urn:uuid:0b5e9c6e-8c4f-4a55-9d1b-7a0a6f0e2f11</a:MessageID><a:To s:mustUnderstand="1">{ORIGIN}/winauth/trust/13/windowstransport</a:To></s:Header><s:Body><trust:RequestSecurityToken xmlns:trust="http://docs.oasis-open.org/ws-sx/ws-trust/200512"><wsp:AppliesTo xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy"><a:EndpointReference><a:Address>urn:federation:MicrosoftOnline</a:Address></a:EndpointReference></wsp:AppliesTo><trust:KeyType>http://docs.oasis-open.org/ws-sx/ws-trust/200512/Bearer</trust:KeyType><trust:RequestType>http://docs.oasis-open.org/ws-sx/ws-trust/200512/Issue</trust:RequestType></trust:RequestSecurityToken></s:Body></s:Envelope>"#
+    )
+}

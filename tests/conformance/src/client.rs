@@ -1,0 +1,179 @@
+//! Plain requests and responses, and a client with a cookie jar over a harness.
+
+use std::collections::BTreeMap;
+
+use crate::Harness;
+
+/// A request, framework-free.
+#[derive(Debug, Clone, Default)]
+pub struct PlainRequest {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// Path and query.
+    pub uri: String,
+    /// Headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+/// A response, framework-free.
+#[derive(Debug, Clone, Default)]
+pub struct PlainResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers, in order, names lower-case.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl PlainResponse {
+    /// The first value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a header.
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).unwrap_or("<not utf-8>")
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.text()))
+    }
+
+    /// A hidden form field's value in an HTML page.
+    pub fn field(&self, name: &str) -> String {
+        let html = self.text();
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = html
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no field {name} in {html}"))
+            + marker.len();
+        let end = html[start..].find('"').expect("closing quote") + start;
+        html[start..end].replace("&amp;", "&")
+    }
+
+    /// The query parameters of the `Location` header.
+    pub fn location_query(&self) -> BTreeMap<String, String> {
+        let location = self
+            .header("location")
+            .unwrap_or_else(|| panic!("no location ({})", self.status));
+        let query = location.split_once('?').map(|(_, q)| q).unwrap_or_default();
+        form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+}
+
+/// A browser-like client: a cookie jar over a harness.
+pub struct Client<'h> {
+    harness: &'h mut dyn Harness,
+    jar: BTreeMap<String, String>,
+}
+
+impl<'h> Client<'h> {
+    /// A client with an empty jar.
+    pub fn new(harness: &'h mut dyn Harness) -> Self {
+        Self {
+            harness,
+            jar: BTreeMap::new(),
+        }
+    }
+
+    /// Sends a request with the jar's cookies and stores the cookies it sets.
+    pub fn send(
+        &mut self,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> PlainResponse {
+        let mut all: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        if !self.jar.is_empty() {
+            let cookie: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            all.push(("cookie".into(), cookie.join("; ")));
+        }
+        let response = self.harness.send(PlainRequest {
+            method: method.into(),
+            uri: uri.into(),
+            headers: all,
+            body: body.to_vec(),
+        });
+        for set in response.headers_named("set-cookie") {
+            let (pair, attrs) = set.split_once(';').unwrap_or((set, ""));
+            let Some((name, value)) = pair.split_once('=') else {
+                continue;
+            };
+            if attrs.contains("Max-Age=0") {
+                self.jar.remove(name.trim());
+            } else {
+                self.jar.insert(name.trim().to_string(), value.to_string());
+            }
+        }
+        response
+    }
+
+    /// `GET`.
+    pub fn get(&mut self, uri: &str) -> PlainResponse {
+        self.send("GET", uri, &[("accept", "text/html")], b"")
+    }
+
+    /// A same-origin form post, as the sign-in page makes it.
+    pub fn post(&mut self, uri: &str, pairs: &[(&str, &str)]) -> PlainResponse {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        self.send(
+            "POST",
+            uri,
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("origin", crate::fixture::ORIGIN),
+                ("sec-fetch-site", "same-origin"),
+            ],
+            body.as_bytes(),
+        )
+    }
+
+    /// The page's background request.
+    pub fn sso(&mut self, page: &PlainResponse, authorization: Option<&str>) -> PlainResponse {
+        let state = page.field("state");
+        let mut headers = vec![("seamless-flow", state.as_str())];
+        if let Some(a) = authorization {
+            headers.push(("authorization", a));
+        }
+        self.send("GET", "/winauth/sso", &headers, b"")
+    }
+
+    /// Whether the jar holds a cookie.
+    pub fn has_cookie(&self, name: &str) -> bool {
+        self.jar.contains_key(name)
+    }
+
+    /// A cookie's value.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.jar.get(name).map(String::as_str)
+    }
+
+    /// The underlying harness (for requests outside the jar).
+    pub fn harness(&mut self) -> &mut dyn Harness {
+        self.harness
+    }
+}

@@ -1,0 +1,110 @@
+//! The suite against the engine alone, with the app written directly on
+//! `Engine::wants` / `handle` / `identify` and `Caller`: what every adapter does,
+//! without a framework. A baseline for the adapters' runs.
+
+use bytes::Bytes;
+use seamless_conformance::{
+    ANONYMOUS, HOME, Harness, PlainRequest, PlainResponse, conformance_tests, identity_body,
+};
+use seamless_core::engine::Engine;
+use seamless_core::http::{Caller, Outcome, Response, missing_middleware};
+use seamless_core::testkit::sim::block_on;
+
+struct Core {
+    engine: Engine,
+}
+
+fn to_http(request: PlainRequest) -> http::Request<Bytes> {
+    let mut builder = http::Request::builder()
+        .method(request.method.as_str())
+        .uri(request.uri.as_str());
+    for (k, v) in &request.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    builder.body(Bytes::from(request.body)).expect("request")
+}
+
+fn plain(response: Response) -> PlainResponse {
+    PlainResponse {
+        status: response.status().as_u16(),
+        headers: response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    v.to_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect(),
+        body: response.body().to_vec(),
+    }
+}
+
+fn text(status: u16, body: String, content_type: &str) -> PlainResponse {
+    PlainResponse {
+        status,
+        headers: vec![("content-type".into(), content_type.into())],
+        body: body.into_bytes(),
+    }
+}
+
+/// The app's routes, given what the middleware left (or nothing).
+fn app(head: &http::request::Parts, caller: Option<&Caller>) -> PlainResponse {
+    match head.uri.path() {
+        "/" => text(200, HOME.into(), "text/plain"),
+        "/me" | "/api/me" => match caller {
+            None => plain(missing_middleware()),
+            Some(c) => match c.require(head) {
+                Ok(identity) => text(200, identity_body(&identity), "application/json"),
+                Err(response) => plain(response),
+            },
+        },
+        "/maybe" => match caller {
+            None => plain(missing_middleware()),
+            Some(c) => match c.identity() {
+                Some(identity) => text(200, identity_body(identity), "application/json"),
+                None => text(200, ANONYMOUS.into(), "text/plain"),
+            },
+        },
+        _ => text(404, String::new(), "text/plain"),
+    }
+}
+
+impl Harness for Core {
+    fn send(&mut self, request: PlainRequest) -> PlainResponse {
+        let request = to_http(request);
+        if self.engine.wants(request.method(), request.uri().path()) {
+            return match block_on(self.engine.handle(request)) {
+                Outcome::Respond(r) => plain(r),
+                other => panic!("{other:?}"),
+            };
+        }
+        let (head, _) = request.into_parts();
+        let seen = self.engine.identify(&head);
+        let caller = Caller::new(self.engine.clone(), seen.identity);
+        let mut response = app(&head, Some(&caller));
+        for (k, v) in &seen.response_headers {
+            response
+                .headers
+                .push((k.as_str().into(), v.to_str().unwrap_or_default().into()));
+        }
+        response
+    }
+
+    fn send_unguarded(&mut self, request: PlainRequest) -> PlainResponse {
+        let (head, _) = to_http(request).into_parts();
+        app(&head, None)
+    }
+}
+
+conformance_tests!(|engine: Engine| Core { engine });
+
+#[test]
+fn the_suite_has_at_least_thirty_cases() {
+    assert!(
+        seamless_conformance::cases::ALL.len() >= 30,
+        "{}",
+        seamless_conformance::cases::ALL.len()
+    );
+}
