@@ -198,10 +198,10 @@ impl Caller {
 
     /// The signed-in user, or the response that asks for one (`SignedIn`): a
     /// redirect to sign in for browsers, `401` for API clients.
-    pub fn require(&self, head: &Parts) -> Result<Identity, Response> {
+    pub fn require(&self, head: &Parts) -> Result<Identity, Box<Response>> {
         self.identity
             .clone()
-            .ok_or_else(|| self.engine.sign_in_required(head))
+            .ok_or_else(|| Box::new(self.engine.sign_in_required(head)))
     }
 }
 

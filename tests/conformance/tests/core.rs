@@ -57,7 +57,7 @@ fn app(head: &http::request::Parts, caller: Option<&Caller>) -> PlainResponse {
             None => plain(missing_middleware()),
             Some(c) => match c.require(head) {
                 Ok(identity) => text(200, identity_body(&identity), "application/json"),
-                Err(response) => plain(response),
+                Err(response) => plain(*response),
             },
         },
         "/maybe" => match caller {
