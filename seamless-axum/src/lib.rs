@@ -1,6 +1,25 @@
-//! Seamless single sign-on for axum and any tower stack.
+//! Seamless single sign-on for axum and any tower/hyper stack.
 //!
-//! The adapter is a placeholder until the middleware lands: it re-exports the core
-//! so that the workspace layout is final from the first commit.
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use seamless_axum::{SeamlessLayer, SignedIn};
+//!
+//! async fn me(SignedIn(user): SignedIn) -> String {
+//!     format!("hello {}", user.claims.upn)
+//! }
+//!
+//! # fn app(engine: seamless_core::engine::Engine) -> Router {
+//! Router::new().route("/me", get(me)).layer(SeamlessLayer::new(engine))
+//! # }
+//! ```
+//!
+//! The layer answers the sign-in paths itself and tells every other request who
+//! is calling; the extractors read that. All decisions are the core's.
 
+mod convert;
+mod extract;
+mod middleware;
+
+pub use extract::{MaybeSignedIn, Rejection, SignedIn};
+pub use middleware::{Seamless, SeamlessLayer};
 pub use seamless_core as core;

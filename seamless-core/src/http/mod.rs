@@ -267,13 +267,34 @@ impl Engine {
     /// Answers a request for the sign-in surface, or says who is calling for any
     /// other request. Never panics, never answers 500 for bad input.
     pub async fn handle(&self, request: Request) -> Outcome {
+        if self.wants(request.method(), request.uri().path()) {
+            Outcome::Respond(self.respond(request).await)
+        } else {
+            Outcome::Continue(self.identify(&request.into_parts().0))
+        }
+    }
+
+    /// The answer to a request [`Engine::wants`] (a `404` for any other).
+    pub async fn respond(&self, request: Request) -> Response {
         let (head, body) = request.into_parts();
         let route = local_path(&self.web().base_path, head.uri.path())
             .and_then(|p| signin::Route::of(&head.method, p));
         match route {
-            Some(route) => Outcome::Respond(self.route(route, &head, &body).await),
-            None => Outcome::Continue(self.identify(&head)),
+            Some(route) => self.route(route, &head, &body).await,
+            None => json(
+                StatusCode::NOT_FOUND,
+                &serde_json::json!({"error": "not_found"}),
+            ),
         }
+    }
+
+    /// The answer when a request body could not be read (the client went away,
+    /// or sent a malformed body).
+    pub fn unreadable_body(&self) -> Response {
+        json(
+            StatusCode::BAD_REQUEST,
+            &serde_json::json!({"error": "invalid_request", "message": "the request body could not be read"}),
+        )
     }
 
     /// The answer to a request body over [`WebConfig::max_body`] (adapters that
