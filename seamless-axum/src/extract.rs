@@ -16,7 +16,7 @@ pub struct MaybeSignedIn(pub Option<Identity>);
 
 /// Why an extractor refused: the core's response.
 #[derive(Debug)]
-pub struct Rejection(pub Response);
+pub struct Rejection(pub Box<Response>);
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> axum_core::response::Response {
@@ -28,7 +28,7 @@ fn caller(parts: &Parts) -> Result<&Caller, Rejection> {
     parts
         .extensions
         .get::<Caller>()
-        .ok_or_else(|| Rejection(missing_middleware()))
+        .ok_or_else(|| Rejection(Box::new(missing_middleware())))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
