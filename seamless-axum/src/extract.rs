@@ -36,10 +36,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Rejection> {
         let caller = caller(parts)?;
-        caller
-            .require(parts)
-            .map(SignedIn)
-            .map_err(|r| Rejection(*r))
+        caller.require(parts).map(SignedIn).map_err(Rejection)
     }
 }
 
