@@ -125,7 +125,8 @@ macro_rules! cases {
         macro_rules! conformance_tests {
             ($d make:expr) => {
                 $(
-                    #[test]
+                    // Spelled out: an adapter's scope may hold another `test` macro.
+                    #[::core::prelude::v1::test]
                     fn $name() {
                         let fx = $d crate::Fixture::new();
                         let mut harness = ($d make)(fx.engine.clone());
