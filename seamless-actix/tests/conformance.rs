@@ -108,8 +108,8 @@ where
         run(&self.runner, &self.guarded, request)
     }
 
-    fn send_unguarded(&mut self, request: PlainRequest) -> PlainResponse {
-        run(&self.runner, &self.unguarded, request)
+    fn send_unguarded(&mut self, request: PlainRequest) -> Result<PlainResponse, String> {
+        Ok(run(&self.runner, &self.unguarded, request))
     }
 }
 

@@ -70,8 +70,8 @@ impl Harness for Axum {
         run(&self.runtime, &self.guarded, request)
     }
 
-    fn send_unguarded(&mut self, request: PlainRequest) -> PlainResponse {
-        run(&self.runtime, &self.unguarded, request)
+    fn send_unguarded(&mut self, request: PlainRequest) -> Result<PlainResponse, String> {
+        Ok(run(&self.runtime, &self.unguarded, request))
     }
 }
 

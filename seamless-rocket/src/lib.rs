@@ -1,6 +1,32 @@
 //! Seamless single sign-on for rocket.
 //!
-//! The adapter is a placeholder until the middleware lands: it re-exports the core
-//! so that the workspace layout is final from the first commit.
+//! ```no_run
+//! use rocket::get;
+//! use seamless_rocket::{Seamless, SignedIn};
+//!
+//! #[get("/me")]
+//! fn me(user: SignedIn) -> String {
+//!     format!("hello {}", user.0.claims.upn)
+//! }
+//!
+//! # fn app(engine: seamless_core::engine::Engine) -> rocket::Rocket<rocket::Build> {
+//! rocket::build()
+//!     .attach(Seamless::fairing(engine))
+//!     .mount("/", rocket::routes![me])
+//! # }
+//! ```
+//!
+//! Rocket fairings cannot answer a request early, so the fairing mounts the
+//! sign-in routes and protection is by request guard, as rocket's guide
+//! recommends: [`SignedIn`] refuses with the core's response (through catchers
+//! the fairing registers for 401 and 500), [`MaybeSignedIn`] never refuses. A
+//! guard used without the fairing stops the application from launching.
 
+mod convert;
+mod extract;
+mod fairing;
+
+pub use convert::CoreResponse;
+pub use extract::{MaybeSignedIn, Rejection, SignedIn};
+pub use fairing::Seamless;
 pub use seamless_core as core;

@@ -32,8 +32,9 @@ use seamless_core::http::Identity;
 pub trait Harness {
     /// Sends one request to the app with the middleware.
     fn send(&mut self, request: PlainRequest) -> PlainResponse;
-    /// Sends one request to the same routes without the middleware.
-    fn send_unguarded(&mut self, request: PlainRequest) -> PlainResponse;
+    /// Sends one request to the same routes without the middleware; `Err` says
+    /// why the framework refused to start such an app at all (rocket's sentinels).
+    fn send_unguarded(&mut self, request: PlainRequest) -> Result<PlainResponse, String>;
 }
 
 /// The body the app's `/me` answers: the same bytes in every adapter.

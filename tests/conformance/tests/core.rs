@@ -92,9 +92,9 @@ impl Harness for Core {
         response
     }
 
-    fn send_unguarded(&mut self, request: PlainRequest) -> PlainResponse {
+    fn send_unguarded(&mut self, request: PlainRequest) -> Result<PlainResponse, String> {
         let (head, _) = to_http(request).into_parts();
-        app(&head, None)
+        Ok(app(&head, None))
     }
 }
 

@@ -1,0 +1,102 @@
+//! `SignedIn` and `MaybeSignedIn` (rocket request guards).
+
+use rocket::http::Status;
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::{Ignite, Rocket, Sentinel};
+use seamless_core::engine::Engine;
+use seamless_core::http::{Caller, Identity, Response};
+
+use crate::convert::head;
+
+/// The signed-in user. Without one, the request is answered with the core's
+/// response: a redirect to sign in (browsers) or `401` (API clients).
+#[derive(Debug, Clone)]
+pub struct SignedIn(pub Identity);
+
+/// The signed-in user, if any.
+#[derive(Debug, Clone)]
+pub struct MaybeSignedIn(pub Option<Identity>);
+
+/// A refusal; the response is the core's (sent by the fairing's catchers).
+#[derive(Debug)]
+pub struct Rejection;
+
+/// The response a guard left for the catchers.
+pub(crate) struct Stash(pub(crate) Option<Response>);
+
+/// Who is calling, worked out once per request, and headers to add.
+pub(crate) struct Seen(pub(crate) Caller, pub(crate) http::HeaderMap);
+
+pub(crate) fn seen<'r>(request: &'r Request<'_>) -> Option<&'r Seen> {
+    request
+        .local_cache(|| {
+            request.rocket().state::<Engine>().map(|engine| {
+                let identified = engine.identify(&head(request));
+                Seen(
+                    Caller::new(engine.clone(), identified.identity),
+                    identified.response_headers,
+                )
+            })
+        })
+        .as_ref()
+}
+
+/// Both guards need the fairing: without it the application does not launch.
+fn fairing_missing(rocket: &Rocket<Ignite>) -> bool {
+    let missing = rocket.state::<Engine>().is_none();
+    if missing {
+        rocket::error!(
+            "SignedIn/MaybeSignedIn need the Seamless middleware: attach Seamless::fairing(engine)"
+        );
+    }
+    missing
+}
+
+impl Sentinel for SignedIn {
+    fn abort(rocket: &Rocket<Ignite>) -> bool {
+        fairing_missing(rocket)
+    }
+}
+
+impl Sentinel for MaybeSignedIn {
+    fn abort(rocket: &Rocket<Ignite>) -> bool {
+        fairing_missing(rocket)
+    }
+}
+
+fn refuse<T>(request: &Request<'_>, response: Response) -> Outcome<T, Rejection> {
+    let status = if response.status().is_server_error() {
+        Status::InternalServerError
+    } else {
+        Status::Unauthorized
+    };
+    request.local_cache(|| Stash(Some(response)));
+    Outcome::Error((status, Rejection))
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for SignedIn {
+    type Error = Rejection;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Rejection> {
+        let Some(Seen(caller, _)) = seen(request) else {
+            return refuse(request, seamless_core::http::missing_middleware());
+        };
+        match caller.require(&head(request)) {
+            Ok(identity) => Outcome::Success(SignedIn(identity)),
+            Err(response) => refuse(request, *response),
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for MaybeSignedIn {
+    type Error = Rejection;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Rejection> {
+        match seen(request) {
+            Some(Seen(caller, _)) => Outcome::Success(MaybeSignedIn(caller.identity().cloned())),
+            None => refuse(request, seamless_core::http::missing_middleware()),
+        }
+    }
+}
