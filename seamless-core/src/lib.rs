@@ -23,6 +23,7 @@
 
 pub mod backends;
 pub mod clock;
+pub mod config;
 pub mod engine;
 pub mod error;
 pub mod flow;

@@ -73,6 +73,8 @@ enum Command {
     /// Run the dev realm: generate a service key, mint a ticket like AD would, and
     /// validate it through the same code a server uses.
     Dev {
+        #[command(subcommand)]
+        command: Option<DevCommand>,
         /// Where to write the dev realm's keytab (default: a temporary file).
         #[arg(long)]
         keytab_out: Option<PathBuf>,
@@ -115,6 +117,25 @@ enum KeytabCommand {
         out: PathBuf,
         /// The inputs.
         inputs: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// Walk a whole seamless sign-in against a running demo app (one of the
+    /// examples on its dev realm): user name → 401 Negotiate → a ticket minted
+    /// from the dev realm's key → sign-in token → code → tokens → protected page.
+    Client {
+        /// The app's origin.
+        #[arg(long, default_value = "http://localhost:8080")]
+        url: String,
+        /// The dev realm keytab the app wrote (its start-up banner says where).
+        #[arg(long)]
+        keytab: Option<PathBuf>,
+        /// The demo user (alice; bob needs a second factor, so only alice walks
+        /// through without one).
+        #[arg(long, default_value = "alice")]
+        user: String,
     },
 }
 
@@ -226,7 +247,15 @@ fn main() -> ExitCode {
                 ad::rollover(&connection, emergency, if_older_than, &timing, json)
             }
         },
-        Command::Dev { keytab_out, user } => run::dev(keytab_out, &user, json),
+        Command::Dev {
+            command: Some(DevCommand::Client { url, keytab, user }),
+            ..
+        } => run::dev_client(&url, keytab, &user, json),
+        Command::Dev {
+            command: None,
+            keytab_out,
+            user,
+        } => run::dev(keytab_out, &user, json),
     };
     match result {
         Ok(code) => code,

@@ -268,3 +268,35 @@ fn write_new_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), String>
     file.write_all(bytes)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
+
+/// `seamless dev client`: a whole sign-in against a running demo app.
+pub(crate) fn dev_client(
+    url: &str,
+    keytab: Option<PathBuf>,
+    user: &str,
+    as_json: bool,
+) -> Result<ExitCode, String> {
+    let keytab =
+        keytab.unwrap_or_else(|| seamless_core::config::Settings::default().dev.keytab_out);
+    let walk = seamless_core::testkit::dev_client::walk(url, &keytab, user)?;
+    if as_json {
+        let steps: Vec<serde_json::Value> = walk
+            .steps
+            .iter()
+            .map(|s| serde_json::json!({"request": s.request, "outcome": s.outcome}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"steps": steps, "id_token": walk.id_claims, "greeting": walk.greeting, "api": walk.api})
+        );
+    } else {
+        for (i, step) in walk.steps.iter().enumerate() {
+            println!("{}. {}\n   → {}", i + 1, step.request, step.outcome);
+        }
+        println!(
+            "ID token claims:\n{}",
+            serde_json::to_string_pretty(&walk.id_claims).unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -17,6 +17,7 @@
 //! assert_eq!(ticket.client.to_string(), "alice@EXAMPLE.TEST");
 //! ```
 
+pub mod dev_client;
 pub mod fuzz;
 mod pac;
 pub mod sim;

@@ -2,7 +2,8 @@
 //!
 //! An adapter implements [`Harness`] with its framework's in-process client and
 //! serves the small [app](#the-app) below; `conformance_tests!` then expands to
-//! one `#[test]` per case. Cases are defined inside [`cases!`], which also writes
+//! one `#[test]` per case. Cases are defined inside one `cases!` invocation (in
+//! [`cases`]), which also writes
 //! the list `conformance_tests!` expands: a case cannot exist without running
 //! for every adapter.
 //!

@@ -1,0 +1,38 @@
+//! The demo site on actix-web: `cargo run -p seamless-examples --bin actix-app [seamless.toml]`.
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use seamless_actix::{MaybeSignedIn, Seamless, SignedIn};
+
+async fn home(MaybeSignedIn(user): MaybeSignedIn) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(seamless_examples::home(user.as_ref()))
+}
+
+async fn me(SignedIn(user): SignedIn) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(seamless_examples::me(&user))
+}
+
+async fn api(SignedIn(user): SignedIn) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(seamless_examples::api(&user))
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let built = seamless_examples::start("actix-app");
+    let engine = built.engine;
+    HttpServer::new(move || {
+        App::new()
+            .wrap(Seamless::new(engine.clone()))
+            .route("/", web::get().to(home))
+            .route("/me", web::get().to(me))
+            .route("/api/me", web::get().to(api))
+    })
+    .bind(built.listen)?
+    .run()
+    .await
+}

@@ -1,0 +1,505 @@
+//! One TOML file (plus environment overrides) to an [`Engine`]: what the example
+//! apps and most deployments need. With no file at all it starts on embedded
+//! defaults: memory backends, demo users and a **dev realm** whose service key is
+//! generated at start and written to a keytab the `seamless dev client` reads.
+//!
+//! ```toml
+//! [server]
+//! listen = "127.0.0.1:8080"
+//! public_origin = "https://sso.example.com"   # default: http://<listen>
+//! base_path = ""
+//! insecure_cookies = false                     # true only for http://localhost
+//!
+//! [kerberos]
+//! keytab = "/etc/seamless/http.keytab"         # absent: the dev realm
+//! allow_rc4 = false
+//!
+//! [directory]
+//! file = "/etc/seamless/users.toml"            # absent: the demo users
+//!
+//! [policy]                                     # RulePolicy
+//! mfa_groups = ["mfa"]
+//!
+//! [[clients]]
+//! id = "intranet"
+//! secret = "change-me"                         # absent: public client (PKCE)
+//! redirect_uris = ["https://intranet.example.com/cb"]
+//! algorithm = "ES256"                          # RS256 (default), ES256, EdDSA
+//!
+//! [tokens]
+//! key_file = "/var/lib/seamless/signing-keys.json"   # absent: keys in memory
+//! ```
+//!
+//! Every value can be overridden from the environment:
+//! `SEAMLESS_<SECTION>__<KEY>=value`, e.g. `SEAMLESS_SERVER__LISTEN=0.0.0.0:8080`
+//! or `SEAMLESS_KERBEROS__KEYTAB=/run/secrets/http.keytab` (the value is read as
+//! TOML when it parses, as a string otherwise). `SEAMLESS_CONFIG` names the file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::backends::{
+    Argon2Verifier, KeyStore, KeytabFileKeyStore, MemoryKeyStore, MemoryStore, RulePolicy,
+    StaticDirectory, Store, TotpVerifier, hash_password,
+};
+use crate::clock::{Clock, SystemClock, unix_now};
+use crate::engine::{Engine, EngineConfig};
+use crate::http::{Client, ClientSecret, WebConfig};
+use crate::kerberos::{Etype, Key, KeyRing, OsEntropy, PrincipalName, keytab};
+use crate::token::SigningAlgorithm;
+
+/// The dev realm.
+pub const DEV_REALM: &str = "DEV.SEAMLESS.TEST";
+/// The dev realm's service principal (without realm).
+pub const DEV_SERVICE: &str = "HTTP/localhost";
+/// The dev realm's domain SID (demo users are RIDs in it).
+pub const DEV_DOMAIN_SID: &str = "S-1-5-21-3623811015-3361044348-30300820";
+/// The demo users' UPN domain.
+pub const DEV_UPN_DOMAIN: &str = "dev.seamless.test";
+/// The demo users' password.
+pub const DEMO_PASSWORD: &str = "Passw0rd!";
+/// The demo users' TOTP secret (base32).
+pub const DEMO_TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+/// The OIDC client the dev client uses.
+pub const DEV_CLIENT_ID: &str = "seamless-dev-client";
+/// Its redirect URI (never fetched: the dev client reads the code from `Location`).
+pub const DEV_CLIENT_REDIRECT: &str = "http://localhost/dev-client/callback";
+
+/// A demo user: login name, RID, display name, groups.
+pub const DEMO_USERS: &[(&str, u32, &str, &[&str])] = &[
+    ("alice", 1105, "Alice Example", &["staff"]),
+    ("bob", 1106, "Bob Example", &["staff", "mfa"]),
+];
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+fn err(e: impl std::fmt::Display) -> ConfigError {
+    ConfigError(e.to_string())
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `[server]`.
+    pub server: ServerSettings,
+    /// `[kerberos]`.
+    pub kerberos: KerberosSettings,
+    /// `[directory]`.
+    pub directory: DirectorySettings,
+    /// `[policy]`.
+    pub policy: RulePolicy,
+    /// `[[clients]]`.
+    pub clients: Vec<ClientSettings>,
+    /// `[tokens]`.
+    pub tokens: TokenSettings,
+    /// `[dev]`: where the dev realm's keytab goes.
+    pub dev: DevSettings,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub listen: String,
+    /// The origin users reach (default `http://<listen>`, with `localhost` for a
+    /// loopback address).
+    pub public_origin: Option<String>,
+    /// Where the sign-in paths live.
+    pub base_path: String,
+    /// Cookies without `Secure`, for plain `http://localhost` only. Unset: relaxed
+    /// automatically for an `http://` loopback origin (cookies cannot leave the
+    /// machine there), `Secure` otherwise.
+    pub insecure_cookies: Option<bool>,
+    /// Page title.
+    pub title: String,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_origin: None,
+            base_path: String::new(),
+            insecure_cookies: None,
+            title: "Sign in".into(),
+        }
+    }
+}
+
+/// `[kerberos]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KerberosSettings {
+    /// The service keytab (followed when it changes). Absent: the dev realm.
+    pub keytab: Option<PathBuf>,
+    /// Accept RC4 tickets.
+    pub allow_rc4: bool,
+}
+
+/// `[directory]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DirectorySettings {
+    /// A users file ([`StaticDirectory`] format). Absent: the demo users.
+    pub file: Option<PathBuf>,
+}
+
+/// `[[clients]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSettings {
+    /// `client_id`.
+    pub id: String,
+    /// Secret; absent for a public client.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Redirect URIs (exact match).
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URIs.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Signing algorithm.
+    #[serde(default)]
+    pub algorithm: SigningAlgorithm,
+}
+
+/// `[tokens]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenSettings {
+    /// The signing key file (created at first start). Absent: keys in memory.
+    pub key_file: Option<PathBuf>,
+}
+
+/// `[dev]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DevSettings {
+    /// Where the dev realm's keytab is written.
+    pub keytab_out: PathBuf,
+}
+
+impl Default for DevSettings {
+    fn default() -> Self {
+        Self {
+            keytab_out: std::env::temp_dir().join("seamless-dev").join("dev.keytab"),
+        }
+    }
+}
+
+/// Sets `path` (lower-case keys) in a TOML table to `value`.
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut current = table;
+    for key in parents {
+        let entry = current
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let Some(next) = entry.as_table_mut() else {
+            return;
+        };
+        current = next;
+    }
+    current.insert(last.clone(), value);
+}
+
+impl Settings {
+    /// Parses `text` and applies `SEAMLESS_<SECTION>__<KEY>` overrides from `env`.
+    pub fn parse(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table: toml::Table = text.parse().map_err(err)?;
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("SEAMLESS_") else {
+                continue;
+            };
+            if !rest.contains("__") {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            let parsed = format!("v = {value}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(value));
+            set_path(&mut table, &path, parsed);
+        }
+        toml::Value::Table(table).try_into().map_err(err)
+    }
+
+    /// Reads `path` (or `$SEAMLESS_CONFIG`; none: the defaults) and the
+    /// environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let from_env = std::env::var_os("SEAMLESS_CONFIG").map(PathBuf::from);
+        let text = match path.map(Path::to_path_buf).or(from_env) {
+            Some(p) => std::fs::read_to_string(&p)
+                .map_err(|e| ConfigError(format!("{}: {e}", p.display())))?,
+            None => String::new(),
+        };
+        Self::parse(&text, std::env::vars())
+    }
+
+    /// The address to listen on.
+    pub fn listen(&self) -> Result<SocketAddr, ConfigError> {
+        self.server
+            .listen
+            .parse()
+            .map_err(|e| ConfigError(format!("server.listen {:?}: {e}", self.server.listen)))
+    }
+
+    /// The public origin.
+    pub fn public_origin(&self) -> Result<String, ConfigError> {
+        if let Some(o) = &self.server.public_origin {
+            return Ok(o.trim_end_matches('/').to_string());
+        }
+        let addr = self.listen()?;
+        let host = if addr.ip().is_loopback() {
+            "localhost".to_string()
+        } else {
+            addr.ip().to_string()
+        };
+        Ok(format!("http://{host}:{}", addr.port()))
+    }
+
+    /// Builds the engine. Without a keytab, makes the dev realm (a fresh key,
+    /// written to [`DevSettings::keytab_out`]); without a directory, the demo users.
+    pub fn build(&self) -> Result<Built, ConfigError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let mut notes = Vec::new();
+        let origin = self.public_origin()?;
+        let mut web = WebConfig::new(origin.clone());
+        web.base_path = self.server.base_path.trim_end_matches('/').to_string();
+        web.title = self.server.title.clone();
+        let loopback = [
+            "http://localhost:",
+            "http://localhost/",
+            "http://127.",
+            "http://[::1]",
+        ]
+        .iter()
+        .any(|p| origin.starts_with(p) || origin == "http://localhost");
+        match self.server.insecure_cookies {
+            Some(true) => {
+                web.dangerous().insecure_cookies();
+            }
+            None if loopback => {
+                web.dangerous().insecure_cookies();
+                notes.push("cookies without Secure: plain http on loopback (server.insecure_cookies to decide)".into());
+            }
+            _ if origin.starts_with("http://") => notes.push(
+                "cookies are Secure but the origin is http://: browsers will not send them back"
+                    .into(),
+            ),
+            _ => {}
+        }
+        let (keys, dev_keytab): (Arc<dyn KeyStore>, Option<PathBuf>) = match &self.kerberos.keytab {
+            Some(path) => (Arc::new(KeytabFileKeyStore::open(path).map_err(err)?), None),
+            None => {
+                let ring = dev_realm(&self.dev.keytab_out)?;
+                notes.push(format!(
+                    "dev realm {DEV_REALM}: service {DEV_SERVICE}, keytab {}",
+                    self.dev.keytab_out.display()
+                ));
+                (
+                    Arc::new(MemoryKeyStore::new(ring)),
+                    Some(self.dev.keytab_out.clone()),
+                )
+            }
+        };
+        let directory = Arc::new(match &self.directory.file {
+            Some(path) => StaticDirectory::open(path).map_err(err)?,
+            None => {
+                notes.push(format!(
+                    "demo users: {} (password {DEMO_PASSWORD}); bob needs a TOTP code (secret {DEMO_TOTP_SECRET})",
+                    DEMO_USERS.iter().map(|u| format!("{}@{DEV_UPN_DOMAIN}", u.0)).collect::<Vec<_>>().join(", ")
+                ));
+                StaticDirectory::from_text(&demo_directory()?).map_err(err)?
+            }
+        });
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new(1 << 20, clock.clone()));
+        let mut config = EngineConfig::default();
+        config.acceptor.allow_rc4 = self.kerberos.allow_rc4;
+        let policy = if self.directory.file.is_none() && self.policy.mfa_groups.is_empty() {
+            RulePolicy {
+                mfa_groups: vec!["mfa".into()],
+                ..self.policy.clone()
+            }
+        } else {
+            self.policy.clone()
+        };
+        let mut builder = Engine::builder()
+            .config(config)
+            .web(web)
+            .keys(keys)
+            .directory(directory.clone())
+            .policy(Arc::new(policy))
+            .mfa(Arc::new(TotpVerifier::new(
+                directory.clone(),
+                store.clone(),
+                clock.clone(),
+            )))
+            .passwords(Arc::new(Argon2Verifier::new(directory)))
+            .store(store, false)
+            .clock(clock);
+        for c in &self.clients {
+            builder = builder.client(Client {
+                id: c.id.clone(),
+                secret: c.secret.as_deref().map(ClientSecret::new),
+                redirect_uris: c.redirect_uris.clone(),
+                post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+                algorithm: c.algorithm,
+            });
+        }
+        if dev_keytab.is_some() {
+            builder = builder.client(
+                Client::public(DEV_CLIENT_ID, DEV_CLIENT_REDIRECT)
+                    .with_algorithm(SigningAlgorithm::Es256),
+            );
+        }
+        if let Some(path) = &self.tokens.key_file {
+            builder = builder.token_key_file(path);
+        }
+        let engine = builder.build().map_err(err)?;
+        Ok(Built {
+            engine,
+            listen: self.listen()?,
+            origin,
+            dev_keytab,
+            notes,
+        })
+    }
+}
+
+/// A built configuration.
+#[derive(Debug)]
+pub struct Built {
+    /// The engine.
+    pub engine: Engine,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The public origin.
+    pub origin: String,
+    /// The dev realm's keytab, when running on the dev realm.
+    pub dev_keytab: Option<PathBuf>,
+    /// Things worth telling the person who started it.
+    pub notes: Vec<String>,
+}
+
+impl Built {
+    /// A start-up banner: where to go and how to try it.
+    pub fn banner(&self, app: &str) -> String {
+        let mut out = format!(
+            "{app} listening on {} — open {}/\n",
+            self.listen, self.origin
+        );
+        for n in &self.notes {
+            out.push_str(&format!("  {n}\n"));
+        }
+        if let Some(keytab) = &self.dev_keytab {
+            out.push_str(&format!(
+                "  a seamless sign-in without AD: cargo run -p seamless -- dev client --url {} --keytab {}\n",
+                self.origin,
+                keytab.display()
+            ));
+        }
+        out
+    }
+}
+
+/// A fresh dev-realm key, written to `keytab_out` (owner-only).
+fn dev_realm(keytab_out: &Path) -> Result<KeyRing, ConfigError> {
+    let mut material = [0u8; 32];
+    crate::kerberos::Entropy::fill(&OsEntropy, &mut material).map_err(err)?;
+    let key = Key::new(Etype::Aes256CtsHmacSha196, &material).map_err(err)?;
+    let principal: PrincipalName = format!("{DEV_SERVICE}@{DEV_REALM}").parse().map_err(err)?;
+    let entry = keytab::KeytabEntry {
+        principal,
+        timestamp: unix_now().max(0) as u32,
+        kvno: 1,
+        key: Ok(key),
+    };
+    if let Some(dir) = keytab_out.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let entries = [entry];
+    crate::fs::write_private(keytab_out, &keytab::write(&entries))
+        .map_err(|e| ConfigError(format!("{}: {e}", keytab_out.display())))?;
+    KeyRing::from_keytab(&entries).map_err(err)
+}
+
+/// The demo users as a [`StaticDirectory`] file.
+fn demo_directory() -> Result<String, ConfigError> {
+    let hash = hash_password(DEMO_PASSWORD).map_err(err)?;
+    let mut out = String::new();
+    for (name, rid, display, groups) in DEMO_USERS {
+        let mfa = if groups.contains(&"mfa") {
+            "mfa = [\"totp\"]\n"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "[[users]]\nid = \"demo-{name}\"\nupn = \"{name}@{DEV_UPN_DOMAIN}\"\ndisplay_name = \"{display}\"\n\
+             sid = \"{DEV_DOMAIN_SID}-{rid}\"\ngroups = {groups:?}\nalternate_logins = [\"DEV\\\\{name}\"]\n\
+             password_hash = \"{hash}\"\ntotp_secret = \"{DEMO_TOTP_SECRET}\"\n{mfa}\n"
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let text = "[server]\nlisten = \"127.0.0.1:9000\"\n[policy]\nmfa_groups = [\"a\"]\n";
+        let env = [
+            (
+                "SEAMLESS_SERVER__LISTEN".to_string(),
+                "0.0.0.0:8081".to_string(),
+            ),
+            (
+                "SEAMLESS_SERVER__INSECURE_COOKIES".to_string(),
+                "true".to_string(),
+            ),
+            (
+                "SEAMLESS_POLICY__MFA_GROUPS".to_string(),
+                "[\"b\", \"c\"]".to_string(),
+            ),
+            (
+                "SEAMLESS_KERBEROS__KEYTAB".to_string(),
+                "/run/secrets/http.keytab".to_string(),
+            ),
+            ("OTHER".to_string(), "x".to_string()),
+        ];
+        let s = Settings::parse(text, env).expect("parse");
+        assert_eq!(s.server.listen, "0.0.0.0:8081");
+        assert_eq!(s.server.insecure_cookies, Some(true));
+        assert_eq!(s.policy.mfa_groups, ["b", "c"]);
+        assert_eq!(
+            s.kerberos.keytab.as_deref(),
+            Some(Path::new("/run/secrets/http.keytab"))
+        );
+        assert_eq!(s.public_origin().expect("origin"), "http://0.0.0.0:8081");
+    }
+
+    #[test]
+    fn unknown_settings_are_refused() {
+        let e = Settings::parse("[server]\nlisten_on = \"x\"\n", []).expect_err("typo");
+        assert!(e.to_string().contains("listen_on"), "{e}");
+    }
+}
