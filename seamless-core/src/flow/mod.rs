@@ -45,6 +45,10 @@ pub struct SignInRequest {
     pub domain_hint: Option<String>,
     /// `prompt=login`: do not sign in silently.
     pub prompt_login: bool,
+    /// The request names its tenant (the application itself in middleware mode,
+    /// or a tenanted authority): like a hint, Negotiate starts without a user name.
+    #[serde(default)]
+    pub tenanted: bool,
     /// Protocol parameters the HTTP layer needs back at completion (state, nonce,
     /// PKCE challenge...), opaque to the machine.
     pub params: Vec<(String, String)>,
@@ -240,7 +244,7 @@ fn denied(core: FlowCore, code: Code) -> Next {
 /// Starts a flow.
 pub fn begin(core: FlowCore) -> Next {
     let hint = core.request.login_hint.clone();
-    let hinted = hint.is_some() || core.request.domain_hint.is_some();
+    let hinted = hint.is_some() || core.request.domain_hint.is_some() || core.request.tenanted;
     match core.negotiate {
         NegotiateMode::NotAllowed(code) if hint.is_some() => password(core, hint, code),
         NegotiateMode::Allowed if hinted && !core.request.prompt_login => {

@@ -327,9 +327,11 @@ fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Re
         HeaderName::from_static("x-content-type-options"),
         HeaderValue::from_static("nosniff"),
     );
+    // Not `no-referrer`: that makes browsers send `Origin: null` on our own
+    // form posts, which the CSRF check must refuse.
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     response
 }

@@ -62,7 +62,7 @@ impl Page<'_> {
     pub(crate) fn render(&self, status: StatusCode, body: &str) -> Response {
         let html = format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><meta name=\"referrer\" content=\"no-referrer\">\
+<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><meta name=\"referrer\" content=\"same-origin\">\
 <title>{title}</title><style nonce=\"{nonce}\">{STYLE}</style></head><body><h1>{title}</h1>{body}</body></html>",
             title = escape(&self.config.title),
             nonce = self.nonce,

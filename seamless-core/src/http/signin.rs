@@ -89,7 +89,10 @@ fn origin(uri: &str) -> Option<String> {
     ))
 }
 
-/// A cross-site form post (CSRF), by Fetch Metadata or `Origin`.
+/// A form post from another site (CSRF): by Fetch Metadata when the browser
+/// sends it (only `same-origin` passes), else by `Origin` (ours only; `null`
+/// fails). Clients that send neither are not browsers; the state's binding to
+/// the flow cookie still holds for them.
 fn cross_site(engine: &Engine, head: &Parts) -> bool {
     let header = |name: &str| {
         head.headers
@@ -97,8 +100,8 @@ fn cross_site(engine: &Engine, head: &Parts) -> bool {
             .and_then(|v| v.to_str().ok())
             .map(str::to_ascii_lowercase)
     };
-    if header("sec-fetch-site").is_some_and(|v| v == "cross-site" || v == "same-site") {
-        return true;
+    if let Some(site) = header("sec-fetch-site") {
+        return site != "same-origin";
     }
     header("origin").is_some_and(|o| o != engine.web().public_origin.to_ascii_lowercase())
 }
@@ -234,6 +237,7 @@ impl Engine {
             login_hint: params.get("login_hint").map(str::to_string),
             domain_hint: params.get("domain_hint").map(str::to_string),
             prompt_login,
+            tenanted: false,
             params: carried,
         };
         if !prompt_login {
@@ -262,6 +266,8 @@ impl Engine {
             login_hint: params.get("login_hint").map(str::to_string),
             domain_hint: params.get("domain_hint").map(str::to_string),
             prompt_login: false,
+            // The application is its own tenant: Negotiate starts at once.
+            tenanted: true,
             params: Vec::new(),
         };
         self.start_flow(head, request).await

@@ -54,12 +54,45 @@ pub fn call(request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, 
     stream
         .write_all(request.body())
         .map_err(|e| e.to_string())?;
+    // Read until the body is complete by its framing (some servers keep the
+    // connection open despite `Connection: close`).
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).map_err(|e| e.to_string())?;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("no end of headers")?;
+    let mut buf = [0u8; 16 * 1024];
+    let (split, length, chunked) = loop {
+        let n = stream.read(&mut buf).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("the server closed the connection before answering".into());
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+            let header = |name: &str| {
+                head.split("\r\n")
+                    .filter_map(|l| l.split_once(':'))
+                    .find(|(k, _)| k.trim() == name)
+                    .map(|(_, v)| v.trim().to_string())
+            };
+            let length = header("content-length").and_then(|v| v.parse::<usize>().ok());
+            let chunked = header("transfer-encoding").is_some_and(|v| v == "chunked");
+            break (split, length, chunked);
+        }
+    };
+    loop {
+        let body = &raw[split + 4..];
+        let done = match (length, chunked) {
+            (Some(n), _) => body.len() >= n,
+            (None, true) => body.ends_with(b"0\r\n\r\n"),
+            (None, false) => false,
+        };
+        if done {
+            break;
+        }
+        let n = stream.read(&mut buf).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
     let head = std::str::from_utf8(&raw[..split]).map_err(|e| e.to_string())?;
     let mut lines = head.split("\r\n");
     let status: u16 = lines
@@ -68,16 +101,15 @@ pub fn call(request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, 
         .and_then(|s| s.parse().ok())
         .ok_or("bad status line")?;
     let mut response = http::Response::builder().status(status);
-    let mut chunked = false;
     for line in lines {
         if let Some((k, v)) = line.split_once(':') {
-            chunked |= k.eq_ignore_ascii_case("transfer-encoding")
-                && v.trim().eq_ignore_ascii_case("chunked");
             response = response.header(k.trim(), v.trim());
         }
     }
     let mut body = raw[split + 4..].to_vec();
-    if chunked {
+    if let Some(n) = length {
+        body.truncate(n);
+    } else if chunked {
         body = dechunk(&body).ok_or("bad chunked body")?;
     }
     response.body(body).map_err(|e| e.to_string())

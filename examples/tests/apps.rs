@@ -1,0 +1,278 @@
+//! The three example apps as built binaries on loopback:
+//! - the `seamless dev client` walk (dev realm, no AD) through each;
+//! - headless Chromium doing real Negotiate with a ticket from an MIT KDC, and
+//!   the password fallback without one, through each.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use seamless_core::testkit::dev_client;
+use seamless_interop::{MitRealm, TempDir, free_port, require};
+
+const APPS: [(&str, &str); 3] = [
+    ("axum-app", env!("CARGO_BIN_EXE_axum-app")),
+    ("actix-app", env!("CARGO_BIN_EXE_actix-app")),
+    ("rocket-app", env!("CARGO_BIN_EXE_rocket-app")),
+];
+
+/// A running example app; killed when dropped.
+struct App {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(binary: &str, env: &[(&str, String)]) -> App {
+    let port = free_port();
+    let mut command = Command::new(binary);
+    command
+        .env("SEAMLESS_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let child = command.spawn().expect("start the app");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{binary} did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    App { child, port }
+}
+
+#[test]
+fn the_dev_client_signs_in_through_every_app() {
+    let dir = TempDir::new("seamless-examples");
+    for (name, binary) in APPS {
+        let keytab = dir.path().join(format!("{name}.keytab"));
+        let app = start(
+            binary,
+            &[("SEAMLESS_DEV__KEYTAB_OUT", keytab.display().to_string())],
+        );
+        let walk = dev_client::walk(&format!("http://localhost:{}", app.port), &keytab, "alice")
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(walk.steps.len(), 8, "{name}");
+        assert_eq!(walk.id_claims["sub"], "demo-alice", "{name}");
+        assert_eq!(
+            walk.id_claims["amr"],
+            serde_json::json!(["kerberos"]),
+            "{name}"
+        );
+        assert!(
+            walk.greeting.starts_with("Hello, Alice Example!"),
+            "{name}: {}",
+            walk.greeting
+        );
+        assert_eq!(walk.api["upn"], "alice@dev.seamless.test", "{name}");
+    }
+}
+
+/// Headless Chromium driven over the DevTools protocol.
+struct Browser {
+    child: Child,
+    socket: tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>,
+    next: u64,
+    log: Arc<Mutex<String>>,
+    _profile: TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Browser {
+    fn launch(krb5_conf: &Path, ccache: &Path) -> Self {
+        let profile = TempDir::new("seamless-chromium");
+        let mut child = Command::new("chromium")
+            .env("KRB5_CONFIG", krb5_conf)
+            .env("KRB5CCNAME", format!("FILE:{}", ccache.display()))
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--auth-server-allowlist=localhost",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start chromium");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("DevTools listening on ") {
+                    let _ = tx.send(url.to_string());
+                }
+                if let Ok(mut l) = sink.lock() {
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            }
+        });
+        let browser_url = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("DevTools endpoint");
+        let port = browser_url
+            .trim_start_matches("ws://127.0.0.1:")
+            .split('/')
+            .next()
+            .expect("port")
+            .to_string();
+        let targets = dev_client::call(
+            http::Request::get(format!("http://127.0.0.1:{port}/json/list"))
+                .body(Vec::new())
+                .expect("request"),
+        )
+        .expect("DevTools targets");
+        let targets: serde_json::Value = serde_json::from_slice(targets.body()).expect("json");
+        let page = targets
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["type"] == "page"))
+            .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+            .expect("a page target")
+            .to_string();
+        let (socket, _) = tungstenite::connect(page).expect("DevTools socket");
+        Self {
+            child,
+            socket,
+            next: 0,
+            log,
+            _profile: profile,
+        }
+    }
+
+    fn command(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        self.next += 1;
+        let id = self.next;
+        let message = serde_json::json!({"id": id, "method": method, "params": params}).to_string();
+        self.socket
+            .send(tungstenite::Message::text(message))
+            .expect("send");
+        loop {
+            let reply = self.socket.read().expect("read");
+            let Ok(text) = reply.to_text() else { continue };
+            let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+            if value["id"] == id {
+                return value["result"].clone();
+            }
+        }
+    }
+
+    fn navigate(&mut self, url: &str) {
+        self.command("Page.navigate", serde_json::json!({"url": url}));
+    }
+
+    fn eval(&mut self, expression: &str) -> serde_json::Value {
+        self.command(
+            "Runtime.evaluate",
+            serde_json::json!({"expression": expression, "returnByValue": true}),
+        )["result"]["value"]
+            .clone()
+    }
+
+    /// Waits until the page's text contains `needle`; returns the text.
+    fn wait_for_text(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = self.eval("document.body ? document.body.innerText : ''");
+            let text = text.as_str().unwrap_or_default().to_string();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the page; last text: {text}\nchromium log:\n{}",
+                self.log.lock().map(|l| l.clone()).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn users_file(dir: &Path) -> PathBuf {
+    let hash = seamless_core::backends::hash_password("alice-pw-1").expect("hash");
+    let path = dir.join("users.toml");
+    std::fs::write(
+        &path,
+        format!("[[users]]\nid = \"mit-alice\"\nupn = \"alice@example.test\"\ndisplay_name = \"Alice MIT\"\ngroups = [\"staff\"]\npassword_hash = \"{hash}\"\n"),
+    )
+    .expect("users file");
+    path
+}
+
+#[test]
+fn chromium_signs_in_with_a_real_ticket_or_falls_back_to_the_password() {
+    let Some(realm) = MitRealm::start() else {
+        return;
+    };
+    if !require(&["chromium"]) {
+        return;
+    }
+    realm.add_user("alice", "alice-pw-1");
+    let keytab = realm.add_service("HTTP/localhost", None);
+    let ccache = realm.kinit("alice", "alice-pw-1");
+    let dir = TempDir::new("seamless-e2e");
+    let users = users_file(dir.path());
+    let no_ticket = dir.path().join("empty.ccache");
+    let krb5_conf = realm.dir().join("krb5.conf");
+    for (name, binary) in APPS {
+        let app = start(
+            binary,
+            &[
+                ("SEAMLESS_KERBEROS__KEYTAB", keytab.display().to_string()),
+                ("SEAMLESS_DIRECTORY__FILE", users.display().to_string()),
+            ],
+        );
+        let page = format!("http://localhost:{}/me", app.port);
+
+        // With alice's ticket: straight to the page, nothing typed.
+        let mut browser = Browser::launch(&krb5_conf, &ccache);
+        browser.navigate(&page);
+        let text = browser.wait_for_text("Hello, Alice MIT!");
+        assert!(
+            text.contains("seamlessly, with Windows (Kerberos)"),
+            "{name}: {text}"
+        );
+        assert!(text.contains("alice@example.test"), "{name}: {text}");
+        drop(browser);
+
+        // Without a ticket: the password form, then the page.
+        let mut browser = Browser::launch(&krb5_conf, &no_ticket);
+        browser.navigate(&page);
+        browser.wait_for_text("Password");
+        browser.eval(
+            "document.querySelector('#u').value = 'alice@example.test';\
+             document.querySelector('#p').value = 'alice-pw-1';\
+             document.querySelector('form').submit(); true",
+        );
+        let text = browser.wait_for_text("Hello, Alice MIT!");
+        assert!(text.contains("with a password"), "{name}: {text}");
+    }
+}
