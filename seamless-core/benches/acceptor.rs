@@ -12,14 +12,7 @@ use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec, WINDOWS_GSS_FLAGS};
 const POOL: usize = 64;
 
 fn pac() -> PacSpec {
-    let mut pac = PacSpec::new(
-        "S-1-5-21-1004336348-1177238915-682003330"
-            .parse()
-            .expect("sid"),
-        1105,
-    )
-    .with_upn("alice@ad.test");
-    pac.group_rids = (500..540).collect();
+    let mut pac = PacSpec::ad_benchmark_user();
     pac.extra_sids = vec!["S-1-18-1".parse().expect("sid")];
     pac
 }

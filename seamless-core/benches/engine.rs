@@ -38,14 +38,7 @@ fn sign_in(c: &mut Criterion) {
         login_hint: Some("alice@ad.test".into()),
         ..Default::default()
     };
-    let mut pac = PacSpec::new(
-        "S-1-5-21-1004336348-1177238915-682003330"
-            .parse()
-            .expect("sid"),
-        1105,
-    )
-    .with_upn("alice@ad.test");
-    pac.group_rids = (500..540).collect();
+    let pac = PacSpec::ad_benchmark_user();
     // Each sign-in needs a fresh ticket (replay check); mint them outside the timing.
     let mut cusec = 0u32;
     c.bench_function("engine/seamless_sign_in", |b| {

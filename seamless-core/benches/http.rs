@@ -57,14 +57,7 @@ impl Bench {
             builder =
                 builder.client(Client::confidential(alg.name(), "secret", CB).with_algorithm(alg));
         }
-        let mut pac = PacSpec::new(
-            "S-1-5-21-1004336348-1177238915-682003330"
-                .parse()
-                .expect("sid"),
-            1105,
-        )
-        .with_upn("alice@ad.test");
-        pac.group_rids = (500..540).collect();
+        let pac = PacSpec::ad_benchmark_user();
         Self {
             kdc,
             engine: builder.build().expect("engine"),

@@ -205,6 +205,8 @@ struct Inner {
     clients: Clients,
     tokens: TokenIssuer,
     grants: Grants,
+    /// Random per engine: keys per-thread caches so engines never share entries.
+    instance: u64,
 }
 
 impl fmt::Debug for Engine {
@@ -355,6 +357,10 @@ impl EngineBuilder {
             ),
         };
         let grants = Grants::new(store.clone(), entropy.clone(), self.config.refresh_ttl);
+        let mut instance = [0u8; 8];
+        OsEntropy
+            .fill(&mut instance)
+            .map_err(|e| BackendError::unavailable(e.to_string()))?;
         Ok(Engine {
             inner: Arc::new(Inner {
                 acceptor: Acceptor::new(self.config.acceptor.clone()).with_entropy(entropy.clone()),
@@ -375,6 +381,7 @@ impl EngineBuilder {
                 clients,
                 tokens,
                 grants,
+                instance: u64::from_le_bytes(instance),
             }),
         })
     }
@@ -466,6 +473,10 @@ impl Engine {
 
     pub(crate) fn directory(&self) -> &dyn Directory {
         self.inner.directory.as_ref()
+    }
+
+    pub(crate) fn instance(&self) -> u64 {
+        self.inner.instance
     }
 
     pub(crate) fn sealer(&self) -> &Sealer {

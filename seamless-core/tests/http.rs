@@ -901,6 +901,25 @@ fn middleware_mode_guards_the_application() {
         }
         other => panic!("{other:?}"),
     }
+    // Opened sessions are cached per thread; an expiry passing is still seen.
+    w.clock.advance(std::time::Duration::from_secs(3601));
+    assert!(
+        w.engine
+            .authenticate(&head(&[("cookie", &cookie_short)]))
+            .is_none(),
+        "expired after the ticket's end, cache or not"
+    );
+    assert!(
+        w.engine
+            .authenticate(&head(&[("cookie", &cookie)]))
+            .is_some()
+    );
+    w.clock.advance(std::time::Duration::from_secs(8 * 3600));
+    assert!(
+        w.engine
+            .authenticate(&head(&[("cookie", &cookie)]))
+            .is_none()
+    );
 }
 
 #[test]

@@ -244,8 +244,8 @@ pub enum Outcome {
 /// A request for the application, with who sent it.
 #[derive(Debug, Default)]
 pub struct Continue {
-    /// The signed-in user, if any.
-    pub identity: Option<Identity>,
+    /// The signed-in user, if any (shared: per-request cost is a pointer copy).
+    pub identity: Option<std::sync::Arc<Identity>>,
     /// Headers to add to the application's response (clearing a stale cookie).
     pub response_headers: HeaderMap,
 }

@@ -1,6 +1,8 @@
 //! Sessions (a sealed cookie, checked without any asymmetric cryptography) and
 //! Bearer access tokens: who is calling the application.
 
+use std::sync::Arc;
+
 use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::{Method, StatusCode};
@@ -12,6 +14,25 @@ use crate::engine::{Completion, Engine};
 use crate::error::Code;
 use crate::flow::{AuthFacts, SignInRequest};
 use crate::token::jwt::UserClaims;
+
+/// Opened session cookies kept per thread.
+const SESSION_CACHE: usize = 64;
+
+struct CachedSession {
+    engine: u64,
+    sealed: Box<str>,
+    identity: Arc<Identity>,
+}
+
+#[derive(Default)]
+struct SessionCache {
+    entries: Vec<CachedSession>,
+    next: usize,
+}
+
+thread_local! {
+    static SESSIONS: std::cell::RefCell<SessionCache> = std::cell::RefCell::new(SessionCache::default());
+}
 
 /// The sealing purpose of session cookies.
 const PURPOSE_SESSION: &str = "session";
@@ -99,6 +120,51 @@ impl Engine {
             .ok()
     }
 
+    /// The session cookie's identity, through a small per-thread cache of opened
+    /// cookies: the same sealed bytes always open to the same session, so only
+    /// its expiry is checked again. Keyed by engine, bounded.
+    fn session_identity(&self, head: &Parts) -> Option<Arc<Identity>> {
+        let sealed = cookies::get(self.web(), &head.headers, cookies::SESSION)?;
+        let now = self.now();
+        let instance = self.instance();
+        let hit = SESSIONS.with(|cache| {
+            cache
+                .borrow()
+                .entries
+                .iter()
+                .find(|e| e.engine == instance && *e.sealed == *sealed)
+                .map(|e| e.identity.clone())
+        });
+        if let Some(identity) = hit {
+            return (now <= identity.expires_at).then_some(identity);
+        }
+        let session: Session = self
+            .sealer()
+            .open_value(PURPOSE_SESSION, sealed, now)
+            .ok()?;
+        let identity = Arc::new(Identity {
+            claims: session.user,
+            expires_at: session.exp,
+            source: Source::Session,
+        });
+        SESSIONS.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let entry = CachedSession {
+                engine: instance,
+                sealed: sealed.into(),
+                identity: identity.clone(),
+            };
+            if cache.entries.len() < SESSION_CACHE {
+                cache.entries.push(entry);
+            } else {
+                let at = cache.next % SESSION_CACHE;
+                cache.entries[at] = entry;
+                cache.next = cache.next.wrapping_add(1);
+            }
+        });
+        Some(identity)
+    }
+
     /// A finished sign-in for `request` from the session in the request's cookie,
     /// for silent sign-in (an OIDC client, `prompt=none`): the user is looked up
     /// again, so a disabled or deleted account gets nothing more.
@@ -130,38 +196,32 @@ impl Engine {
         })
     }
 
-    /// The session in the request's cookie, if valid now.
-    pub(crate) fn session(&self, head: &Parts) -> Option<Identity> {
-        let session = self.open_session(head)?;
-        Some(Identity {
-            claims: session.user,
-            expires_at: session.exp,
-            source: Source::Session,
-        })
+    /// Who is calling: a valid session cookie, or a valid Bearer access token of
+    /// ours. A session check is at most one AEAD open (no signature is verified).
+    pub fn authenticate(&self, head: &Parts) -> Option<Identity> {
+        self.authenticate_shared(head).map(Arc::unwrap_or_clone)
     }
 
-    /// Who is calling: a valid session cookie, or a valid Bearer access token of
-    /// ours. A session check is one AEAD open; no signature is verified.
-    pub fn authenticate(&self, head: &Parts) -> Option<Identity> {
+    fn authenticate_shared(&self, head: &Parts) -> Option<Arc<Identity>> {
         if let Some(token) = bearer(head) {
             let claims = self.tokens().verify_access(token, self.now()).ok()?;
-            return Some(Identity {
+            return Some(Arc::new(Identity {
                 expires_at: claims.exp,
                 source: Source::Bearer {
                     client_id: claims.client_id,
                     scope: claims.scope,
                 },
                 claims: claims.user,
-            });
+            }));
         }
-        self.session(head)
+        self.session_identity(head)
     }
 
     /// For a request to the application: who is calling ([`Engine::authenticate`]),
     /// and a header clearing a session cookie that no longer opens (expired, or
     /// sealed under a retired key).
     pub fn identify(&self, head: &Parts) -> Continue {
-        let identity = self.authenticate(head);
+        let identity = self.authenticate_shared(head);
         let mut out = Continue {
             identity,
             ..Continue::default()
@@ -182,25 +242,26 @@ impl Engine {
 #[derive(Debug, Clone)]
 pub struct Caller {
     engine: Engine,
-    identity: Option<Identity>,
+    identity: Option<Arc<Identity>>,
 }
 
 impl Caller {
     /// The caller of a request the middleware identified.
-    pub fn new(engine: Engine, identity: Option<Identity>) -> Self {
+    pub fn new(engine: Engine, identity: Option<Arc<Identity>>) -> Self {
         Self { engine, identity }
     }
 
     /// Who is signed in, if anyone (`MaybeSignedIn`).
     pub fn identity(&self) -> Option<&Identity> {
-        self.identity.as_ref()
+        self.identity.as_deref()
     }
 
     /// The signed-in user, or the response that asks for one (`SignedIn`): a
     /// redirect to sign in for browsers, `401` for API clients.
     pub fn require(&self, head: &Parts) -> Result<Identity, Box<Response>> {
         self.identity
-            .clone()
+            .as_deref()
+            .cloned()
             .ok_or_else(|| Box::new(self.engine.sign_in_required(head)))
     }
 }

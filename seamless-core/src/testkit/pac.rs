@@ -65,6 +65,17 @@ pub struct PacSpec {
 }
 
 impl PacSpec {
+    /// The benchmarks' user: alice (RID 1105) of `S-1-5-21-1004336348-1177238915-682003330`
+    /// with UPN `alice@ad.test` and 40 group memberships, like a typical AD account.
+    pub fn ad_benchmark_user() -> Self {
+        let domain = "S-1-5-21-1004336348-1177238915-682003330"
+            .parse()
+            .unwrap_or_else(|_| unreachable!("a valid SID literal"));
+        let mut pac = Self::new(domain, 1105).with_upn("alice@ad.test");
+        pac.group_rids = (500..540).collect();
+        pac
+    }
+
     /// A PAC for RID `user_rid` in domain `domain_sid`.
     pub fn new(domain_sid: Sid, user_rid: u32) -> Self {
         Self {
