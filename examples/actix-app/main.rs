@@ -23,7 +23,7 @@ async fn api(SignedIn(user): SignedIn) -> HttpResponse {
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let built = seamless_examples::start("actix-app");
+    let built = seamless_examples::start("actix-app").await;
     let engine = built.engine;
     HttpServer::new(move || {
         App::new()

@@ -7,7 +7,7 @@ use seamless_axum::{MaybeSignedIn, SeamlessLayer, SignedIn};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let built = seamless_examples::start("axum-app");
+    let built = seamless_examples::start("axum-app").await;
     let app = Router::new()
         .route(
             "/",

@@ -6,10 +6,13 @@ use seamless_core::http::Identity;
 
 /// Loads `seamless.toml` (or `$SEAMLESS_CONFIG`, or the embedded defaults) and
 /// builds the engine, printing where to go; exits with a message on error.
-pub fn start(app: &str) -> Built {
+pub async fn start(app: &str) -> Built {
     let _ = tracing_subscriber::fmt().with_target(true).try_init();
     let path = std::env::args().nth(1).map(std::path::PathBuf::from);
-    let built = Settings::load(path.as_deref()).and_then(|s| s.build());
+    let built = match Settings::load(path.as_deref()) {
+        Ok(settings) => settings.build().await,
+        Err(e) => Err(e),
+    };
     match built {
         Ok(b) => {
             println!("{}", b.banner(app));

@@ -101,6 +101,43 @@ pub struct Settings {
     pub tokens: TokenSettings,
     /// `[dev]`: where the dev realm's keytab goes.
     pub dev: DevSettings,
+    /// `[store]`: memory, or Redis for several instances.
+    pub store: StoreSettings,
+    /// `[sealing]`: the key that seals flow state, sign-in tokens and sessions.
+    pub sealing: SealingSettings,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// `memory` (one instance), or `redis://host:6379/0` / `rediss://…` (feature
+    /// `redis`; several instances share it).
+    pub url: String,
+    /// Key prefix in Redis.
+    pub key_prefix: String,
+    /// Per-operation timeout in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            url: "memory".into(),
+            key_prefix: "seamless:".into(),
+            timeout_ms: 500,
+        }
+    }
+}
+
+/// `[sealing]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SealingSettings {
+    /// A file of sealing keys, one base64 32-byte key per line, the first seals
+    /// (created owner-only with one key if absent). Every instance behind one
+    /// load balancer must use the same file. Absent: a random key per process.
+    pub key_file: Option<PathBuf>,
 }
 
 /// `[server]`.
@@ -277,7 +314,8 @@ impl Settings {
 
     /// Builds the engine. Without a keytab, makes the dev realm (a fresh key,
     /// written to [`DevSettings::keytab_out`]); without a directory, the demo users.
-    pub fn build(&self) -> Result<Built, ConfigError> {
+    /// Connects to Redis when the store is Redis (so it runs inside a tokio runtime).
+    pub async fn build(&self) -> Result<Built, ConfigError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let mut notes = Vec::new();
         let origin = self.public_origin()?;
@@ -330,7 +368,27 @@ impl Settings {
                 StaticDirectory::from_text(&demo_directory()?).map_err(err)?
             }
         });
-        let store: Arc<dyn Store> = Arc::new(MemoryStore::new(1 << 20, clock.clone()));
+        let (store, shared): (Arc<dyn Store>, bool) = match self.store.url.as_str() {
+            "memory" | "" => (Arc::new(MemoryStore::new(1 << 20, clock.clone())), false),
+            #[cfg(feature = "redis")]
+            url if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                let config = crate::backends::RedisConfig {
+                    url: url.to_string(),
+                    key_prefix: self.store.key_prefix.clone(),
+                    timeout_ms: self.store.timeout_ms,
+                };
+                let store = crate::backends::RedisStore::connect(&config)
+                    .await
+                    .map_err(err)?;
+                notes.push(format!("store: Redis ({})", self.store.key_prefix));
+                (Arc::new(store), true)
+            }
+            other => {
+                return Err(ConfigError(format!(
+                    "store.url {other:?}: use \"memory\" or a redis:// URL (feature `redis`)"
+                )));
+            }
+        };
         let mut config = EngineConfig::default();
         config.acceptor.allow_rc4 = self.kerberos.allow_rc4;
         let policy = if self.directory.file.is_none() && self.policy.mfa_groups.is_empty() {
@@ -353,8 +411,11 @@ impl Settings {
                 clock.clone(),
             )))
             .passwords(Arc::new(Argon2Verifier::new(directory)))
-            .store(store, false)
+            .store(store, shared)
             .clock(clock);
+        if let Some(path) = &self.sealing.key_file {
+            builder = builder.sealing_keys(sealing_keys(path)?);
+        }
         for c in &self.clients {
             builder = builder.client(Client {
                 id: c.id.clone(),
@@ -418,6 +479,63 @@ impl Built {
         }
         out
     }
+}
+
+/// The sealing keys in `path`, creating it with one fresh key if absent.
+fn sealing_keys(path: &Path) -> Result<Vec<crate::flow::seal::SealingKey>, ConfigError> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => zeroize::Zeroizing::new(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = zeroize::Zeroizing::new([0u8; 32]);
+            crate::kerberos::Entropy::fill(&OsEntropy, key.as_mut()).map_err(err)?;
+            let line = zeroize::Zeroizing::new(format!("{}\n", b64.encode(key.as_ref())));
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(err)?;
+            }
+            crate::fs::write_private(path, line.as_bytes())
+                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            line
+        }
+        Err(e) => return Err(ConfigError(format!("{}: {e}", path.display()))),
+    };
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    if lines.len() > 200 {
+        return Err(ConfigError(format!(
+            "{}: too many sealing keys",
+            path.display()
+        )));
+    }
+    // Ids count down from the newest, so a key keeps its id as new ones are added in front.
+    let keys = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let bytes = zeroize::Zeroizing::new(b64.decode(line).map_err(|_| {
+                ConfigError(format!("{}: line {} is not base64", path.display(), i + 1))
+            })?);
+            let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+                ConfigError(format!(
+                    "{}: line {} is not a 32-byte key",
+                    path.display(),
+                    i + 1
+                ))
+            })?;
+            Ok(crate::flow::seal::SealingKey::new(
+                (lines.len() - i) as u8,
+                key,
+            ))
+        })
+        .collect::<Result<Vec<_>, ConfigError>>()?;
+    if keys.is_empty() {
+        return Err(ConfigError(format!("{}: no sealing key", path.display())));
+    }
+    Ok(keys)
 }
 
 /// A fresh dev-realm key, written to `keytab_out` (owner-only).

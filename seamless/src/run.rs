@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use seamless_core::backends::KeytabFileKeyStore;
 use seamless_core::kerberos::{
-    Acceptor, AcceptorConfig, Etype, KeyState, PrincipalName, ValidatedTicket, keytab,
+    Acceptor, AcceptorConfig, Etype, KeyState, PrincipalName, ValidatedTicket,
 };
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
 use serde_json::{Value, json};
@@ -167,18 +167,16 @@ pub(crate) fn dev(
     user: &str,
     as_json: bool,
 ) -> Result<ExitCode, String> {
-    let realm = "DEV.SEAMLESS.TEST";
-    let kdc = TestKdc::new(realm, "HTTP/localhost", Etype::Aes256CtsHmacSha196);
+    let realm = seamless_core::config::DEV_REALM;
+    let kdc = TestKdc::new(
+        realm,
+        seamless_core::config::DEV_SERVICE,
+        Etype::Aes256CtsHmacSha196,
+    );
     let path = keytab_out.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("seamless-dev-{}.keytab", std::process::id()))
     });
-    let entry = keytab::KeytabEntry {
-        principal: kdc.service().clone(),
-        timestamp: seamless_core::clock::unix_now().max(0) as u32,
-        kvno: kdc.kvno(),
-        key: Ok(kdc.key().clone()),
-    };
-    write_new_private(&path, &keytab::write(&[entry]))?;
+    write_new_private(&path, &kdc.keytab())?;
     let say = |step: &str| {
         if !as_json {
             println!("{step}");

@@ -215,6 +215,16 @@ impl TestKdc {
         self.kvno
     }
 
+    /// A keytab holding the service key (what `ktadd` would write).
+    pub fn keytab(&self) -> Vec<u8> {
+        crate::kerberos::keytab::write(&[crate::kerberos::keytab::KeytabEntry {
+            principal: self.service().clone(),
+            timestamp: 0,
+            kvno: self.kvno(),
+            key: Ok(self.key().clone()),
+        }])
+    }
+
     /// A key ring holding this KDC's service key as the current key.
     pub fn key_ring(&self) -> KeyRing {
         let account = ServiceAccount::new(self.service.clone());

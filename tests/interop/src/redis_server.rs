@@ -12,6 +12,7 @@ pub struct RedisServer {
     child: Option<Child>,
     /// Its port.
     pub port: u16,
+    persistent: bool,
 }
 
 impl RedisServer {
@@ -24,7 +25,17 @@ impl RedisServer {
             dir: TempDir::new("seamless-redis"),
             child: None,
             port: free_port(),
+            persistent: false,
         };
+        server.restart();
+        Some(server)
+    }
+
+    /// Starts a server that writes every change to an append-only file before
+    /// answering, so a kill and restart loses nothing (as production should run).
+    pub fn start_persistent() -> Option<Self> {
+        let mut server = Self::start()?;
+        server.persistent = true;
         server.restart();
         Some(server)
     }
@@ -32,6 +43,21 @@ impl RedisServer {
     /// The URL to connect to.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Commands Redis has run so far (`INFO commandstats`), for round-trip counts.
+    pub fn commands(&self) -> u64 {
+        let out = Command::new(which("redis-cli").unwrap_or_else(|| "redis-cli".into()))
+            .args(["-p", &self.port.to_string(), "INFO", "commandstats"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        out.lines()
+            .filter(|l| l.starts_with("cmdstat_") && !l.starts_with("cmdstat_info"))
+            .filter_map(|l| l.split("calls=").nth(1))
+            .filter_map(|v| v.split(',').next())
+            .filter_map(|v| v.parse::<u64>().ok())
+            .sum()
     }
 
     /// Stops the server (an outage).
@@ -42,9 +68,14 @@ impl RedisServer {
         }
     }
 
-    /// Starts (again) on the same port, empty.
+    /// Starts (again) on the same port: empty, or with its data when persistent.
     pub fn restart(&mut self) {
         self.stop();
+        let (appendonly, fsync) = if self.persistent {
+            ("yes", "always")
+        } else {
+            ("no", "everysec")
+        };
         let child = Command::new(which("redis-server").unwrap_or_else(|| "redis-server".into()))
             .args([
                 "--port",
@@ -54,7 +85,9 @@ impl RedisServer {
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                appendonly,
+                "--appendfsync",
+                fsync,
             ])
             .arg("--dir")
             .arg(self.dir.path())
