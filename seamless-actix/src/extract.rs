@@ -52,10 +52,11 @@ impl FromRequest for SignedIn {
     type Future = Ready<Result<Self, Rejection>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            caller(request)
-                .and_then(|c| c.require(&head(request)).map(SignedIn).map_err(Rejection)),
-        )
+        ready(caller(request).and_then(|c| {
+            c.require_with(|| head(request))
+                .map(SignedIn)
+                .map_err(Rejection)
+        }))
     }
 }
 

@@ -68,7 +68,7 @@ where
     fn call(&self, mut request: ServiceRequest) -> Self::Future {
         let engine = self.engine.clone();
         let parts = head(request.request());
-        if engine.wants(&parts.method, parts.uri.path()) {
+        if engine.wants(parts.uri.path()) {
             let mut payload = request.take_payload();
             return Box::pin(async move {
                 let answer = match read_body(&engine, &mut payload).await {

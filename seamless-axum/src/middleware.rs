@@ -63,7 +63,7 @@ where
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         let engine = self.engine.clone();
-        if engine.wants(request.method(), request.uri().path()) {
+        if engine.wants(request.uri().path()) {
             return Box::pin(async move {
                 let (head, body) = request.into_parts();
                 let response = match read_body(&engine, body).await {

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use seamless_core::backends::RulePolicy;
 use seamless_core::engine::EngineConfig;
 use seamless_core::flow::seal::SealingKey;
-use seamless_core::http::{Client, Outcome, WebConfig};
+use seamless_core::http::{Client, Outcome, SIGN_IN_PATHS, WebConfig};
 use seamless_core::testkit::sim::block_on;
 
 fn cases() -> u32 {
@@ -25,20 +25,12 @@ fn cases() -> u32 {
         .max(100)
 }
 
-const PATHS: [&str; 12] = [
-    "/authorize",
-    "/signin",
-    "/login",
-    "/winauth/sso",
-    "/winauth/ssoprobe",
-    "/token",
-    "/.well-known/openid-configuration",
-    "/jwks",
-    "/userinfo",
-    "/logout",
-    "/app",
-    "/login/../token",
-];
+/// Every sign-in path, and a few that are not ours.
+fn paths() -> Vec<&'static str> {
+    let mut paths = SIGN_IN_PATHS.to_vec();
+    paths.extend(["/app", "/login/../token", "/common/userrealm/a%40b.c"]);
+    paths
+}
 
 fn method() -> impl Strategy<Value = Method> {
     prop_oneof![
@@ -77,7 +69,7 @@ proptest! {
     #[test]
     fn random_requests_get_coded_answers(
         method in method(),
-        path in prop::sample::select(PATHS.to_vec()),
+        path in prop::sample::select(paths()),
         query in text(),
         authorization in prop::option::of(text()),
         cookie in prop::option::of(text()),

@@ -82,7 +82,7 @@ impl<'r> FromRequest<'r> for SignedIn {
         let Some(Seen(caller, _)) = seen(request) else {
             return refuse(request, seamless_core::http::missing_middleware());
         };
-        match caller.require(&head(request)) {
+        match caller.require_with(|| head(request)) {
             Ok(identity) => Outcome::Success(SignedIn(identity)),
             Err(response) => refuse(request, *response),
         }

@@ -29,14 +29,19 @@ fn full_name(config: &WebConfig, name: &str) -> String {
 
 /// A cookie's value from the request (the first one of that name).
 pub(crate) fn get<'a>(config: &WebConfig, headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    let name = full_name(config, name);
+    // Compared without building the full name: this runs on every request.
+    let prefix = if config.secure_cookies() {
+        "__Host-"
+    } else {
+        ""
+    };
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
+        .find(|(k, _)| k.strip_prefix(prefix) == Some(name))
         .map(|(_, v)| v.trim_matches('"'))
         .filter(|v| !v.is_empty())
 }

@@ -4,7 +4,7 @@
 //! It speaks `http` 1.x with [`Bytes`] bodies. The core decides every status
 //! code, header, cookie and body; an adapter only converts types:
 //!
-//! 1. if [`Engine::wants`] the request, read its body (at most
+//! 1. if [`Engine::wants`] the request's path, read its body (at most
 //!    [`WebConfig::max_body`]) and send what [`Engine::handle`] returns;
 //! 2. otherwise ask [`Engine::authenticate`] who is calling and pass the request
 //!    on; a handler that needs a signed-in user answers with
@@ -40,8 +40,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -259,27 +259,29 @@ fn local_path<'a>(base: &str, path: &'a str) -> Option<&'a str> {
 impl Engine {
     /// Whether `head` is for the sign-in surface: read its body and call
     /// [`Engine::handle`]. Everything else belongs to the application.
-    pub fn wants(&self, method: &Method, path: &str) -> bool {
-        local_path(&self.web().base_path, path)
-            .is_some_and(|p| signin::Route::of(method, p).is_some())
+    /// Every method counts: the core answers a wrong one with `405` itself.
+    pub fn wants(&self, path: &str) -> bool {
+        self.route_of(path).is_some()
+    }
+
+    fn route_of(&self, path: &str) -> Option<signin::Route> {
+        local_path(&self.web().base_path, path).and_then(signin::Route::of)
     }
 
     /// Answers a request for the sign-in surface, or says who is calling for any
     /// other request. Never panics, never answers 500 for bad input.
     pub async fn handle(&self, request: Request) -> Outcome {
-        if self.wants(request.method(), request.uri().path()) {
-            Outcome::Respond(self.respond(request).await)
-        } else {
-            Outcome::Continue(self.identify(&request.into_parts().0))
+        let (head, body) = request.into_parts();
+        match self.route_of(head.uri.path()) {
+            Some(route) => Outcome::Respond(self.route(route, &head, &body).await),
+            None => Outcome::Continue(self.identify(&head)),
         }
     }
 
     /// The answer to a request [`Engine::wants`] (a `404` for any other).
     pub async fn respond(&self, request: Request) -> Response {
         let (head, body) = request.into_parts();
-        let route = local_path(&self.web().base_path, head.uri.path())
-            .and_then(|p| signin::Route::of(&head.method, p));
-        match route {
+        match self.route_of(head.uri.path()) {
             Some(route) => self.route(route, &head, &body).await,
             None => json(
                 StatusCode::NOT_FOUND,

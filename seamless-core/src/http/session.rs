@@ -259,10 +259,16 @@ impl Caller {
     /// The signed-in user, or the response that asks for one (`SignedIn`): a
     /// redirect to sign in for browsers, `401` for API clients.
     pub fn require(&self, head: &Parts) -> Result<Identity, Box<Response>> {
+        self.require_with(|| head.clone())
+    }
+
+    /// [`Caller::require`] for adapters that must build the head from their own
+    /// types: `head` runs only when there is nobody signed in.
+    pub fn require_with(&self, head: impl FnOnce() -> Parts) -> Result<Identity, Box<Response>> {
         self.identity
             .as_deref()
             .cloned()
-            .ok_or_else(|| Box::new(self.engine.sign_in_required(head)))
+            .ok_or_else(|| Box::new(self.engine.sign_in_required(&head())))
     }
 }
 
@@ -296,7 +302,7 @@ fn is_api(head: &Parts) -> bool {
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.len() >= 6 && v[..6].eq_ignore_ascii_case("bearer"));
+        .is_some_and(|v| v.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("bearer")));
     let accept = head
         .headers
         .get(header::ACCEPT)

@@ -20,6 +20,9 @@ use crate::config::{
 use crate::grants::s256_challenge;
 use crate::kerberos::keytab;
 
+/// The largest response the dev client reads.
+const MAX_RESPONSE: usize = 16 << 20;
+
 /// One blocking HTTP/1.1 exchange (`Connection: close`) with a plain-http server.
 pub fn call(request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, String> {
     let uri = request.uri().clone();
@@ -64,6 +67,9 @@ pub fn call(request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, 
             return Err("the server closed the connection before answering".into());
         }
         raw.extend_from_slice(&buf[..n]);
+        if raw.len() > MAX_RESPONSE {
+            return Err("response headers too large".into());
+        }
         if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
             let header = |name: &str| {
@@ -92,6 +98,9 @@ pub fn call(request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, 
             break;
         }
         raw.extend_from_slice(&buf[..n]);
+        if raw.len() > MAX_RESPONSE {
+            return Err("response too large".into());
+        }
     }
     let head = std::str::from_utf8(&raw[..split]).map_err(|e| e.to_string())?;
     let mut lines = head.split("\r\n");

@@ -74,7 +74,7 @@ fn app(head: &http::request::Parts, caller: Option<&Caller>) -> PlainResponse {
 impl Harness for Core {
     fn send(&mut self, request: PlainRequest) -> PlainResponse {
         let request = to_http(request);
-        if self.engine.wants(request.method(), request.uri().path()) {
+        if self.engine.wants(request.uri().path()) {
             return match block_on(self.engine.handle(request)) {
                 Outcome::Respond(r) => plain(r),
                 other => panic!("{other:?}"),
