@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 use seamless_core::engine::Engine;
-use seamless_core::http::{ClientAddr, Response};
+use seamless_core::http::{PeerAddr, Response};
 
 /// The core's view of a request head.
 pub(crate) fn head(request: &actix_web::HttpRequest) -> http::request::Parts {
@@ -22,8 +22,10 @@ pub(crate) fn head(request: &actix_web::HttpRequest) -> http::request::Parts {
         // A head the core cannot represent is treated as having no headers at all.
         Err(_) => http::Request::new(()).into_parts().0,
     };
+    // The socket peer only (not `connection_info().realip_remote_addr()`, which
+    // believes headers from anyone): the core decides about forwarded headers.
     if let Some(peer) = request.peer_addr() {
-        parts.extensions.insert(ClientAddr(peer.ip()));
+        parts.extensions.insert(PeerAddr(peer.ip()));
     }
     parts
 }

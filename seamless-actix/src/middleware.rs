@@ -80,12 +80,12 @@ where
                     .map_into_right_body())
             });
         }
-        let seen = engine.identify(&parts);
-        request
-            .extensions_mut()
-            .insert(Caller::new(engine, seen.identity));
         let service = self.service.clone();
         Box::pin(async move {
+            let seen = engine.identify(&parts).await;
+            request
+                .extensions_mut()
+                .insert(Caller::new(engine, seen.identity));
             let mut response = service.call(request).await?;
             for (name, value) in &seen.response_headers {
                 if let (Ok(name), Ok(value)) = (

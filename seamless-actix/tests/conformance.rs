@@ -70,7 +70,7 @@ where
     let mut builder = test::TestRequest::default()
         .method(request.method.parse().expect("method"))
         .uri(&request.uri)
-        .peer_addr("127.0.0.1:40000".parse().expect("addr"));
+        .peer_addr(request.peer_addr());
     for (k, v) in &request.headers {
         builder = builder.insert_header((k.as_str(), v.as_str()));
     }

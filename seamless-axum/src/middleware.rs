@@ -1,19 +1,25 @@
 //! The tower `Layer` and `Service`.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body_util::{Either, Full};
 use seamless_core::engine::Engine;
-use seamless_core::http::Caller;
+use seamless_core::http::{Caller, PeerAddr};
 use tower::{Layer, Service};
 
 use crate::convert::{full, read_body};
 
 /// Wraps a service with Seamless: sign-in paths are answered, every other
 /// request carries a [`Caller`] for the extractors.
+///
+/// The core needs the socket peer (per-address limits, `[policy] intranet`,
+/// trusted proxies): serve the router with
+/// `into_make_service_with_connect_info::<SocketAddr>()`, or put a
+/// [`PeerAddr`] in each request's extensions from your own server.
 #[derive(Debug, Clone)]
 pub struct SeamlessLayer {
     engine: Engine,
@@ -65,7 +71,10 @@ where
         let engine = self.engine.clone();
         if engine.wants(request.uri().path()) {
             return Box::pin(async move {
-                let (head, body) = request.into_parts();
+                let (mut head, body) = request.into_parts();
+                if let Some(peer) = peer(&head.extensions) {
+                    head.extensions.insert(peer);
+                }
                 let response = match read_body(&engine, body).await {
                     Ok(bytes) => engine.respond(http::Request::from_parts(head, bytes)).await,
                     Err(response) => response,
@@ -74,14 +83,13 @@ where
             });
         }
         let (mut head, body) = request.into_parts();
-        let seen = engine.identify(&head);
-        head.extensions.insert(Caller::new(engine, seen.identity));
         // The ready service handles this call; a clone takes its place (tower's rule).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let future = inner.call(http::Request::from_parts(head, body));
         Box::pin(async move {
-            let mut response = future.await?;
+            let seen = engine.identify(&head).await;
+            head.extensions.insert(Caller::new(engine, seen.identity));
+            let mut response = inner.call(http::Request::from_parts(head, body)).await?;
             for (name, value) in seen.response_headers {
                 if let Some(name) = name {
                     response.headers_mut().append(name, value);
@@ -90,4 +98,16 @@ where
             Ok(response.map(Either::Right))
         })
     }
+}
+
+/// The socket peer: a [`PeerAddr`] the server put there, or axum's
+/// `ConnectInfo<SocketAddr>` (serve with
+/// `into_make_service_with_connect_info::<SocketAddr>()`). Never a header.
+fn peer(extensions: &http::Extensions) -> Option<PeerAddr> {
+    if let Some(peer) = extensions.get::<PeerAddr>() {
+        return Some(*peer);
+    }
+    extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| PeerAddr(info.0.ip()))
 }

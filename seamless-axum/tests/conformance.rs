@@ -40,7 +40,11 @@ fn run(runtime: &tokio::runtime::Runtime, app: &Router, request: PlainRequest) -
     for (k, v) in &request.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
-    let request = builder.body(Body::from(request.body)).expect("request");
+    let peer = request.peer_addr();
+    let mut request = builder.body(Body::from(request.body)).expect("request");
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
     runtime.block_on(async {
         let response = app.clone().oneshot(request).await.expect("infallible");
         let status = response.status().as_u16();

@@ -238,7 +238,7 @@ fn http_benches(c: &mut Criterion) {
         .into_parts()
         .0;
     c.bench_function("http/session_check", |b| {
-        b.iter(|| black_box(engine.authenticate(black_box(&head)).expect("signed in")))
+        b.iter(|| black_box(block_on(engine.authenticate(black_box(&head))).expect("signed in")))
     });
 
     // A complete browser sign-in, ES256, as an adapter would drive it.

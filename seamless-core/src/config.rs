@@ -9,13 +9,23 @@
 //! public_origin = "https://sso.example.com"   # default: http://<listen>
 //! base_path = ""
 //! insecure_cookies = false                     # true only for http://localhost
+//! trusted_proxies = ["10.0.0.0/24"]            # believe their X-Forwarded-For / Forwarded
 //!
 //! [kerberos]
-//! keytab = "/etc/seamless/http.keytab"         # absent: the dev realm
+//! keytab = "/etc/seamless/http.keytab"         # absent: the dev realm (loopback only)
 //! allow_rc4 = false
 //!
 //! [directory]
-//! file = "/etc/seamless/users.toml"            # absent: the demo users
+//! file = "/etc/seamless/users.toml"            # required unless in dev mode
+//!
+//! [session]
+//! ttl_secs = 28800                             # one session cookie (capped at the ticket's end)
+//! max_lifetime_secs = 43200                    # from the authentication, however often renewed
+//! refresh_idle_secs = 1209600                  # a refresh token unused this long dies
+//! refresh_max_lifetime_secs = 7776000          # no refresh family outlives this
+//!
+//! [dev]
+//! enabled = false                              # dev mode with a real keytab (loopback only)
 //!
 //! [policy]                                     # RulePolicy
 //! mfa_groups = ["mfa"]
@@ -105,6 +115,36 @@ pub struct Settings {
     pub store: StoreSettings,
     /// `[sealing]`: the key that seals flow state, sign-in tokens and sessions.
     pub sealing: SealingSettings,
+    /// `[session]`: session and refresh-token lifetimes.
+    pub session: SessionSettings,
+}
+
+/// `[session]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionSettings {
+    /// One session cookie's lifetime, seconds (also capped at the ticket's end).
+    pub ttl_secs: u64,
+    /// No session outlives its original authentication by more than this, seconds.
+    pub max_lifetime_secs: u64,
+    /// A refresh token unused this long is forgotten, seconds.
+    pub refresh_idle_secs: u64,
+    /// No refresh-token family outlives its original authentication by more
+    /// than this, seconds.
+    pub refresh_max_lifetime_secs: u64,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        let web = WebConfig::default();
+        let refresh = crate::grants::RefreshLifetimes::default();
+        Self {
+            ttl_secs: web.session_ttl.as_secs(),
+            max_lifetime_secs: web.session_max_lifetime.as_secs(),
+            refresh_idle_secs: refresh.idle.as_secs(),
+            refresh_max_lifetime_secs: refresh.absolute.as_secs(),
+        }
+    }
 }
 
 /// `[store]`.
@@ -157,6 +197,14 @@ pub struct ServerSettings {
     pub insecure_cookies: Option<bool>,
     /// Page title.
     pub title: String,
+    /// Access-token audiences the application's middleware accepts as Bearer
+    /// credentials (`[[clients]] audience`). Empty: sessions only. In dev mode the
+    /// dev client's tokens are for `<origin>/api`, which is then accepted.
+    pub bearer_audiences: Vec<String>,
+    /// Networks of reverse proxies whose `Forwarded` / `X-Forwarded-For` headers
+    /// are believed (rightmost hop that is not one of them). Empty: the socket
+    /// peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ServerSettings {
@@ -167,6 +215,8 @@ impl Default for ServerSettings {
             base_path: String::new(),
             insecure_cookies: None,
             title: "Sign in".into(),
+            bearer_audiences: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -206,6 +256,9 @@ pub struct ClientSettings {
     /// Signing algorithm.
     #[serde(default)]
     pub algorithm: SigningAlgorithm,
+    /// The API its access tokens are for (`aud`). Absent: the issuer.
+    #[serde(default)]
+    pub audience: Option<String>,
 }
 
 /// `[tokens]`.
@@ -220,6 +273,10 @@ pub struct TokenSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DevSettings {
+    /// Dev mode with a real keytab (demo users when `[directory]` is absent). Dev
+    /// mode is on by itself when no keytab is configured; either way it runs only
+    /// on a loopback public origin.
+    pub enabled: bool,
     /// Where the dev realm's keytab is written.
     pub keytab_out: PathBuf,
 }
@@ -227,6 +284,7 @@ pub struct DevSettings {
 impl Default for DevSettings {
     fn default() -> Self {
         Self {
+            enabled: false,
             keytab_out: std::env::temp_dir().join("seamless-dev").join("dev.keytab"),
         }
     }
@@ -322,6 +380,11 @@ impl Settings {
         let mut web = WebConfig::new(origin.clone());
         web.base_path = self.server.base_path.trim_end_matches('/').to_string();
         web.title = self.server.title.clone();
+        web.trusted_proxies = self.server.trusted_proxies.clone();
+        web.bearer_audiences = self.server.bearer_audiences.clone();
+        let secs = std::time::Duration::from_secs;
+        web.session_ttl = secs(self.session.ttl_secs);
+        web.session_max_lifetime = secs(self.session.max_lifetime_secs);
         let loopback = [
             "http://localhost:",
             "http://localhost/",
@@ -343,6 +406,28 @@ impl Settings {
                     .into(),
             ),
             _ => {}
+        }
+        // The dev realm and the demo users (a published password and TOTP secret)
+        // exist only in dev mode, and dev mode only where nobody else can reach.
+        let dev_mode = self.kerberos.keytab.is_none() || self.dev.enabled;
+        if dev_mode && !loopback {
+            return Err(ConfigError(format!(
+                "{} on public origin {origin}: dev mode (the dev realm and the demo users) runs \
+                 only on a loopback origin such as http://localhost:8080; configure \
+                 [kerberos] keytab and [directory] file for a real deployment",
+                if self.dev.enabled {
+                    "[dev] enabled = true"
+                } else {
+                    "no [kerberos] keytab"
+                }
+            )));
+        }
+        if !dev_mode && self.directory.file.is_none() {
+            return Err(ConfigError(
+                "no [directory]: set [directory] file = \"/etc/seamless/users.toml\" (demo users \
+                 exist only in dev mode: no keytab, or [dev] enabled = true, on a loopback origin)"
+                    .into(),
+            ));
         }
         let (keys, dev_keytab): (Arc<dyn KeyStore>, Option<PathBuf>) = match &self.kerberos.keytab {
             Some(path) => (Arc::new(KeytabFileKeyStore::open(path).map_err(err)?), None),
@@ -391,6 +476,10 @@ impl Settings {
         };
         let mut config = EngineConfig::default();
         config.acceptor.allow_rc4 = self.kerberos.allow_rc4;
+        config.refresh = crate::grants::RefreshLifetimes {
+            idle: secs(self.session.refresh_idle_secs),
+            absolute: secs(self.session.refresh_max_lifetime_secs),
+        };
         let policy = if self.directory.file.is_none() && self.policy.mfa_groups.is_empty() {
             RulePolicy {
                 mfa_groups: vec!["mfa".into()],
@@ -399,6 +488,9 @@ impl Settings {
         } else {
             self.policy.clone()
         };
+        if dev_mode && web.bearer_audiences.is_empty() {
+            web.bearer_audiences = vec![dev_api_audience(&origin)];
+        }
         let mut builder = Engine::builder()
             .config(config)
             .web(web)
@@ -423,12 +515,14 @@ impl Settings {
                 redirect_uris: c.redirect_uris.clone(),
                 post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
                 algorithm: c.algorithm,
+                audience: c.audience.clone(),
             });
         }
         if dev_keytab.is_some() {
             builder = builder.client(
                 Client::public(DEV_CLIENT_ID, DEV_CLIENT_REDIRECT)
-                    .with_algorithm(SigningAlgorithm::Es256),
+                    .with_algorithm(SigningAlgorithm::Es256)
+                    .with_audience(dev_api_audience(&origin)),
             );
         }
         if let Some(path) = &self.tokens.key_file {
@@ -481,8 +575,9 @@ impl Built {
     }
 }
 
-/// The sealing keys in `path`, creating it with one fresh key if absent.
-fn sealing_keys(path: &Path) -> Result<Vec<crate::flow::seal::SealingKey>, ConfigError> {
+/// The sealing keys of a key file (created with one key if absent): one base64
+/// 32-byte key per line, the first seals, all open.
+pub fn sealing_keys(path: &Path) -> Result<Vec<crate::flow::seal::SealingKey>, ConfigError> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
     let text = match std::fs::read_to_string(path) {
@@ -511,7 +606,8 @@ fn sealing_keys(path: &Path) -> Result<Vec<crate::flow::seal::SealingKey>, Confi
             path.display()
         )));
     }
-    // Ids count down from the newest, so a key keeps its id as new ones are added in front.
+    // Each key's id comes from the key itself, so adding or retiring keys never
+    // renumbers the others (what they sealed keeps opening).
     let keys = lines
         .iter()
         .enumerate()
@@ -526,16 +622,18 @@ fn sealing_keys(path: &Path) -> Result<Vec<crate::flow::seal::SealingKey>, Confi
                     i + 1
                 ))
             })?;
-            Ok(crate::flow::seal::SealingKey::new(
-                (lines.len() - i) as u8,
-                key,
-            ))
+            Ok(crate::flow::seal::SealingKey::from_material(key))
         })
         .collect::<Result<Vec<_>, ConfigError>>()?;
     if keys.is_empty() {
         return Err(ConfigError(format!("{}: no sealing key", path.display())));
     }
     Ok(keys)
+}
+
+/// The API the dev client's access tokens are for: the example apps' `/api`.
+pub fn dev_api_audience(origin: &str) -> String {
+    format!("{origin}/api")
 }
 
 /// A fresh dev-realm key, written to `keytab_out` (owner-only).

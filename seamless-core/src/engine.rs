@@ -23,7 +23,7 @@ use crate::flow::{
     self, AuthFacts, Challenging, FlowCore, FlowState, MfaOutcome, NegotiateMode, Next,
     PasswordOutcome, PolicyPending, SignInRequest, TicketValidated,
 };
-use crate::grants::Grants;
+use crate::grants::{Grants, RefreshLifetimes};
 use crate::http::{Client, Clients, WebConfig};
 use crate::kerberos::{Acceptor, AcceptorConfig, Entropy, OsEntropy, ReplayCache, ValidatedTicket};
 use crate::token::{SigningAlgorithm, SigningKeys, TokenIssuer, TokenSettings};
@@ -68,8 +68,8 @@ pub struct EngineConfig {
     pub limits: Limits,
     /// Token lifetimes.
     pub tokens: TokenSettings,
-    /// How long refresh tokens live.
-    pub refresh_ttl: Duration,
+    /// How long refresh-token families live (idle and absolute).
+    pub refresh: RefreshLifetimes,
 }
 
 impl Default for EngineConfig {
@@ -80,7 +80,7 @@ impl Default for EngineConfig {
             flow_ttl: Duration::from_secs(600),
             limits: Limits::default(),
             tokens: TokenSettings::default(),
-            refresh_ttl: Duration::from_secs(14 * 24 * 3600),
+            refresh: RefreshLifetimes::default(),
         }
     }
 }
@@ -205,6 +205,7 @@ struct Inner {
     clients: Clients,
     tokens: TokenIssuer,
     grants: Grants,
+    revocations: crate::http::RevocationCache,
     /// Random per engine: keys per-thread caches so engines never share entries.
     instance: u64,
 }
@@ -356,7 +357,12 @@ impl EngineBuilder {
                 SigningKeys::generate(&algs, clock.unix()).map_err(key_error)?,
             ),
         };
-        let grants = Grants::new(store.clone(), entropy.clone(), self.config.refresh_ttl);
+        let grants = Grants::new(
+            store.clone(),
+            entropy.clone(),
+            clock.clone(),
+            self.config.refresh,
+        );
         let mut instance = [0u8; 8];
         OsEntropy
             .fill(&mut instance)
@@ -381,6 +387,7 @@ impl EngineBuilder {
                 clients,
                 tokens,
                 grants,
+                revocations: Default::default(),
                 instance: u64::from_le_bytes(instance),
             }),
         })
@@ -471,8 +478,12 @@ impl Engine {
         self.inner.keys.key_ring().await.ok()
     }
 
-    pub(crate) fn directory(&self) -> &dyn Directory {
-        self.inner.directory.as_ref()
+    pub(crate) fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    pub(crate) fn revocations(&self) -> &crate::http::RevocationCache {
+        &self.inner.revocations
     }
 
     pub(crate) fn instance(&self) -> u64 {
@@ -651,23 +662,6 @@ impl Engine {
         let Some(login) = flow::clean_username(username) else {
             return PasswordOutcome::Rejected;
         };
-        let limits = &self.inner.config.limits;
-        let user_key = format!("pw-fail:user:{}", login.to_lowercase());
-        let addr_key = core.client_addr.map(|a| format!("pw-fail:addr:{a}"));
-        // Refuse before checking anything once a limit is reached, so a locked-out
-        // name cannot be probed further.
-        for (key, limit) in
-            std::iter::once((Some(user_key.clone()), limits.password_per_user)).chain(
-                std::iter::once((addr_key.clone(), limits.password_per_address)),
-            )
-        {
-            let Some(key) = key else { continue };
-            match self.inner.store.count(&key).await {
-                Ok(n) if n >= limit => return PasswordOutcome::RateLimited,
-                Ok(_) => {}
-                Err(_) => return PasswordOutcome::Unavailable(Code::StoreUnavailable),
-            }
-        }
         let user = match self
             .inner
             .directory
@@ -677,27 +671,56 @@ impl Engine {
             Ok(u) => u,
             Err(_) => return PasswordOutcome::Unavailable(Code::DirectoryUnavailable),
         };
+        let limits = &self.inner.config.limits;
+        // Every spelling of one account (`alice`, `AD\alice`, `alice@ad.test`)
+        // shares the account's counter; a name that is no account counts by name.
+        let user_key = match &user {
+            Some(u) => format!("pw-fail:user:{}", u.id),
+            None => format!("pw-fail:name:{}", login.to_lowercase()),
+        };
+        let addr_key = core
+            .client_addr
+            .map(|a| format!("pw-fail:addr:{}", crate::http::address_bucket(a)));
+        let slots = [
+            (Some(user_key), limits.password_per_user),
+            (addr_key, limits.password_per_address),
+        ];
+        match self.take_slots(&slots).await {
+            Ok(true) => {}
+            Ok(false) => return PasswordOutcome::RateLimited,
+            Err(code) => return PasswordOutcome::Unavailable(code),
+        }
         match self.inner.passwords.verify(user.as_ref(), password).await {
             Ok(true) => match user {
-                Some(u) => PasswordOutcome::Verified(u),
+                Some(u) => {
+                    // A right password is not a failure: its slots go back.
+                    for key in slots.iter().filter_map(|(k, _)| k.as_deref()) {
+                        let _ = self.inner.store.release(key).await;
+                    }
+                    PasswordOutcome::Verified(u)
+                }
                 None => PasswordOutcome::Rejected,
             },
-            Ok(false) => {
-                for key in std::iter::once(user_key).chain(addr_key) {
-                    if self
-                        .inner
-                        .store
-                        .increment(&key, limits.window)
-                        .await
-                        .is_err()
-                    {
-                        return PasswordOutcome::Unavailable(Code::StoreUnavailable);
-                    }
-                }
-                PasswordOutcome::Rejected
-            }
+            Ok(false) => PasswordOutcome::Rejected,
             Err(_) => PasswordOutcome::Unavailable(Code::VerifierUnavailable),
         }
+    }
+
+    /// Counts one attempt against each `(key, limit)` first and compares after, so
+    /// concurrent attempts each see their own count: `Ok(false)` once any limit
+    /// is passed (no check may run then).
+    async fn take_slots(&self, slots: &[(Option<String>, u64)]) -> Result<bool, Code> {
+        let window = self.inner.config.limits.window;
+        let mut within = true;
+        for (key, limit) in slots {
+            let Some(key) = key else { continue };
+            match self.inner.store.increment(key, window).await {
+                Ok(n) if n > *limit => within = false,
+                Ok(_) => {}
+                Err(_) => return Err(Code::StoreUnavailable),
+            }
+        }
+        Ok(within)
     }
 
     /// The second-factor form was posted.
@@ -708,14 +731,27 @@ impl Engine {
             Err(c) => return restart(binding.to_string(), c),
         };
         let limits = self.inner.config.limits.clone();
-        let flow_key = format!("mfa-fail:flow:{}", state.core.id);
-        let user_key = format!("mfa-fail:user:{}", state.user.id);
-        let outcome = match self.inner.store.count(&user_key).await {
-            Err(_) => MfaOutcome::Unavailable(Code::StoreUnavailable),
-            Ok(n) if n >= limits.mfa_per_user => MfaOutcome::Rejected {
+        // Counted per flow id in the store, before the code is checked: replaying
+        // an earlier sealed state of this flow does not buy another try.
+        let flow_key = format!("mfa-try:flow:{}", state.core.id);
+        let user_key = format!("mfa-try:user:{}", state.user.id);
+        let window = limits.window.max(self.inner.config.flow_ttl);
+        let tries = match (
+            self.inner.store.increment(&flow_key, window).await,
+            self.inner.store.increment(&user_key, limits.window).await,
+        ) {
+            (Ok(flow), Ok(user)) => Some((flow, user)),
+            _ => None,
+        };
+        let outcome = match tries {
+            None => MfaOutcome::Unavailable(Code::StoreUnavailable),
+            Some((flow, _)) if flow > limits.mfa_per_flow => {
+                MfaOutcome::Rejected { failures: flow }
+            }
+            Some((_, user)) if user > limits.mfa_per_user => MfaOutcome::Rejected {
                 failures: limits.mfa_per_flow,
             },
-            Ok(_) => {
+            Some((flow, _)) => {
                 let mut accepted = None;
                 let mut unavailable = false;
                 for method in &state.methods {
@@ -734,16 +770,12 @@ impl Engine {
                     }
                 }
                 match (accepted, unavailable) {
-                    (Some(m), _) => MfaOutcome::Accepted(m),
-                    (None, true) => MfaOutcome::Unavailable(Code::VerifierUnavailable),
-                    (None, false) => {
-                        let failures = self.inner.store.increment(&flow_key, limits.window).await;
-                        let per_user = self.inner.store.increment(&user_key, limits.window).await;
-                        match (failures, per_user) {
-                            (Ok(n), Ok(_)) => MfaOutcome::Rejected { failures: n },
-                            _ => MfaOutcome::Unavailable(Code::StoreUnavailable),
-                        }
+                    (Some(m), _) => {
+                        let _ = self.inner.store.release(&user_key).await;
+                        MfaOutcome::Accepted(m)
                     }
+                    (None, true) => MfaOutcome::Unavailable(Code::VerifierUnavailable),
+                    (None, false) => MfaOutcome::Rejected { failures: flow },
                 }
             }
         };
@@ -895,6 +927,19 @@ impl Engine {
         client_addr: Option<IpAddr>,
         token: &[u8],
     ) -> Result<Completion, Code> {
+        self.sign_in_native_mutual(request, client_addr, token)
+            .await
+            .map(|(completion, _)| completion)
+    }
+
+    /// [`Engine::sign_in_native`], with the final Negotiate token (the AP-REP
+    /// when the client asked for mutual authentication) to send on success.
+    pub(crate) async fn sign_in_native_mutual(
+        &self,
+        request: SignInRequest,
+        client_addr: Option<IpAddr>,
+        token: &[u8],
+    ) -> Result<(Completion, Option<String>), Code> {
         let id = self.random_id()?;
         let core = FlowCore {
             id,
@@ -907,7 +952,7 @@ impl Engine {
             core,
             username: None,
         };
-        let (verdict, _) = self.validate(token).await;
+        let (verdict, response) = self.validate(token).await;
         let mut next = challenging.on_ticket(verdict);
         loop {
             next = match next {
@@ -921,12 +966,13 @@ impl Engine {
                         done.auth.ticket.as_ref(),
                         Some(&done.user),
                     );
-                    return Ok(Completion {
+                    let completion = Completion {
                         flow_id: done.core.id,
                         user: done.user,
                         auth: done.auth,
                         request: done.core.request,
-                    });
+                    };
+                    return Ok((completion, response));
                 }
                 Next::Denied(d) => {
                     log_attempt(&d.core, "denied", Some(d.code), None, None);
@@ -1015,6 +1061,59 @@ impl Engine {
             Ok(true) => Ok(body.completion),
             Ok(false) => Err(Code::FlowInvalid),
             Err(_) => Err(Code::StoreUnavailable),
+        }
+    }
+
+    /// Looks the user of an earlier sign-in up again and applies the same refusals
+    /// as a sign-in, for `application`: used before anything is issued without a
+    /// fresh authentication (a refresh, a silent sign-in from a session, a native
+    /// assertion redeemed by a client). Returns the user as the directory has them
+    /// now (fresh groups), or why not: the account's refusal, a policy denial,
+    /// `InteractionRequired` when policy now wants a factor the sign-in did not
+    /// have, `UserNotFoundBySid` when the account is gone or is someone else now,
+    /// `DirectoryUnavailable` when the directory cannot answer.
+    pub async fn recheck(
+        &self,
+        completion: &Completion,
+        application: &str,
+        client_addr: Option<IpAddr>,
+    ) -> Result<User, Code> {
+        let before = &completion.user;
+        let query = match &before.sid {
+            Some(sid) => UserQuery::Sid(sid.clone()),
+            None => UserQuery::Logins(vec![before.upn.clone()]),
+        };
+        let user = match self.inner.directory.find(&query).await {
+            Ok(Some(u)) if u.id == before.id => u,
+            Ok(_) => return Err(Code::UserNotFoundBySid),
+            Err(_) => return Err(Code::DirectoryUnavailable),
+        };
+        if let Some(code) = user.refusal() {
+            return Err(code);
+        }
+        let methods = &completion.auth.methods;
+        let input = PolicyInput {
+            user: &user,
+            method: methods
+                .first()
+                .copied()
+                .unwrap_or(crate::backends::Method::Password),
+            ticket: None,
+            client_addr,
+            application,
+            now: self.now(),
+        };
+        match self.inner.policy.decide(&input) {
+            crate::backends::Decision::Allow => Ok(user),
+            crate::backends::Decision::RequireMfa(_)
+                if methods.contains(&crate::backends::Method::Otp) =>
+            {
+                Ok(user)
+            }
+            crate::backends::Decision::RequireMfa(_) => Err(Code::InteractionRequired),
+            crate::backends::Decision::Deny(code) | crate::backends::Decision::Fallback(code) => {
+                Err(code)
+            }
         }
     }
 

@@ -117,6 +117,19 @@ impl Code {
         }
     }
 
+    /// Whether this refusal of a known account ends the sessions it has (the
+    /// account is disabled, locked, expired, gone, or denied by policy).
+    pub fn ends_sessions(self) -> bool {
+        matches!(
+            self,
+            Code::AccountDisabled
+                | Code::AccountLocked
+                | Code::AccountExpired
+                | Code::UserNotFoundBySid
+                | Code::PolicyDenied
+        )
+    }
+
     /// Whether trying again later may succeed without anyone changing anything.
     pub fn is_transient(self) -> bool {
         matches!(

@@ -5,6 +5,12 @@
 //! (S256). Every code starts a *family*; refresh tokens rotate within it. Using a
 //! spent code or a rotated-out refresh token is treated as theft (RFC 6749 §10.5,
 //! OAuth 2.0 Security BCP §4.14): the whole family is revoked.
+//!
+//! A family ends: after [`RefreshLifetimes::idle`] without a refresh, and in any
+//! case [`RefreshLifetimes::absolute`] after the original authentication; rotation
+//! never extends the absolute deadline. Whoever redeems a refresh token must look
+//! the user up again before issuing anything ([`Grants::peek_refresh`] then
+//! [`Grants::redeem_refresh`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +21,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::backends::Store;
+use crate::clock::Clock;
 use crate::engine::Completion;
 use crate::kerberos::Entropy;
 
@@ -51,6 +58,30 @@ pub struct Grant {
     pub scope: String,
     /// The family all tokens from one code share.
     pub family: String,
+    /// When the family ends whatever happens (Unix seconds): the original
+    /// authentication plus [`RefreshLifetimes::absolute`]. Grants stored before
+    /// this field existed read as 0, already ended.
+    #[serde(default)]
+    pub family_ends_at: i64,
+}
+
+/// How long refresh-token families live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshLifetimes {
+    /// A refresh token unused this long is forgotten (default 14 days).
+    pub idle: Duration,
+    /// No family outlives its original authentication by more than this, however
+    /// often it is refreshed (default 90 days).
+    pub absolute: Duration,
+}
+
+impl Default for RefreshLifetimes {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(14 * 24 * 3600),
+            absolute: Duration::from_secs(90 * 24 * 3600),
+        }
+    }
 }
 
 /// What the authorization request carried besides the sign-in.
@@ -79,13 +110,14 @@ struct StoredCode {
 pub struct Grants {
     store: Arc<dyn Store>,
     entropy: Arc<dyn Entropy>,
-    refresh_ttl: Duration,
+    clock: Arc<dyn Clock>,
+    lifetimes: RefreshLifetimes,
 }
 
 impl std::fmt::Debug for Grants {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Grants")
-            .field("refresh_ttl", &self.refresh_ttl)
+            .field("lifetimes", &self.lifetimes)
             .finish_non_exhaustive()
     }
 }
@@ -106,13 +138,38 @@ fn valid_verifier(v: &str) -> bool {
 }
 
 impl Grants {
-    /// Grants in `store`; refresh tokens live `refresh_ttl`.
-    pub fn new(store: Arc<dyn Store>, entropy: Arc<dyn Entropy>, refresh_ttl: Duration) -> Self {
+    /// Grants in `store`, with families living `lifetimes` by `clock`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        entropy: Arc<dyn Entropy>,
+        clock: Arc<dyn Clock>,
+        lifetimes: RefreshLifetimes,
+    ) -> Self {
         Self {
             store,
             entropy,
-            refresh_ttl,
+            clock,
+            lifetimes,
         }
+    }
+
+    /// The lifetimes.
+    pub fn lifetimes(&self) -> RefreshLifetimes {
+        self.lifetimes
+    }
+
+    /// When a family started by `completion` must end (Unix seconds).
+    pub fn family_deadline(&self, completion: &Completion) -> i64 {
+        completion
+            .auth
+            .auth_time
+            .saturating_add(self.lifetimes.absolute.as_secs() as i64)
+    }
+
+    /// Time left before `deadline`, or `None` once it has passed.
+    fn left(&self, deadline: i64) -> Option<Duration> {
+        let left = deadline.saturating_sub(self.clock.unix());
+        (left > 0).then(|| Duration::from_secs(left as u64))
     }
 
     fn random(&self) -> Result<String, GrantError> {
@@ -123,9 +180,15 @@ impl Grants {
         Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    async fn revoke(&self, family: &str) -> Result<(), GrantError> {
+    /// Revokes every token of `family` (theft, or an account that may no longer
+    /// sign in). The mark outlives any family.
+    pub async fn revoke(&self, family: &str) -> Result<(), GrantError> {
         self.store
-            .put(&format!("family-revoked:{family}"), b"1", self.refresh_ttl)
+            .put(
+                &format!("family-revoked:{family}"),
+                b"1",
+                self.lifetimes.absolute,
+            )
             .await
             .map_err(|_| GrantError::StoreUnavailable)
     }
@@ -153,6 +216,7 @@ impl Grants {
             nonce: request.nonce.clone(),
             scope: request.scope.clone(),
             family: self.random()?,
+            family_ends_at: self.family_deadline(completion),
         };
         let stored = serde_json::to_vec(&StoredCode {
             grant,
@@ -202,7 +266,7 @@ impl Grants {
             .put(
                 &format!("code-spent:{h}"),
                 stored.grant.family.as_bytes(),
-                self.refresh_ttl,
+                self.lifetimes.idle,
             )
             .await
             .map_err(|_| GrantError::StoreUnavailable)?;
@@ -233,28 +297,44 @@ impl Grants {
         Ok(grant)
     }
 
-    /// Issues a refresh token in `grant`'s family.
+    /// Issues a refresh token in `grant`'s family, living the idle timeout but
+    /// never past the family's end.
     pub async fn issue_refresh(&self, grant: &Grant) -> Result<String, GrantError> {
+        let left = self
+            .left(grant.family_ends_at)
+            .ok_or(GrantError::InvalidGrant(
+                "the session reached its maximum lifetime",
+            ))?;
         let token = self.random()?;
         let value = serde_json::to_vec(grant).map_err(|_| GrantError::StoreUnavailable)?;
         self.store
             .put(
                 &format!("refresh:{}", hash(&token)),
                 &value,
-                self.refresh_ttl,
+                left.min(self.lifetimes.idle),
             )
             .await
             .map_err(|_| GrantError::StoreUnavailable)?;
         Ok(token)
     }
 
-    /// Exchanges a refresh token for its grant and a new refresh token. Presenting
-    /// a token that was already rotated revokes the family (the new one too).
-    pub async fn rotate_refresh(
-        &self,
-        token: &str,
-        client_id: &str,
-    ) -> Result<(Grant, String), GrantError> {
+    /// The grant a refresh token stands for, without using it up: for looking the
+    /// user up before [`Grants::redeem_refresh`], so an outage during that look-up
+    /// does not cost the client its token. `None`: unknown or expired (a reused
+    /// token is found out by `redeem_refresh`).
+    pub async fn peek_refresh(&self, token: &str) -> Result<Option<Grant>, GrantError> {
+        let raw = self
+            .store
+            .get(&format!("refresh:{}", hash(token)))
+            .await
+            .map_err(|_| GrantError::StoreUnavailable)?;
+        Ok(raw.and_then(|r| serde_json::from_slice(&r).ok()))
+    }
+
+    /// Uses a refresh token up and returns its grant. Presenting a token that was
+    /// already rotated revokes the family. The caller re-checks the account and
+    /// then issues the next token with [`Grants::issue_refresh`].
+    pub async fn redeem_refresh(&self, token: &str, client_id: &str) -> Result<Grant, GrantError> {
         let h = hash(token);
         let taken = self
             .store
@@ -277,11 +357,15 @@ impl Grants {
         };
         let grant: Grant = serde_json::from_slice(&raw)
             .map_err(|_| GrantError::InvalidGrant("corrupt refresh token"))?;
+        // Reuse must be recognised for as long as the family could live.
+        let spent_for = self
+            .left(grant.family_ends_at)
+            .unwrap_or(Duration::from_secs(1));
         self.store
             .put(
                 &format!("refresh-spent:{h}"),
                 grant.family.as_bytes(),
-                self.refresh_ttl,
+                spent_for,
             )
             .await
             .map_err(|_| GrantError::StoreUnavailable)?;
@@ -293,6 +377,22 @@ impl Grants {
                 "refresh token was issued to another client",
             ));
         }
+        if self.left(grant.family_ends_at).is_none() {
+            return Err(GrantError::InvalidGrant(
+                "the session reached its maximum lifetime",
+            ));
+        }
+        Ok(grant)
+    }
+
+    /// [`Grants::redeem_refresh`] then [`Grants::issue_refresh`] with the same
+    /// grant, for callers with nothing to re-check (tests, tools).
+    pub async fn rotate_refresh(
+        &self,
+        token: &str,
+        client_id: &str,
+    ) -> Result<(Grant, String), GrantError> {
+        let grant = self.redeem_refresh(token, client_id).await?;
         let next = self.issue_refresh(&grant).await?;
         Ok((grant, next))
     }

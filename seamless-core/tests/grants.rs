@@ -8,7 +8,9 @@ use seamless_core::clock::ManualClock;
 use seamless_core::engine::Completion;
 use seamless_core::error::BackendError;
 use seamless_core::flow::{AuthFacts, SignInRequest};
-use seamless_core::grants::{CODE_TTL, CodeRequest, GrantError, Grants, s256_challenge};
+use seamless_core::grants::{
+    CODE_TTL, CodeRequest, GrantError, Grants, RefreshLifetimes, s256_challenge,
+};
 use seamless_core::testkit::sim::{SeededEntropy, block_on};
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -19,8 +21,8 @@ fn completion() -> Completion {
         user: User::new("u-alice", "alice@ad.test"),
         auth: AuthFacts {
             methods: vec![seamless_core::backends::Method::Kerberos],
-            auth_time: 1,
-            not_after: Some(2),
+            auth_time: 1_800_000_000,
+            not_after: Some(1_800_036_000),
             ticket: None,
         },
         request: SignInRequest {
@@ -37,7 +39,11 @@ fn setup() -> (Grants, Arc<ManualClock>) {
         Grants::new(
             store,
             Arc::new(SeededEntropy::new(3)),
-            Duration::from_secs(86_400),
+            clock.clone(),
+            RefreshLifetimes {
+                idle: Duration::from_secs(86_400),
+                absolute: Duration::from_secs(90 * 86_400),
+            },
         ),
         clock,
     )
@@ -236,6 +242,9 @@ impl Store for Down {
     async fn count(&self, _: &str) -> Result<u64, BackendError> {
         Err(BackendError::unavailable("down"))
     }
+    async fn release(&self, _: &str) -> Result<(), BackendError> {
+        Err(BackendError::unavailable("down"))
+    }
 }
 
 #[test]
@@ -243,7 +252,8 @@ fn an_unreachable_store_issues_and_accepts_nothing() {
     let g = Grants::new(
         Arc::new(Down),
         Arc::new(SeededEntropy::new(1)),
-        Duration::from_secs(60),
+        Arc::new(ManualClock::new(1_800_000_000)),
+        RefreshLifetimes::default(),
     );
     block_on(async {
         assert_eq!(

@@ -4,251 +4,18 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
+use common::browser::*;
 use common::*;
 use http::{Method, StatusCode};
-use jsonwebtoken::{DecodingKey, Validation};
+
 use seamless_core::backends::RulePolicy;
 use seamless_core::clock::Clock;
 use seamless_core::engine::EngineConfig;
 use seamless_core::flow::seal::SealingKey;
-use seamless_core::grants::s256_challenge;
-use seamless_core::http::{Client, Outcome, Response, WebConfig};
+use seamless_core::http::{Client, Outcome, Response};
 use seamless_core::testkit::sim::block_on;
 use seamless_core::testkit::{PacSpec, TicketSpec};
-use seamless_core::token::SigningAlgorithm;
-
-const ORIGIN: &str = "https://login.example";
-const VERIFIER: &str = "dBjftJeZ4CVP-mJ92aXlMG8kN4jv0ty5Ic5y2c1WZ0Q12345";
-const SPA_CB: &str = "https://spa.example/cb";
-const WEB_CB: &str = "https://web.example/cb";
-
-fn web() -> WebConfig {
-    WebConfig::new(ORIGIN)
-}
-
-fn http_world(policy: RulePolicy) -> World {
-    world_custom(
-        policy,
-        EngineConfig::default(),
-        vec![SealingKey::new(1, [7; 32])],
-        |b| {
-            b.web(web())
-                .client(Client::public("spa", SPA_CB).with_algorithm(SigningAlgorithm::Es256))
-                .client(Client::confidential("web", "s3cret", WEB_CB))
-        },
-    )
-}
-
-fn mfa_policy() -> RulePolicy {
-    RulePolicy {
-        mfa_groups: vec!["mfa".into()],
-        ..RulePolicy::default()
-    }
-}
-
-/// A browser: a cookie jar and the engine as its only server.
-struct Browser<'w> {
-    world: &'w World,
-    jar: BTreeMap<String, String>,
-}
-
-impl<'w> Browser<'w> {
-    fn new(world: &'w World) -> Self {
-        Self {
-            world,
-            jar: BTreeMap::new(),
-        }
-    }
-
-    fn send(
-        &mut self,
-        method: Method,
-        uri: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> Response {
-        let mut builder = http::Request::builder().method(method).uri(uri);
-        if !self.jar.is_empty() {
-            let cookie: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            builder = builder.header("cookie", cookie.join("; "));
-        }
-        for (k, v) in headers {
-            builder = builder.header(*k, *v);
-        }
-        let request = builder
-            .body(Bytes::from(body.to_string()))
-            .expect("request");
-        let response = match block_on(self.world.engine.handle(request)) {
-            Outcome::Respond(r) => r,
-            other => panic!("{uri} is ours, got {other:?}"),
-        };
-        for set in response.headers().get_all("set-cookie") {
-            let set = set.to_str().expect("ascii");
-            let (pair, attrs) = set.split_once(';').unwrap_or((set, ""));
-            let (name, value) = pair.split_once('=').expect("cookie pair");
-            if attrs.contains("Max-Age=0") {
-                self.jar.remove(name);
-            } else {
-                self.jar.insert(name.to_string(), value.to_string());
-            }
-        }
-        response
-    }
-
-    fn get(&mut self, uri: &str) -> Response {
-        self.send(Method::GET, uri, &[], "")
-    }
-
-    fn post(&mut self, uri: &str, pairs: &[(&str, &str)]) -> Response {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish();
-        self.send(
-            Method::POST,
-            uri,
-            &[
-                ("content-type", "application/x-www-form-urlencoded"),
-                ("origin", ORIGIN),
-                ("sec-fetch-site", "same-origin"),
-            ],
-            &body,
-        )
-    }
-
-    /// The page's background request, as its script makes it.
-    fn sso(&mut self, page: &Response, authorization: Option<&str>) -> Response {
-        let state = field(page, "state");
-        let mut headers = vec![("seamless-flow", state.as_str())];
-        if let Some(a) = authorization {
-            headers.push(("authorization", a));
-        }
-        self.send(Method::GET, "/winauth/sso", &headers, "")
-    }
-
-    fn has_cookie(&self, name: &str) -> bool {
-        self.jar.contains_key(name)
-    }
-}
-
-fn text(r: &Response) -> &str {
-    std::str::from_utf8(r.body()).expect("utf-8")
-}
-
-fn json(r: &Response) -> serde_json::Value {
-    serde_json::from_slice(r.body()).expect("json body")
-}
-
-fn header<'a>(r: &'a Response, name: &str) -> Option<&'a str> {
-    r.headers().get(name).map(|v| v.to_str().expect("ascii"))
-}
-
-/// A hidden field's value in a page.
-fn field(page: &Response, name: &str) -> String {
-    let html = text(page);
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + marker.len();
-    let end = html[start..].find('"').expect("closing quote") + start;
-    html[start..end].replace("&amp;", "&")
-}
-
-fn step_of(page: &Response) -> String {
-    field(page, "step")
-}
-
-fn query_of(location: &str) -> BTreeMap<String, String> {
-    let query = location.split_once('?').map(|(_, q)| q).unwrap_or_default();
-    form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-fn authorize_uri(client: &str, extra: &[(&str, &str)]) -> String {
-    let redirect = if client == "spa" { SPA_CB } else { WEB_CB };
-    let challenge = s256_challenge(VERIFIER);
-    let mut pairs = vec![
-        ("client_id", client),
-        ("redirect_uri", redirect),
-        ("response_type", "code"),
-        ("scope", "openid profile"),
-        ("state", "st-1"),
-        ("nonce", "n-1"),
-        ("code_challenge", &challenge),
-        ("code_challenge_method", "S256"),
-    ];
-    pairs.extend_from_slice(extra);
-    format!(
-        "/authorize?{}",
-        form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish()
-    )
-}
-
-/// Runs the seamless part: page → 401 challenge → Negotiate → token → login post.
-fn seamless(b: &mut Browser<'_>, page: &Response, token: &str) -> Response {
-    let challenge = b.sso(page, None);
-    assert_eq!(challenge.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(header(&challenge, "www-authenticate"), Some("Negotiate"));
-    assert_eq!(json(&challenge)["code"], 81006);
-    let answer = b.sso(page, Some(&format!("Negotiate {token}")));
-    assert_eq!(answer.status(), StatusCode::OK, "{}", text(&answer));
-    assert_eq!(header(&answer, "cache-control"), Some("no-store"));
-    let sign_in_token = json(&answer)["token"].as_str().expect("token").to_string();
-    b.post(
-        "/login",
-        &[
-            ("step", "sso"),
-            ("state", &field(page, "state")),
-            ("token", &sign_in_token),
-        ],
-    )
-}
-
-fn redeem(b: &mut Browser<'_>, location: &str) -> Response {
-    let q = query_of(location);
-    b.send(
-        Method::POST,
-        "/token",
-        &[("content-type", "application/x-www-form-urlencoded")],
-        &form_urlencoded::Serializer::new(String::new())
-            .extend_pairs([
-                ("grant_type", "authorization_code"),
-                ("code", q["code"].as_str()),
-                ("redirect_uri", SPA_CB),
-                ("client_id", "spa"),
-                ("code_verifier", VERIFIER),
-            ])
-            .finish(),
-    )
-}
-
-fn decode_id_token(w: &World, b: &mut Browser<'_>, id_token: &str) -> serde_json::Value {
-    let jwks: jsonwebtoken::jwk::JwkSet =
-        serde_json::from_slice(b.get("/jwks").body()).expect("jwks");
-    let header = jsonwebtoken::decode_header(id_token).expect("header");
-    let jwk = jwks
-        .find(header.kid.as_deref().expect("kid"))
-        .expect("key in JWKS");
-    let mut validation = Validation::new(header.alg);
-    validation.set_audience(&["spa"]);
-    validation.set_issuer(&[ORIGIN]);
-    validation.validate_exp = false;
-    let data = jsonwebtoken::decode::<serde_json::Value>(
-        id_token,
-        &DecodingKey::from_jwk(jwk).expect("decoding key"),
-        &validation,
-    )
-    .expect("ID token verifies against the JWKS");
-    let exp = data.claims["exp"].as_i64().expect("exp");
-    assert!(exp > w.clock.unix());
-    data.claims
-}
 
 #[test]
 fn full_browser_flow_ends_with_verified_tokens() {
@@ -559,7 +326,10 @@ fn sign_out_suppresses_seamless_until_the_next_sign_in() {
     let mut b = Browser::new(&w);
     let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
     seamless(&mut b, &page, &w.token("alice", 1105));
-    let out = b.get("/logout");
+    let confirm = b.get("/logout");
+    assert!(b.has_cookie("__Host-seamless-session"), "a GET only asks");
+    assert!(text(&confirm).contains("method=\"post\""));
+    let out = b.post("/logout", &[]);
     assert_eq!(out.status(), StatusCode::OK);
     assert!(!b.has_cookie("__Host-seamless-session"));
     assert!(b.has_cookie("__Host-seamless-signed-out"));
@@ -843,10 +613,7 @@ fn middleware_mode_guards_the_application() {
         "__Host-seamless-session={}",
         b.jar["__Host-seamless-session"]
     );
-    let who = w
-        .engine
-        .authenticate(&head(&[("cookie", &cookie)]))
-        .expect("signed in");
+    let who = block_on(w.engine.authenticate(&head(&[("cookie", &cookie)]))).expect("signed in");
     assert_eq!(who.claims.sub, "u-alice");
     assert_eq!(who.claims.amr, vec!["kerberos"]);
     // Sessions last 8 h; this ticket lives 10 h, so the session limit applies.
@@ -864,10 +631,8 @@ fn middleware_mode_guards_the_application() {
         "__Host-seamless-session={}",
         short.jar["__Host-seamless-session"]
     );
-    let who_short = w
-        .engine
-        .authenticate(&head(&[("cookie", &cookie_short)]))
-        .expect("signed in");
+    let who_short =
+        block_on(w.engine.authenticate(&head(&[("cookie", &cookie_short)]))).expect("signed in");
     assert_eq!(who_short.expires_at, T0 + 3600);
     let app = block_on(
         w.engine.handle(
@@ -904,22 +669,12 @@ fn middleware_mode_guards_the_application() {
     // Opened sessions are cached per thread; an expiry passing is still seen.
     w.clock.advance(std::time::Duration::from_secs(3601));
     assert!(
-        w.engine
-            .authenticate(&head(&[("cookie", &cookie_short)]))
-            .is_none(),
+        block_on(w.engine.authenticate(&head(&[("cookie", &cookie_short)]))).is_none(),
         "expired after the ticket's end, cache or not"
     );
-    assert!(
-        w.engine
-            .authenticate(&head(&[("cookie", &cookie)]))
-            .is_some()
-    );
+    assert!(block_on(w.engine.authenticate(&head(&[("cookie", &cookie)]))).is_some());
     w.clock.advance(std::time::Duration::from_secs(8 * 3600));
-    assert!(
-        w.engine
-            .authenticate(&head(&[("cookie", &cookie)]))
-            .is_none()
-    );
+    assert!(block_on(w.engine.authenticate(&head(&[("cookie", &cookie)]))).is_none());
 }
 
 #[test]
@@ -1048,19 +803,27 @@ fn logout_redirects_only_to_registered_uris() {
         },
     );
     let mut b = Browser::new(&w);
-    let r = b.get(
-        "/logout?client_id=spa&post_logout_redirect_uri=https%3A%2F%2Fspa.example%2Fbye&state=x",
+    let r = b.post(
+        "/logout",
+        &[
+            ("client_id", "spa"),
+            ("post_logout_redirect_uri", "https://spa.example/bye"),
+            ("state", "x"),
+        ],
     );
     assert_eq!(
         header(&r, "location"),
         Some("https://spa.example/bye?state=x")
     );
-    for uri in [
-        "/logout?client_id=spa&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F",
-        "/logout?post_logout_redirect_uri=https%3A%2F%2Fspa.example%2Fbye",
+    for pairs in [
+        &[
+            ("client_id", "spa"),
+            ("post_logout_redirect_uri", "https://evil.example/"),
+        ][..],
+        &[("post_logout_redirect_uri", "https://spa.example/bye")][..],
     ] {
-        let r = b.get(uri);
-        assert_eq!(r.status(), StatusCode::OK, "{uri}");
-        assert!(header(&r, "location").is_none(), "{uri}");
+        let r = b.post("/logout", pairs);
+        assert_eq!(r.status(), StatusCode::OK, "{pairs:?}");
+        assert!(header(&r, "location").is_none(), "{pairs:?}");
     }
 }

@@ -17,9 +17,7 @@ use seamless_core::native::wstrust::{RstError, parse_rst};
 use seamless_core::native::xml::{Element, Limits, scan};
 use seamless_core::testkit::sim::block_on;
 
-const AUDIENCE: &str = "urn:federation:MicrosoftOnline";
 const NS_HTTP_POLICY: &str = "http://schemas.microsoft.com/ws/06/2004/policy/http";
-const ISSUE_13: &str = "http://docs.oasis-open.org/ws-sx/ws-trust/200512/RST/Issue";
 const ISSUE_2005: &str = "http://schemas.xmlsoap.org/ws/2005/02/trust/RST/Issue";
 
 fn endpoints() -> NativeEndpoints {
@@ -115,20 +113,6 @@ fn msal_integrated_endpoint(mex_xml: &str) -> Option<(String, bool)> {
     }
     endpoints.sort_by_key(|(_, v13)| !v13);
     endpoints.into_iter().next()
-}
-
-fn rst_13() -> String {
-    format!(
-        r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing"><s:Header><a:Action s:mustUnderstand="1">{ISSUE_13}</a:Action><a:MessageID>urn:uuid:11111111-2222-3333-4444-555555555555</a:MessageID><a:To s:mustUnderstand="1">https://sso.example/winauth/trust/13/windowstransport</a:To></s:Header><s:Body><trust:RequestSecurityToken xmlns:trust="http://docs.oasis-open.org/ws-sx/ws-trust/200512"><wsp:AppliesTo xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy"><a:EndpointReference><a:Address>{AUDIENCE}</a:Address></a:EndpointReference></wsp:AppliesTo><trust:KeyType>http://docs.oasis-open.org/ws-sx/ws-trust/200512/Bearer</trust:KeyType><trust:RequestType>http://docs.oasis-open.org/ws-sx/ws-trust/200512/Issue</trust:RequestType></trust:RequestSecurityToken></s:Body></s:Envelope>"#
-    )
-}
-
-/// MSAL-Python extracts the assertion with a regular expression to keep it
-/// byte-exact; this does the same with string search.
-fn extract_assertion(rstr_xml: &str) -> Option<&str> {
-    let start = rstr_xml.find("<saml:Assertion")?;
-    let end = rstr_xml[start..].find("</saml:Assertion>")? + start + "</saml:Assertion>".len();
-    Some(&rstr_xml[start..end])
 }
 
 #[test]

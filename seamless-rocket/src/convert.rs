@@ -6,7 +6,7 @@ use std::io::Cursor;
 use rocket::http::Status;
 use rocket::request::Request;
 use rocket::response::{self, Responder};
-use seamless_core::http::{ClientAddr, Response};
+use seamless_core::http::{PeerAddr, Response};
 
 /// The core's view of a request head.
 pub(crate) fn head(request: &Request<'_>) -> http::request::Parts {
@@ -21,8 +21,10 @@ pub(crate) fn head(request: &Request<'_>) -> http::request::Parts {
         // A head the core cannot represent is treated as having no headers at all.
         Err(_) => http::Request::new(()).into_parts().0,
     };
-    if let Some(ip) = request.client_ip() {
-        parts.extensions.insert(ClientAddr(ip));
+    // The socket peer only (not `client_ip()`, which believes `X-Real-IP` from
+    // anyone): the core decides about forwarded headers.
+    if let Some(peer) = request.remote() {
+        parts.extensions.insert(PeerAddr(peer.ip()));
     }
     parts
 }

@@ -27,17 +27,21 @@ pub(crate) struct Stash(pub(crate) Option<Response>);
 /// Who is calling, worked out once per request, and headers to add.
 pub(crate) struct Seen(pub(crate) Caller, pub(crate) http::HeaderMap);
 
-pub(crate) fn seen<'r>(request: &'r Request<'_>) -> Option<&'r Seen> {
+pub(crate) async fn seen<'r>(request: &'r Request<'_>) -> Option<&'r Seen> {
     request
-        .local_cache(|| {
-            request.rocket().state::<Engine>().map(|engine| {
-                let identified = engine.identify(&head(request));
-                Seen(
-                    Caller::new(engine.clone(), identified.identity),
-                    identified.response_headers,
-                )
-            })
+        .local_cache_async(async {
+            match request.rocket().state::<Engine>() {
+                Some(engine) => {
+                    let identified = engine.identify(&head(request)).await;
+                    Some(Seen(
+                        Caller::new(engine.clone(), identified.identity),
+                        identified.response_headers,
+                    ))
+                }
+                None => None,
+            }
         })
+        .await
         .as_ref()
 }
 
@@ -79,7 +83,7 @@ impl<'r> FromRequest<'r> for SignedIn {
     type Error = Rejection;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Rejection> {
-        let Some(Seen(caller, _)) = seen(request) else {
+        let Some(Seen(caller, _)) = seen(request).await else {
             return refuse(request, seamless_core::http::missing_middleware());
         };
         match caller.require_with(|| head(request)) {
@@ -94,7 +98,7 @@ impl<'r> FromRequest<'r> for MaybeSignedIn {
     type Error = Rejection;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Rejection> {
-        match seen(request) {
+        match seen(request).await {
             Some(Seen(caller, _)) => Outcome::Success(MaybeSignedIn(caller.identity().cloned())),
             None => refuse(request, seamless_core::http::missing_middleware()),
         }

@@ -105,7 +105,7 @@ impl Fairing for Seamless {
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut rocket::Response<'r>) {
-        if let Some(seen) = seen(request) {
+        if let Some(seen) = seen(request).await {
             for (name, value) in &seen.1 {
                 if let Ok(value) = value.to_str() {
                     response.adjoin_header(Header::new(name.as_str().to_owned(), value.to_owned()));

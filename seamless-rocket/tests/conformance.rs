@@ -47,9 +47,10 @@ struct RocketHarness {
 
 fn run(client: &Client, request: PlainRequest) -> PlainResponse {
     let method: Method = request.method.parse().expect("method");
+    let peer = request.peer_addr();
     let mut local = client
         .req(method, request.uri)
-        .remote("127.0.0.1:40000".parse().expect("addr"))
+        .remote(peer)
         .body(request.body);
     for (k, v) in request.headers {
         local = local.header(Header::new(k, v));

@@ -2,6 +2,7 @@
 //! policy, second factors, passwords, and the shared store.
 
 mod directory;
+mod hash_pool;
 mod keystore;
 #[cfg(feature = "ldap")]
 mod ldap;

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use zeroize::Zeroizing;
 
 use super::directory::User;
+use super::hash_pool::HashPool;
 use crate::error::BackendError;
 
 /// A password as typed: zeroized on drop, never printed.
@@ -50,9 +51,13 @@ pub trait PasswordHashes: Send + Sync {
     async fn password_hash(&self, user: &User) -> Result<Option<Zeroizing<String>>, BackendError>;
 }
 
-/// Argon2 hashes (password hash sync).
+/// Argon2 hashes (password hash sync). Each check runs on a small pool of
+/// threads of its own, never on the async worker that called it, so password
+/// posts cannot stall the process's other requests; when that pool's queue is
+/// full the check answers "unavailable" at once (fail closed, bounded cost).
 pub struct Argon2Verifier {
     hashes: Arc<dyn PasswordHashes>,
+    pool: Arc<HashPool>,
 }
 
 impl fmt::Debug for Argon2Verifier {
@@ -62,9 +67,26 @@ impl fmt::Debug for Argon2Verifier {
 }
 
 impl Argon2Verifier {
-    /// A verifier reading hashes from `hashes`.
+    /// A verifier reading hashes from `hashes`, checking on the process's shared
+    /// hashing pool (one thread per core, at most 4; 256 checks may wait).
     pub fn new(hashes: Arc<dyn PasswordHashes>) -> Self {
-        Self { hashes }
+        static SHARED: OnceLock<Arc<HashPool>> = OnceLock::new();
+        let pool = SHARED
+            .get_or_init(|| {
+                let cores = std::thread::available_parallelism().map_or(1, usize::from);
+                Arc::new(HashPool::new(cores.min(4), 256))
+            })
+            .clone();
+        Self { hashes, pool }
+    }
+
+    /// A verifier with a pool of its own: `threads` checks at once, `queue` more
+    /// waiting, the rest refused.
+    pub fn with_pool(hashes: Arc<dyn PasswordHashes>, threads: usize, queue: usize) -> Self {
+        Self {
+            hashes,
+            pool: Arc::new(HashPool::new(threads, queue)),
+        }
     }
 }
 
@@ -93,15 +115,21 @@ impl PasswordVerifier for Argon2Verifier {
             Some(u) => self.hashes.password_hash(u).await?,
             None => None,
         };
-        let (hash, real) = match &stored {
-            Some(h) => (h.as_str(), true),
-            None => (decoy(), false),
-        };
-        let parsed = PasswordHash::new(hash)
-            .map_err(|_| BackendError::corrupt("password hash is not in PHC format"))?;
-        let ok = Argon2::default()
-            .verify_password(password.expose_secret().as_bytes(), &parsed)
-            .is_ok();
-        Ok(ok && real)
+        let real = stored.is_some();
+        let hash = stored.unwrap_or_else(|| Zeroizing::new(decoy().to_string()));
+        let typed = password.clone();
+        let checked = self
+            .pool
+            .run(move || -> Result<bool, BackendError> {
+                let parsed = PasswordHash::new(&hash)
+                    .map_err(|_| BackendError::corrupt("password hash is not in PHC format"))?;
+                Ok(Argon2::default()
+                    .verify_password(typed.expose_secret().as_bytes(), &parsed)
+                    .is_ok())
+            })
+            .map_err(|_| BackendError::unavailable("password checks are queued to the limit"))?
+            .await
+            .ok_or_else(|| BackendError::unavailable("password check failed to run"))??;
+        Ok(checked && real)
     }
 }

@@ -194,6 +194,20 @@ impl Policy for RulePolicy {
             {
                 return Decision::Fallback(Code::TicketInvalid);
             }
+            if self.authtime_after_password_change
+                && user
+                    .password_last_set
+                    .is_some_and(|set| ticket.auth_time < set)
+            {
+                // R7: the user authenticated to the KDC before the password changed
+                // (a stale session, or a forged ticket with an old authtime).
+                tracing::info!(
+                    target: "seamless::policy",
+                    user = %user.id,
+                    "ticket authenticated before the last password change"
+                );
+                return Decision::Fallback(Code::TicketInvalid);
+            }
         }
         let weak = input.ticket.is_some_and(|t| t.weak_etype) && self.rc4_requires_mfa;
         if member(user, &self.mfa_groups) || weak {

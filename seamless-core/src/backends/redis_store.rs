@@ -171,6 +171,26 @@ impl Store for RedisStore {
         Ok(value.unwrap_or(0))
     }
 
+    async fn release(&self, key: &str) -> Result<(), BackendError> {
+        let mut conn = self.manager.clone();
+        let key = self.key(key);
+        // Atomic on the server: decrement only a live, positive counter (DECR on
+        // an absent key would create one with no expiry).
+        const RELEASE: &str = "local v = tonumber(redis.call('GET', KEYS[1]) or '0') \
+            if v > 0 then redis.call('DECR', KEYS[1]) end return 0";
+        let _: i64 = self
+            .run("EVAL release", async {
+                redis::cmd("EVAL")
+                    .arg(RELEASE)
+                    .arg(1)
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(())
+    }
+
     async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, BackendError> {
         let mut conn = self.manager.clone();
         let key = self.key(key);

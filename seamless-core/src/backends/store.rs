@@ -34,6 +34,11 @@ pub trait Store: Send + Sync {
     /// The counter under `key` (0 if absent or expired). Counters are read only
     /// through this: their stored form is the store's business.
     async fn count(&self, key: &str) -> Result<u64, BackendError>;
+    /// Takes one back from the counter under `key`, never below zero, keeping its
+    /// window; nothing when it is absent or expired. Rate limits count an attempt
+    /// before checking it ([`Store::increment`] first, so concurrent attempts
+    /// cannot all see the old count) and give the slot back when it succeeds.
+    async fn release(&self, key: &str) -> Result<(), BackendError>;
 }
 
 struct Entry {
@@ -168,6 +173,18 @@ impl Store for MemoryStore {
                 .and_then(|e| e.value.as_slice().try_into().ok())
                 .map(u64::from_be_bytes)
                 .unwrap_or(0))
+        })
+    }
+
+    async fn release(&self, key: &str) -> Result<(), BackendError> {
+        self.with_map(|map, now| {
+            if let Some(entry) = map.get_mut(key).filter(|e| e.expires_ms > now)
+                && let Ok(bytes) = <[u8; 8]>::try_from(entry.value.as_slice())
+            {
+                let count = u64::from_be_bytes(bytes).saturating_sub(1);
+                entry.value = count.to_be_bytes().to_vec();
+            }
+            Ok(())
         })
     }
 

@@ -57,6 +57,18 @@ impl SealingKey {
         }
     }
 
+    /// A key whose id is derived from the key itself (the first byte of its
+    /// SHA-256), so it keeps its id wherever it sits in a key file: retiring
+    /// the oldest key never invalidates what the others sealed.
+    pub fn from_material(key: [u8; 32]) -> Self {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::new()
+            .chain_update(b"seamless/sealing-key-id\0")
+            .chain_update(key)
+            .finalize();
+        Self::new(digest[0], key)
+    }
+
     /// A fresh random key.
     pub fn generate(id: u8, entropy: &dyn Entropy) -> Result<Self, crate::kerberos::CryptoError> {
         let mut key = Zeroizing::new([0u8; 32]);
@@ -168,24 +180,28 @@ impl Sealer {
         if version != VERSION {
             return Err(Code::FlowInvalid);
         }
-        let key = self
+        let nonce = XNonce::try_from(nonce).map_err(|_| Code::FlowInvalid)?;
+        let aad = associated_data([version, id], purpose);
+        // Ids are one byte derived from the key, so two keys may share one: try
+        // each key with the id (an extra AEAD attempt, never a wrong answer).
+        let plain = self
             .keys
             .iter()
-            .find(|k| k.id == id)
+            .filter(|k| k.id == id)
+            .find_map(|key| {
+                XChaCha20Poly1305::new_from_slice(key.key.as_ref())
+                    .ok()?
+                    .decrypt(
+                        &nonce,
+                        Payload {
+                            msg: body,
+                            aad: &aad,
+                        },
+                    )
+                    .ok()
+            })
+            .map(Zeroizing::new)
             .ok_or(Code::FlowInvalid)?;
-        let cipher =
-            XChaCha20Poly1305::new_from_slice(key.key.as_ref()).map_err(|_| Code::FlowInvalid)?;
-        let plain = Zeroizing::new(
-            cipher
-                .decrypt(
-                    &XNonce::try_from(nonce).map_err(|_| Code::FlowInvalid)?,
-                    Payload {
-                        msg: body,
-                        aad: &associated_data([version, id], purpose),
-                    },
-                )
-                .map_err(|_| Code::FlowInvalid)?,
-        );
         let envelope: Envelope<S> =
             serde_json::from_slice(&plain).map_err(|_| Code::FlowInvalid)?;
         if envelope.v != VERSION {

@@ -26,6 +26,7 @@
 //! | `GET /winauth/trust/mex` | native clients: WS-MetadataExchange |
 //! | `POST /winauth/trust/{2005,13}/windowstransport` | native clients: WS-Trust with Negotiate |
 
+mod address;
 mod cookies;
 mod form;
 mod native;
@@ -36,7 +37,6 @@ mod signin;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -50,7 +50,8 @@ use crate::error::Code;
 use crate::token::SigningAlgorithm;
 
 pub use native::NativeSettings;
-pub use session::{Caller, Identity, Source, missing_middleware};
+pub(crate) use session::RevocationCache;
+pub use session::{Caller, Identity, REVOCATION_CACHE, Source, missing_middleware};
 pub use signin::SIGN_IN_PATHS;
 
 /// A request as the engine takes it.
@@ -58,10 +59,8 @@ pub type Request = http::Request<Bytes>;
 /// A response as the engine makes it.
 pub type Response = http::Response<Bytes>;
 
-/// The client's address, put in the request's extensions by the adapter (after
-/// whatever trusted-proxy handling the application does).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddr(pub IpAddr);
+pub(crate) use address::{ClientAddr, address_bucket};
+pub use address::{PeerAddr, client_address};
 
 /// The HTTP surface's settings.
 #[derive(Debug, Clone)]
@@ -77,8 +76,12 @@ pub struct WebConfig {
     /// How long the page waits for the background Negotiate request before it
     /// shows the password form.
     pub sso_timeout: Duration,
-    /// The longest a session lasts (also capped at the Kerberos ticket's end).
+    /// The longest one session cookie lasts (also capped at the Kerberos
+    /// ticket's end).
     pub session_ttl: Duration,
+    /// No session outlives the original authentication by more than this,
+    /// however many silent sign-ins re-issue its cookie (default 12 hours).
+    pub session_max_lifetime: Duration,
     /// Request bodies larger than this are refused (413).
     pub max_body: usize,
     /// A request header block larger than this on the Negotiate endpoint gets
@@ -86,6 +89,14 @@ pub struct WebConfig {
     pub max_header_block: usize,
     /// The native-client (WS-Trust) flow.
     pub native: NativeSettings,
+    /// The `aud` values of access tokens the middleware accepts as Bearer
+    /// credentials for this application (see [`Client::audience`]). Empty (the
+    /// default): the middleware accepts no Bearer token, only its session, so an
+    /// access token issued to another client never opens this application.
+    pub bearer_audiences: Vec<String>,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed (see
+    /// [`client_address`]). Empty (the default): the socket peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     secure_cookies: bool,
 }
 
@@ -97,9 +108,12 @@ impl Default for WebConfig {
             title: "Sign in".into(),
             sso_timeout: Duration::from_secs(5),
             session_ttl: Duration::from_secs(8 * 3600),
+            session_max_lifetime: Duration::from_secs(12 * 3600),
             max_body: 64 * 1024,
             max_header_block: 64 * 1024,
             native: NativeSettings::default(),
+            bearer_audiences: Vec::new(),
+            trusted_proxies: Vec::new(),
             secure_cookies: true,
         }
     }
@@ -180,6 +194,9 @@ pub struct Client {
     pub post_logout_redirect_uris: Vec<String>,
     /// The algorithm its ID and access tokens are signed with.
     pub algorithm: SigningAlgorithm,
+    /// The API its access tokens are for (their `aud`). `None`: the issuer's
+    /// [`TokenSettings::api_audience`](crate::token::TokenSettings::api_audience).
+    pub audience: Option<String>,
 }
 
 impl Client {
@@ -191,6 +208,7 @@ impl Client {
             redirect_uris: vec![redirect_uri.into()],
             post_logout_redirect_uris: Vec::new(),
             algorithm: SigningAlgorithm::default(),
+            audience: None,
         }
     }
 
@@ -211,6 +229,12 @@ impl Client {
         self.algorithm = algorithm;
         self
     }
+
+    /// Its access tokens are for the API `audience`.
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
 }
 
 /// The registered clients.
@@ -228,6 +252,11 @@ impl Clients {
 
     pub(crate) fn algorithms(&self) -> impl Iterator<Item = SigningAlgorithm> + '_ {
         self.0.values().map(|c| c.algorithm)
+    }
+
+    /// Every audience a client's access tokens may carry.
+    pub(crate) fn audiences(&self) -> impl Iterator<Item = &str> + '_ {
+        self.0.values().filter_map(|c| c.audience.as_deref())
     }
 }
 
@@ -271,16 +300,18 @@ impl Engine {
     /// Answers a request for the sign-in surface, or says who is calling for any
     /// other request. Never panics, never answers 500 for bad input.
     pub async fn handle(&self, request: Request) -> Outcome {
-        let (head, body) = request.into_parts();
+        let (mut head, body) = request.into_parts();
+        self.resolve_client(&mut head);
         match self.route_of(head.uri.path()) {
             Some(route) => Outcome::Respond(self.route(route, &head, &body).await),
-            None => Outcome::Continue(self.identify(&head)),
+            None => Outcome::Continue(self.identify(&head).await),
         }
     }
 
     /// The answer to a request [`Engine::wants`] (a `404` for any other).
     pub async fn respond(&self, request: Request) -> Response {
-        let (head, body) = request.into_parts();
+        let (mut head, body) = request.into_parts();
+        self.resolve_client(&mut head);
         match self.route_of(head.uri.path()) {
             Some(route) => self.route(route, &head, &body).await,
             None => json(
@@ -288,6 +319,19 @@ impl Engine {
                 &serde_json::json!({"error": "not_found"}),
             ),
         }
+    }
+
+    /// Derives the client's address from the adapter's [`PeerAddr`] and the
+    /// trusted proxies; an address put there by anyone else is dropped.
+    fn resolve_client(&self, head: &mut http::request::Parts) {
+        let client = head
+            .extensions
+            .get::<PeerAddr>()
+            .map(|peer| client_address(peer.0, &head.headers, &self.web().trusted_proxies));
+        match client {
+            Some(ip) => head.extensions.insert(ClientAddr(ip)),
+            None => head.extensions.remove::<ClientAddr>(),
+        };
     }
 
     /// The answer when a request body could not be read (the client went away,

@@ -181,8 +181,8 @@ impl Engine {
             ..SignInRequest::default()
         };
         let addr = head.extensions.get::<ClientAddr>().map(|a| a.0);
-        let completion = match self.sign_in_native(request, addr, token).await {
-            Ok(c) => c,
+        let (completion, mutual) = match self.sign_in_native_mutual(request, addr, token).await {
+            Ok(done) => done,
             Err(code) => return refusal(code),
         };
         let sign_in_token = match self.issue_sign_in_token(&completion, Audience::Native) {
@@ -201,6 +201,16 @@ impl Engine {
             upn: completion.user.upn.clone(),
         };
         let assertion = documents::assertion(&facts, audience, &sign_in_token);
-        soap(StatusCode::OK, documents::rstr(&rst, &assertion, &facts))
+        let mut response = soap(StatusCode::OK, documents::rstr(&rst, &assertion, &facts));
+        // Mutual authentication, as on `/winauth/sso`: clients that require it
+        // (MIT GSSAPI, requests-gssapi) check this AP-REP before reading the body.
+        if let Some(ap_rep) = mutual {
+            add_header(
+                &mut response,
+                header::WWW_AUTHENTICATE,
+                &format!("Negotiate {ap_rep}"),
+            );
+        }
+        response
     }
 }

@@ -9,8 +9,9 @@ use http::request::Parts;
 use super::form::Params;
 use super::session::bearer;
 use super::{Client, Response, add_header, json};
-use crate::engine::{Audience, Engine};
+use crate::engine::{Audience, Completion, Engine};
 use crate::error::Code;
+use crate::flow::SignInRequest;
 use crate::grants::{Grant, GrantError};
 use crate::native::assertion::parse_grant_assertion;
 use crate::token::SigningAlgorithm;
@@ -168,12 +169,9 @@ impl Engine {
                         "refresh_token is required",
                     );
                 };
-                match self.grants().rotate_refresh(token, &client.id).await {
-                    Ok((grant, next)) => self.tokens_json(client, &grant, next, false),
-                    Err(e) => grant_error(e),
-                }
+                self.refresh_grant(head, client, token).await
             }
-            Some(SAML11_BEARER | SAML2_BEARER) => self.saml_grant(client, &params).await,
+            Some(SAML11_BEARER | SAML2_BEARER) => self.saml_grant(head, client, &params).await,
             Some(_) => oauth_error(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
@@ -187,10 +185,88 @@ impl Engine {
         }
     }
 
+    /// The refresh grant. The account is looked up again before anything is
+    /// issued: a deleted, disabled, locked or expired account, or one policy now
+    /// refuses for this client, ends the family (`invalid_grant`); claims come
+    /// from the directory as it is now. A directory outage answers 503 and leaves
+    /// the refresh token usable.
+    async fn refresh_grant(&self, head: &Parts, client: &Client, token: &str) -> Response {
+        let addr = head.extensions.get::<super::ClientAddr>().map(|a| a.0);
+        let peeked = match self.grants().peek_refresh(token).await {
+            Ok(p) => p,
+            Err(e) => return grant_error(e),
+        };
+        let user = match &peeked {
+            Some(grant) => match self.recheck(&grant.completion, &client.id, addr).await {
+                Ok(user) => Some(user),
+                Err(Code::DirectoryUnavailable) => {
+                    return oauth_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "temporarily_unavailable",
+                        "the directory is unavailable",
+                    );
+                }
+                Err(code) => {
+                    let revoked = self.grants().revoke(&grant.family).await;
+                    if code.ends_sessions() {
+                        self.end_sessions_of(&grant.completion.user.id).await;
+                    }
+                    tracing::info!(
+                        target: "seamless::token",
+                        code = code.number(),
+                        user = %grant.completion.user.id,
+                        "refresh refused; family revoked"
+                    );
+                    return match revoked {
+                        Ok(()) => oauth_error(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_grant",
+                            "the account may no longer sign in",
+                        ),
+                        Err(e) => grant_error(e),
+                    };
+                }
+            },
+            // Unknown or reused: redeeming finds out which (and revokes on reuse).
+            None => None,
+        };
+        let mut grant = match self.grants().redeem_refresh(token, &client.id).await {
+            Ok(g) => g,
+            Err(e) => return grant_error(e),
+        };
+        match user {
+            Some(user) if user.id == grant.completion.user.id => grant.completion.user = user,
+            // The token appeared between the look and the redemption: check it now.
+            _ => match self.recheck(&grant.completion, &client.id, addr).await {
+                Ok(user) => grant.completion.user = user,
+                Err(code) => {
+                    let _ = self.grants().revoke(&grant.family).await;
+                    return if code == Code::DirectoryUnavailable {
+                        oauth_error(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "temporarily_unavailable",
+                            "the directory is unavailable",
+                        )
+                    } else {
+                        oauth_error(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_grant",
+                            "the account may no longer sign in",
+                        )
+                    };
+                }
+            },
+        }
+        match self.grants().issue_refresh(&grant).await {
+            Ok(next) => self.tokens_json(client, &grant, next, false),
+            Err(e) => grant_error(e),
+        }
+    }
+
     /// The SAML bearer grant: the assertion from our RSTR, redeemed once. Only the
     /// sealed sign-in token inside is trusted; readable fields that disagree with
     /// it fail the grant.
-    async fn saml_grant(&self, client: &Client, params: &Params) -> Response {
+    async fn saml_grant(&self, head: &Parts, client: &Client, params: &Params) -> Response {
         let invalid = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
         let Some(raw) = params.get("assertion") else {
             return oauth_error(
@@ -228,6 +304,33 @@ impl Engine {
         if !agrees {
             return invalid("the assertion's readable fields disagree with its token");
         }
+        // The sign-in was decided for the native application; the client that
+        // redeems it gets a decision of its own.
+        let addr = head.extensions.get::<super::ClientAddr>().map(|a| a.0);
+        let completion = match self.recheck(&completion, &client.id, addr).await {
+            Ok(user) => Completion {
+                user,
+                request: SignInRequest {
+                    client_id: client.id.clone(),
+                    ..completion.request
+                },
+                ..completion
+            },
+            Err(Code::DirectoryUnavailable) => {
+                return oauth_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the directory is unavailable",
+                );
+            }
+            Err(code) => {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    &format!("policy refuses this client ({})", code.number()),
+                );
+            }
+        };
         let scope = params
             .get("scope")
             .or(params.get("resource").map(|_| "openid"))
@@ -240,12 +343,14 @@ impl Engine {
                 "randomness",
             );
         };
+        let family_ends_at = self.grants().family_deadline(&completion);
         let grant = Grant {
             completion,
             client_id: client.id.clone(),
             redirect_uri: String::new(),
             nonce: None,
             scope,
+            family_ends_at,
             family,
         };
         let mut response = self.token_response(client, &grant, false).await;
@@ -284,7 +389,12 @@ impl Engine {
         let Ok(jti) = self.random_id() else {
             return unavailable();
         };
-        let Ok((access, claims)) = self.tokens().access_token(
+        let audience = client
+            .audience
+            .as_deref()
+            .unwrap_or(self.tokens().api_audience());
+        let Ok((access, claims)) = self.tokens().access_token_for(
+            audience,
             &grant.completion,
             &client.id,
             &grant.scope,
@@ -369,7 +479,14 @@ impl Engine {
 
     /// `GET|POST /userinfo` with a Bearer access token.
     pub(super) fn userinfo(&self, head: &Parts) -> Response {
-        let claims = bearer(head).and_then(|t| self.tokens().verify_access(t, self.now()).ok());
+        // Any access token of ours, whichever client's API it is for.
+        let mut audiences: Vec<&str> = self.clients().audiences().collect();
+        audiences.push(self.tokens().api_audience());
+        let claims = bearer(head).and_then(|t| {
+            self.tokens()
+                .verify_access_for(t, self.now(), &audiences)
+                .ok()
+        });
         match claims {
             Some(c) => match serde_json::to_value(&c.user) {
                 Ok(v) => json(StatusCode::OK, &v),

@@ -223,6 +223,19 @@ pub(crate) fn error(code: Code, restart: Option<&str>) -> String {
 }
 
 /// A plain message.
+/// Asks the user to confirm a sign-out nobody can prove they asked for (no
+/// `id_token_hint`): the form posts back with the same parameters, and a post
+/// passes the same-origin check a cross-site request cannot.
+pub(crate) fn confirm_logout(config: &WebConfig, carried: &[(&str, &str)]) -> String {
+    let fields: String = carried.iter().map(|(k, v)| hidden(k, v)).collect();
+    format!(
+        "<p>Sign out of {title}?</p><form method=\"post\" action=\"{action}\">{fields}\
+<button type=\"submit\">Sign out</button></form>",
+        title = escape(&config.title),
+        action = escape(&format!("{}/logout", config.base_path)),
+    )
+}
+
 pub(crate) fn notice(text: &str) -> String {
     format!("<p>{}</p>", escape(text))
 }

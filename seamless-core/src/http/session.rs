@@ -7,9 +7,10 @@ use http::header::{self, HeaderValue};
 use http::request::Parts;
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 
 use super::{Continue, Response, cookies, form, json, redirect};
-use crate::backends::{Method as Factor, UserQuery};
+use crate::backends::{Method as Factor, User};
 use crate::engine::{Completion, Engine};
 use crate::error::Code;
 use crate::flow::{AuthFacts, SignInRequest};
@@ -20,8 +21,29 @@ const SESSION_CACHE: usize = 64;
 
 struct CachedSession {
     engine: u64,
-    sealed: Box<str>,
+    digest: [u8; 32],
     identity: Arc<Identity>,
+    session: SessionRef,
+}
+
+/// What the revocation check needs of an opened session.
+#[derive(Clone)]
+struct SessionRef {
+    sid: Arc<str>,
+    sub: Arc<str>,
+    iat: i64,
+}
+
+/// The logical session of one authentication of one user: every cookie
+/// re-issued from it (silent sign-ins) shares it, so one sign-out ends them all.
+fn session_id(user_id: &str, auth_time: i64) -> String {
+    let digest = sha2::Sha256::new()
+        .chain_update(b"seamless/session\0")
+        .chain_update(user_id.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(auth_time.to_be_bytes())
+        .finalize();
+    crate::kerberos::crypto::hex(&digest[..16])
 }
 
 #[derive(Default)]
@@ -41,8 +63,25 @@ const PURPOSE_SESSION: &str = "session";
 /// groups out (and says `hasgroups`).
 const MAX_SESSION_COOKIE: usize = 3800;
 
+/// How long an instance trusts its last answer from the store about whether a
+/// session was revoked: sign-out and a refused account reach every instance
+/// within this.
+pub const REVOCATION_CACHE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Entries in an instance's revocation cache before it starts over.
+const REVOCATION_CACHE_ENTRIES: usize = 65_536;
+
+/// Per instance: session id → (checked at, live), and user id → ended at.
+#[derive(Default)]
+pub(crate) struct RevocationCache {
+    sessions: std::sync::Mutex<std::collections::HashMap<String, (i64, bool)>>,
+}
+
 #[derive(Serialize, Deserialize)]
 struct Session {
+    /// The logical session: the same for every cookie re-issued from it.
+    #[serde(default)]
+    sid: String,
     user: UserClaims,
     /// The factors, for silent sign-in to further clients.
     methods: Vec<Factor>,
@@ -84,11 +123,23 @@ impl Engine {
     pub(crate) fn session_cookie(&self, completion: &Completion) -> Result<String, Code> {
         let now = self.now();
         let mut exp = now + self.web().session_ttl.as_secs() as i64;
+        // Re-issued cookies (a silent sign-in) keep the original authentication's
+        // deadline: no chain of silent sign-ins makes a session immortal.
+        exp = exp.min(
+            completion
+                .auth
+                .auth_time
+                .saturating_add(self.web().session_max_lifetime.as_secs() as i64),
+        );
+        if exp <= now {
+            return Err(Code::FlowExpired);
+        }
         if let Some(not_after) = completion.auth.not_after {
             exp = exp.min(not_after);
         }
         let max_groups = self.tokens().settings().max_groups;
         let mut session = Session {
+            sid: session_id(&completion.user.id, completion.auth.auth_time),
             user: UserClaims::from_completion(completion, max_groups),
             methods: completion.auth.methods.clone(),
             not_after: completion.auth.not_after,
@@ -122,26 +173,33 @@ impl Engine {
 
     /// The session cookie's identity, through a small per-thread cache of opened
     /// cookies: the same sealed bytes always open to the same session, so only
-    /// its expiry is checked again. Keyed by engine, bounded.
-    fn session_identity(&self, head: &Parts) -> Option<Arc<Identity>> {
+    /// its expiry is checked again. Keyed by engine and by a digest of the
+    /// cookie (no early-exit comparison of the secret itself), bounded.
+    fn session_identity(&self, head: &Parts) -> Option<(Arc<Identity>, SessionRef)> {
         let sealed = cookies::get(self.web(), &head.headers, cookies::SESSION)?;
         let now = self.now();
         let instance = self.instance();
+        let digest: [u8; 32] = sha2::Sha256::digest(sealed.as_bytes()).into();
         let hit = SESSIONS.with(|cache| {
             cache
                 .borrow()
                 .entries
                 .iter()
-                .find(|e| e.engine == instance && *e.sealed == *sealed)
-                .map(|e| e.identity.clone())
+                .find(|e| e.engine == instance && e.digest == digest)
+                .map(|e| (e.identity.clone(), e.session.clone()))
         });
-        if let Some(identity) = hit {
-            return (now <= identity.expires_at).then_some(identity);
+        if let Some((identity, session)) = hit {
+            return (now <= identity.expires_at).then_some((identity, session));
         }
         let session: Session = self
             .sealer()
             .open_value(PURPOSE_SESSION, sealed, now)
             .ok()?;
+        let reference = SessionRef {
+            sid: session.sid.clone().into(),
+            sub: session.user.sub.clone().into(),
+            iat: session.iat,
+        };
         let identity = Arc::new(Identity {
             claims: session.user,
             expires_at: session.exp,
@@ -151,8 +209,9 @@ impl Engine {
             let mut cache = cache.borrow_mut();
             let entry = CachedSession {
                 engine: instance,
-                sealed: sealed.into(),
+                digest,
                 identity: identity.clone(),
+                session: reference.clone(),
             };
             if cache.entries.len() < SESSION_CACHE {
                 cache.entries.push(entry);
@@ -162,12 +221,99 @@ impl Engine {
                 cache.next = cache.next.wrapping_add(1);
             }
         });
-        Some(identity)
+        Some((identity, reference))
+    }
+
+    /// Whether a session is still live: not signed out, and its account not
+    /// ended since it was issued. Asks the store at most every
+    /// [`REVOCATION_CACHE`] per session and instance. When the store cannot
+    /// answer, the last answer stands, and a session never checked is honoured as
+    /// sealed (pages keep working through a store outage; see SECURITY.md).
+    async fn session_live(&self, session: &SessionRef) -> bool {
+        let now = self.now();
+        let cache = self.revocations();
+        if let Ok(map) = cache.sessions.lock()
+            && let Some((checked, live)) = map.get(&*session.sid)
+            && now - checked < REVOCATION_CACHE.as_secs() as i64
+        {
+            return *live;
+        }
+        let revoked = self
+            .store()
+            .get(&format!("session-revoked:{}", session.sid))
+            .await;
+        let ended = self
+            .store()
+            .get(&format!("sessions-ended:{}", session.sub))
+            .await;
+        let live = match (revoked, ended) {
+            (Ok(revoked), Ok(ended)) => {
+                let ended_at = ended
+                    .and_then(|v| String::from_utf8(v).ok())
+                    .and_then(|v| v.parse::<i64>().ok());
+                revoked.is_none() && ended_at.is_none_or(|t| session.iat > t)
+            }
+            _ => {
+                tracing::warn!(target: "seamless::session", "store unavailable: session revocation not checked");
+                return cache
+                    .sessions
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(&*session.sid).map(|(_, live)| *live))
+                    .unwrap_or(true);
+            }
+        };
+        if let Ok(mut map) = cache.sessions.lock() {
+            if map.len() >= REVOCATION_CACHE_ENTRIES {
+                map.clear();
+            }
+            map.insert(session.sid.to_string(), (now, live));
+        }
+        live
+    }
+
+    /// Signs the request's session out everywhere (every cookie re-issued from
+    /// it), for as long as it could have lived.
+    pub(crate) async fn end_session(&self, head: &Parts) {
+        let Some(session) = self.open_session(head) else {
+            return;
+        };
+        let left = (session.exp - self.now()).max(1) as u64;
+        let _ = self
+            .store()
+            .put(
+                &format!("session-revoked:{}", session.sid),
+                b"1",
+                std::time::Duration::from_secs(left),
+            )
+            .await;
+        if let Ok(mut map) = self.revocations().sessions.lock() {
+            map.insert(session.sid, (self.now(), false));
+        }
+    }
+
+    /// Ends every session `user_id` has now (the account was found refused):
+    /// sessions issued before this moment no longer open anywhere.
+    pub(crate) async fn end_sessions_of(&self, user_id: &str) {
+        let ttl = self.web().session_max_lifetime;
+        let _ = self
+            .store()
+            .put(
+                &format!("sessions-ended:{user_id}"),
+                self.now().to_string().as_bytes(),
+                ttl,
+            )
+            .await;
+        if let Ok(mut map) = self.revocations().sessions.lock() {
+            map.clear();
+        }
     }
 
     /// A finished sign-in for `request` from the session in the request's cookie,
     /// for silent sign-in (an OIDC client, `prompt=none`): the user is looked up
-    /// again, so a disabled or deleted account gets nothing more.
+    /// again and policy decides for `request`'s client, so a disabled or deleted
+    /// account, or one this client may not have, gets nothing more. Past the
+    /// session's absolute lifetime there is no silent sign-in.
     pub(crate) async fn completion_from_session(
         &self,
         head: &Parts,
@@ -175,15 +321,20 @@ impl Engine {
         request: SignInRequest,
     ) -> Option<Completion> {
         let session = self.open_session(head)?;
-        let user = self
-            .directory()
-            .find(&UserQuery::Logins(vec![session.user.upn.clone()]))
-            .await
-            .ok()??;
-        if user.id != session.user.sub || !user.enabled || user.locked || user.expired {
+        let deadline = session
+            .user
+            .auth_time
+            .saturating_add(self.web().session_max_lifetime.as_secs() as i64);
+        if self.now() >= deadline {
             return None;
         }
-        Some(Completion {
+        let mut user = User::new(session.user.sub.clone(), session.user.upn.clone());
+        user.sid = session
+            .user
+            .onprem_sid
+            .as_deref()
+            .and_then(|s| s.parse().ok());
+        let mut completion = Completion {
             flow_id,
             user,
             auth: AuthFacts {
@@ -193,18 +344,47 @@ impl Engine {
                 ticket: None,
             },
             request,
-        })
+        };
+        let addr = head.extensions.get::<super::ClientAddr>().map(|a| a.0);
+        match self
+            .recheck(&completion, &completion.request.client_id, addr)
+            .await
+        {
+            Ok(user) => completion.user = user,
+            Err(code) => {
+                if code.ends_sessions() {
+                    self.end_sessions_of(&completion.user.id).await;
+                }
+                return None;
+            }
+        }
+        Some(completion)
     }
 
-    /// Who is calling: a valid session cookie, or a valid Bearer access token of
-    /// ours. A session check is at most one AEAD open (no signature is verified).
-    pub fn authenticate(&self, head: &Parts) -> Option<Identity> {
-        self.authenticate_shared(head).map(Arc::unwrap_or_clone)
+    /// Who is calling: a live session cookie, or a valid Bearer access token of
+    /// ours meant for this application. A session check is at most one AEAD open
+    /// (no signature is verified) and, every few seconds, a look at the store for
+    /// its revocation.
+    pub async fn authenticate(&self, head: &Parts) -> Option<Identity> {
+        self.authenticate_shared(head)
+            .await
+            .map(Arc::unwrap_or_clone)
     }
 
-    fn authenticate_shared(&self, head: &Parts) -> Option<Arc<Identity>> {
+    async fn authenticate_shared(&self, head: &Parts) -> Option<Arc<Identity>> {
         if let Some(token) = bearer(head) {
-            let claims = self.tokens().verify_access(token, self.now()).ok()?;
+            // Only tokens meant for this application: an access token issued to
+            // another client (another API) must not open it.
+            let audiences: Vec<&str> = self
+                .web()
+                .bearer_audiences
+                .iter()
+                .map(String::as_str)
+                .collect();
+            let claims = self
+                .tokens()
+                .verify_access_for(token, self.now(), &audiences)
+                .ok()?;
             return Some(Arc::new(Identity {
                 expires_at: claims.exp,
                 source: Source::Bearer {
@@ -214,14 +394,15 @@ impl Engine {
                 claims: claims.user,
             }));
         }
-        self.session_identity(head)
+        let (identity, session) = self.session_identity(head)?;
+        self.session_live(&session).await.then_some(identity)
     }
 
     /// For a request to the application: who is calling ([`Engine::authenticate`]),
     /// and a header clearing a session cookie that no longer opens (expired, or
     /// sealed under a retired key).
-    pub fn identify(&self, head: &Parts) -> Continue {
-        let identity = self.authenticate_shared(head);
+    pub async fn identify(&self, head: &Parts) -> Continue {
+        let identity = self.authenticate_shared(head).await;
         let mut out = Continue {
             identity,
             ..Continue::default()

@@ -130,7 +130,7 @@ impl Engine {
             Route::Discovery => self.discovery(),
             Route::Jwks => self.jwks(),
             Route::UserInfo => self.userinfo(head),
-            Route::Logout => self.logout(head, body),
+            Route::Logout => self.logout(head, body).await,
             Route::UserRealm => {
                 let upn = head
                     .uri
@@ -524,23 +524,56 @@ impl Engine {
         response
     }
 
-    /// `GET|POST /logout`: ends the session, and marks the browser so seamless
-    /// sign-in does not start by itself until the user signs in again.
-    fn logout(&self, head: &Parts, body: &Bytes) -> Response {
-        if head.method == Method::POST && cross_site(self, head) {
+    /// `GET|POST /logout` (OIDC RP-Initiated Logout): ends the session, and marks
+    /// the browser so seamless sign-in does not start by itself until the user
+    /// signs in again. A `GET` does so only with a valid `id_token_hint` (proof
+    /// that a client of ours sent the user); without one it asks the user to
+    /// confirm, with a form whose same-origin `POST` does it. So a cross-site
+    /// page cannot sign anyone out, nor set the 30-day suppression marker.
+    async fn logout(&self, head: &Parts, body: &Bytes) -> Response {
+        let post = head.method == Method::POST;
+        if post && cross_site(self, head) {
             return self.error_page(StatusCode::FORBIDDEN, Code::FlowInvalid, None);
         }
-        let params = if head.method == Method::POST {
+        let params = if post {
             Params::parse(body)
         } else {
             Params::query(&head.uri)
         }
         .unwrap_or_default();
+        let hint = params
+            .get("id_token_hint")
+            .map(|t| self.tokens().verify_id_token_hint(t));
+        let hinted_client = match hint {
+            Some(Ok(claims)) => Some(claims.aud),
+            Some(Err(_)) => {
+                return self.error_page(StatusCode::BAD_REQUEST, Code::BadRequest, None);
+            }
+            None => None,
+        };
+        // The client: the hint's audience, which `client_id` must agree with.
+        let client_id = match (&hinted_client, params.get("client_id")) {
+            (Some(aud), Some(id)) if aud != id => {
+                return self.error_page(StatusCode::BAD_REQUEST, Code::BadRequest, None);
+            }
+            (Some(aud), _) => Some(aud.as_str()),
+            (None, id) => id,
+        };
+        if !post && hinted_client.is_none() {
+            let mut carried = Vec::new();
+            for name in ["client_id", "post_logout_redirect_uri", "state"] {
+                if let Some(v) = params.get(name) {
+                    carried.push((name, v));
+                }
+            }
+            let web = self.web();
+            return self.page(StatusCode::OK, None, |_| {
+                pages::confirm_logout(web, &carried)
+            });
+        }
         // Only to a registered post-logout URI of a known client (never open).
         let target = params.get("post_logout_redirect_uri").and_then(|uri| {
-            let client = params
-                .get("client_id")
-                .and_then(|id| self.clients().get(id))?;
+            let client = client_id.and_then(|id| self.clients().get(id))?;
             client
                 .post_logout_redirect_uris
                 .iter()
@@ -550,6 +583,7 @@ impl Engine {
                     None => uri.to_string(),
                 })
         });
+        self.end_session(head).await;
         let mut response = match target {
             Some(uri) => redirect(&uri),
             None => self.page(StatusCode::OK, None, |_| {

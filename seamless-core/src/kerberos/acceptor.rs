@@ -383,7 +383,13 @@ impl Acceptor {
                 .map(|t| base64::engine::general_purpose::STANDARD.encode(t));
 
         let replay = ReplayEntry {
-            key: replay_key(ticket, &auth, ap_req.authenticator.cipher),
+            key: replay_key(
+                auth.crealm,
+                &auth.cname.components,
+                auth.ctime,
+                auth.cusec,
+                ap_req.authenticator.cipher,
+            ),
             ctime: auth.ctime,
             expires_at: auth.ctime + skew,
         };
@@ -670,24 +676,52 @@ fn framing_error(e: FramingError) -> KerberosError {
     }
 }
 
+/// The replay key of one authenticator, from authenticated bytes only.
+///
+/// The ticket's realm and service name travel in cleartext and the key ring
+/// matches them case-insensitively (and through aliases), so nothing derived from
+/// them may tell two uses apart: a re-cased realm would otherwise make a second
+/// entry for the same ticket. The authenticator ciphertext is integrity-protected
+/// under the session key (any change fails decryption) and carries a random
+/// confounder, so its digest names one use of one ticket however the cleartext
+/// around it is re-encoded or re-framed. The client name and time come from the
+/// decrypted authenticator, so they are authenticated too.
 fn replay_key(
-    ticket: &messages::Ticket<'_>,
-    auth: &Authenticator<'_>,
+    crealm: &str,
+    cname: &[&str],
+    ctime: i64,
+    cusec: u32,
     authenticator_cipher: &[u8],
 ) -> ReplayKey {
     let mut h = Sha256::new();
+    h.update(b"seamless/replay/v2\0");
     let mut field = |part: &str| {
         h.update((part.len() as u32).to_be_bytes());
         h.update(part.as_bytes());
     };
-    field(ticket.realm);
-    ticket.sname.components.iter().for_each(|c| field(c));
-    field(auth.crealm);
-    auth.cname.components.iter().for_each(|c| field(c));
-    h.update(auth.ctime.to_be_bytes());
-    h.update(auth.cusec.to_be_bytes());
+    field(crealm);
+    cname.iter().for_each(|c| field(c));
+    h.update(ctime.to_be_bytes());
+    h.update(cusec.to_be_bytes());
     h.update(Sha256::digest(authenticator_cipher));
     ReplayKey(h.finalize().into())
+}
+
+/// The replay key of an accepted token for a backend that does not expose the
+/// authenticator (GSSAPI): the authenticated client and the authenticator
+/// ciphertext read from the token's framing. `None` when the token holds no AP-REQ.
+#[cfg(feature = "gssapi")]
+pub(crate) fn authenticator_replay_key(token: &[u8], client: &PrincipalName) -> Option<ReplayKey> {
+    let init = spnego::parse_initial(token).ok()?;
+    let ap_req = ApReq::decode(init.ap_req).ok()?;
+    let components: Vec<&str> = client.components.iter().map(String::as_str).collect();
+    Some(replay_key(
+        &client.realm,
+        &components,
+        0,
+        0,
+        ap_req.authenticator.cipher,
+    ))
 }
 
 /// The reject answer for `WWW-Authenticate: Negotiate <token>` (base64), for

@@ -10,12 +10,10 @@ use base64::Engine as _;
 use cross_krb5::{AcceptFlags, K5ServerCtx, ServerCtx, Step};
 use libgssapi::credential::{Cred, CredUsage};
 use libgssapi::oid::{GSS_MECH_KRB5, GSS_MECH_SPNEGO, OidSet};
-use sha2::{Digest, Sha256};
 
-use super::acceptor::{decode_token, unix_seconds};
+use super::acceptor::{authenticator_replay_key, decode_token, unix_seconds};
 use super::{
-    Accepted, KerberosError, KeyRing, NegotiateAcceptor, PrincipalName, ReplayEntry, ReplayKey,
-    spnego,
+    Accepted, KerberosError, KeyRing, NegotiateAcceptor, PrincipalName, ReplayEntry, spnego,
 };
 
 /// Acceptor on the system GSSAPI.
@@ -79,11 +77,16 @@ impl GssapiAcceptor {
             .parse()
             .map_err(|_| KerberosError::Gssapi(format!("unparsable client name {name:?}")))?;
         let now = unix_seconds(now);
+        // The same authenticated bytes as the pure-Rust backend: the system
+        // library accepted the token, so its authenticator ciphertext is
+        // authentic, and no re-encoding of the cleartext changes the key.
+        let replay_key = authenticator_replay_key(&token, &client)
+            .ok_or(KerberosError::Malformed("no Kerberos AP-REQ"))?;
         Ok(Accepted {
             client,
             response_token: response.map(|t| base64::engine::general_purpose::STANDARD.encode(t)),
             replay: ReplayEntry {
-                key: ReplayKey(Sha256::digest(&token).into()),
+                key: replay_key,
                 ctime: now,
                 expires_at: now + self.max_skew_secs,
             },

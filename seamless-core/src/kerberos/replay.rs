@@ -6,9 +6,10 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-/// Identifies one authenticator: a SHA-256 over the service and client principals,
-/// ctime, cusec and the encrypted authenticator itself, so two different
-/// authenticators in the same microsecond never collide.
+/// Identifies one authenticator: a SHA-256 over authenticated bytes only (the
+/// decrypted client name, ctime and cusec, and the integrity-protected
+/// authenticator ciphertext), never the ticket's cleartext realm or service name,
+/// so no re-encoding of a captured token makes a second entry.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ReplayKey(pub [u8; 32]);
 

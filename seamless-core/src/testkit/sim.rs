@@ -1,10 +1,9 @@
 //! Deterministic simulation helpers: seeded randomness and an executor that polls
-//! a future to completion without threads, timers or sleeps (the engine's memory
-//! backends never wait, so one poll loop suffices).
+//! a future to completion on the calling thread, without timers or sleeps.
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use crate::kerberos::{CryptoError, Entropy};
@@ -37,15 +36,31 @@ impl Entropy for SeededEntropy {
     }
 }
 
-/// Runs `future` to completion on this thread. Panics if it is still pending after
-/// many polls (a backend that really waits does not belong in a simulation).
+/// Runs `future` to completion on this thread. The engine's memory backends never
+/// wait, so this is one poll; work handed to a thread pool (password hashing)
+/// wakes this thread when it is done. Panics after a minute still pending (a
+/// backend that waits for the network does not belong in a simulation).
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..1_000_000 {
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
         if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
             return v;
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "simulated future never completed"
+        );
+        std::thread::park_timeout(std::time::Duration::from_millis(10));
     }
-    unreachable!("simulated future never completed")
+}
+
+struct Unpark(std::thread::Thread);
+
+impl std::task::Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
 }

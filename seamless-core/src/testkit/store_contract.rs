@@ -154,6 +154,49 @@ pub async fn counters_count_within_their_window(store: Arc<dyn Store>, pass: Pas
     );
 }
 
+/// `release` takes one back, never below zero, keeps the window, and does not
+/// create a counter that was not there.
+pub async fn release_gives_a_slot_back(store: Arc<dyn Store>, pass: Pass) {
+    for _ in 0..3 {
+        store
+            .increment("c:rel", Duration::from_millis(500))
+            .await
+            .expect("increment");
+    }
+    store.release("c:rel").await.expect("release");
+    assert_eq!(store.count("c:rel").await.ok(), Some(2));
+    for _ in 0..5 {
+        store.release("c:rel").await.expect("release");
+    }
+    assert_eq!(store.count("c:rel").await.ok(), Some(0), "never below zero");
+    assert_eq!(
+        store.increment("c:rel", Duration::from_secs(60)).await.ok(),
+        Some(1)
+    );
+    pass(Duration::from_millis(700)).await;
+    assert_eq!(
+        store.count("c:rel").await.ok(),
+        Some(0),
+        "the first window still applies after a release"
+    );
+    store.release("c:absent").await.expect("release");
+    assert_eq!(store.count("c:absent").await.ok(), Some(0));
+    assert_eq!(
+        store
+            .increment("c:absent", Duration::from_millis(300))
+            .await
+            .ok(),
+        Some(1),
+        "no counter was left behind"
+    );
+    pass(Duration::from_millis(500)).await;
+    assert_eq!(
+        store.count("c:absent").await.ok(),
+        Some(0),
+        "and it expires"
+    );
+}
+
 /// Expands to one `#[test]` per contract case. `$run` is a function taking a case
 /// (`fn(Arc<dyn Store>, Pass) -> impl Future`) that builds a fresh store, runs the
 /// case, and cleans up.
@@ -165,7 +208,8 @@ macro_rules! store_contract_tests {
             take_is_single_use,
             put_replaces_and_get_reads,
             entries_expire,
-            counters_count_within_their_window
+            counters_count_within_their_window,
+            release_gives_a_slot_back
         );
     };
     (@cases $run:path, $($case:ident),+) => {

@@ -156,6 +156,10 @@ pub struct AccessClaims {
     pub exp: i64,
     /// Issued at.
     pub iat: i64,
+    /// Not before (we never set it; a token that carries one in the future is
+    /// refused until then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     /// Unique id.
     pub jti: String,
     /// The client it was issued to.
@@ -300,7 +304,8 @@ impl TokenIssuer {
         self.sign(alg, "JWT", &claims)
     }
 
-    /// An access token for the API, issued to `client_id`.
+    /// An access token for the API ([`TokenIssuer::api_audience`]), issued to
+    /// `client_id`.
     pub fn access_token(
         &self,
         completion: &Completion,
@@ -310,11 +315,28 @@ impl TokenIssuer {
         alg: SigningAlgorithm,
         now: i64,
     ) -> Result<(String, AccessClaims), TokenError> {
+        let audience = self.api_audience().to_string();
+        self.access_token_for(&audience, completion, client_id, scope, jti, alg, now)
+    }
+
+    /// An access token for the API `audience`, issued to `client_id`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn access_token_for(
+        &self,
+        audience: &str,
+        completion: &Completion,
+        client_id: &str,
+        scope: &str,
+        jti: String,
+        alg: SigningAlgorithm,
+        now: i64,
+    ) -> Result<(String, AccessClaims), TokenError> {
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
-            aud: self.api_audience().to_string(),
+            aud: audience.to_string(),
             exp: now + self.settings.access_token_ttl.as_secs() as i64,
             iat: now,
+            nbf: None,
             jti,
             client_id: client_id.to_string(),
             scope: scope.to_string(),
@@ -324,9 +346,57 @@ impl TokenIssuer {
         Ok((token, claims))
     }
 
-    /// Verifies an access token of ours: known `kid`, that key's algorithm only,
-    /// `typ` `at+jwt`, our issuer and API audience, not expired at `now`.
+    /// Verifies an ID token we issued, as an `id_token_hint` (OIDC RP-Initiated
+    /// Logout §2): our key and its algorithm, our issuer, `typ` JWT; expiry is
+    /// not checked (a hint may have expired). The claims say which client (`aud`)
+    /// and which user (`sub`) it was for.
+    pub fn verify_id_token_hint(&self, token: &str) -> Result<IdClaims, TokenError> {
+        if token.len() > 16 * 1024 {
+            return Err(TokenError::Invalid("too long"));
+        }
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid("header"))?;
+        if header.typ.as_deref() != Some("JWT") {
+            return Err(TokenError::Invalid("not an ID token"));
+        }
+        let keys = self.keys();
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| keys.by_kid(kid))
+            .ok_or(TokenError::Invalid("unknown key"))?;
+        if header.alg != key.algorithm().jwt() {
+            return Err(TokenError::Invalid("algorithm"));
+        }
+        let mut validation = Validation::new(key.algorithm().jwt());
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        validation.set_issuer(&[&self.settings.issuer]);
+        jsonwebtoken::decode::<IdClaims>(token, key.decoding(), &validation)
+            .map(|d| d.claims)
+            .map_err(|_| TokenError::Invalid("signature or claims"))
+    }
+
+    /// Verifies an access token of ours for [`TokenIssuer::api_audience`]: see
+    /// [`TokenIssuer::verify_access_for`].
     pub fn verify_access(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        self.verify_access_for(token, now, &[self.api_audience()])
+    }
+
+    /// Verifies an access token of ours: known `kid`, that key's algorithm only,
+    /// `typ` `at+jwt`, our issuer, an `aud` among `audiences`, not expired and not
+    /// before its `nbf` at `now`.
+    pub fn verify_access_for(
+        &self,
+        token: &str,
+        now: i64,
+        audiences: &[&str],
+    ) -> Result<AccessClaims, TokenError> {
+        if audiences.is_empty() {
+            return Err(TokenError::Invalid("no audience is accepted here"));
+        }
         if token.len() > 16 * 1024 {
             return Err(TokenError::Invalid("too long"));
         }
@@ -347,9 +417,10 @@ impl TokenIssuer {
         let mut validation = Validation::new(key.algorithm().jwt());
         // Time is checked below against the engine's clock, not the system's.
         validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.required_spec_claims.clear();
         validation.set_issuer(&[&self.settings.issuer]);
-        validation.set_audience(&[self.api_audience()]);
+        validation.set_audience(audiences);
         let data = jsonwebtoken::decode::<AccessClaims>(token, key.decoding(), &validation)
             .map_err(|_| TokenError::Invalid("signature or claims"))?;
         if data.claims.exp <= now {
@@ -357,6 +428,9 @@ impl TokenIssuer {
         }
         if data.claims.iat > now + 300 {
             return Err(TokenError::Invalid("issued in the future"));
+        }
+        if data.claims.nbf.is_some_and(|nbf| nbf > now) {
+            return Err(TokenError::Invalid("not yet valid"));
         }
         Ok(data.claims)
     }

@@ -2,6 +2,8 @@
 //! randomness, test-KDC tickets, scripted backends with failure injection.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod browser;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -24,6 +26,11 @@ use seamless_core::token::{SigningAlgorithm, SigningKeys};
 pub const T0: i64 = 1_800_000_000;
 pub const DOMAIN: &str = "S-1-5-21-1004336348-1177238915-682003330";
 pub const TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+/// When frank's password last changed (in the users file).
+pub const PASSWORD_CHANGED_AT: i64 = T0 + 3600;
+
+/// Users as the directory answers now, by id: `None` deleted, `Some` edited.
+pub type Edits = Arc<std::sync::Mutex<std::collections::HashMap<String, Option<User>>>>;
 
 fn hashes() -> &'static (String, String) {
     static H: OnceLock<(String, String)> = OnceLock::new();
@@ -76,14 +83,21 @@ id = "u-erin"
 upn = "erin@ad.test"
 sid = "{DOMAIN}-1109"
 groups = ["mfa"]
+
+[[users]]
+id = "u-frank"
+upn = "frank@ad.test"
+sid = "{DOMAIN}-1110"
+password_last_set = {PASSWORD_CHANGED_AT}
 "#
     )
 }
 
-/// A directory that fails on demand.
+/// A directory that fails on demand, and whose accounts tests can edit.
 struct Flaky {
     inner: Arc<StaticDirectory>,
     fail: Arc<AtomicBool>,
+    edits: Edits,
 }
 
 #[async_trait]
@@ -92,7 +106,15 @@ impl Directory for Flaky {
         if self.fail.load(Ordering::SeqCst) {
             return Err(BackendError::unavailable("scripted directory outage"));
         }
-        self.inner.find(q).await
+        let found = self.inner.find(q).await?;
+        let edits = self.edits.lock().expect("edits");
+        Ok(match found {
+            Some(u) => match edits.get(&u.id) {
+                Some(edited) => edited.clone(),
+                None => Some(u),
+            },
+            None => None,
+        })
     }
 }
 
@@ -143,6 +165,10 @@ impl Store for FlakyStore {
         self.check()?;
         self.inner.count(k).await
     }
+    async fn release(&self, k: &str) -> Result<(), BackendError> {
+        self.check()?;
+        self.inner.release(k).await
+    }
 }
 
 pub struct World {
@@ -151,6 +177,8 @@ pub struct World {
     pub engine: Engine,
     pub directory_down: Arc<AtomicBool>,
     pub store_down: Arc<AtomicBool>,
+    pub edits: Edits,
+    pub directory: Arc<StaticDirectory>,
 }
 
 pub fn world(policy: RulePolicy) -> World {
@@ -186,6 +214,7 @@ pub fn world_custom(
     let directory = Arc::new(StaticDirectory::from_text(&directory_text()).expect("directory"));
     let directory_down = Arc::new(AtomicBool::new(false));
     let store_down = Arc::new(AtomicBool::new(false));
+    let edits: Edits = Arc::default();
     let store: Arc<dyn Store> = Arc::new(FlakyStore {
         inner: MemoryStore::new(10_000, clock.clone()),
         fail: store_down.clone(),
@@ -196,6 +225,7 @@ pub fn world_custom(
         .directory(Arc::new(Flaky {
             inner: directory.clone(),
             fail: directory_down.clone(),
+            edits: edits.clone(),
         }))
         .policy(Arc::new(policy))
         .mfa(Arc::new(TotpVerifier::new(
@@ -203,7 +233,7 @@ pub fn world_custom(
             store.clone(),
             clock.clone(),
         )))
-        .passwords(Arc::new(Argon2Verifier::new(directory)))
+        .passwords(Arc::new(Argon2Verifier::new(directory.clone())))
         .store(store, true)
         .clock(clock.clone())
         .entropy(entropy)
@@ -216,6 +246,8 @@ pub fn world_custom(
         engine,
         directory_down,
         store_down,
+        edits,
+        directory,
     }
 }
 
@@ -229,6 +261,27 @@ pub fn request(hint: Option<&str>) -> SignInRequest {
 }
 
 impl World {
+    /// Changes an account as the directory will answer from now on.
+    pub fn edit_user(&self, upn: &str, edit: impl FnOnce(&mut User)) {
+        let mut user = block_on(self.directory.find(&UserQuery::Logins(vec![upn.into()])))
+            .expect("directory")
+            .expect("user");
+        let mut edits = self.edits.lock().expect("edits");
+        if let Some(Some(edited)) = edits.get(&user.id) {
+            user = edited.clone();
+        }
+        edit(&mut user);
+        edits.insert(user.id.clone(), Some(user));
+    }
+
+    /// Deletes an account.
+    pub fn delete_user(&self, id: &str) {
+        self.edits
+            .lock()
+            .expect("edits")
+            .insert(id.to_string(), None);
+    }
+
     pub fn now(&self) -> std::time::SystemTime {
         self.clock.now()
     }
@@ -292,4 +345,24 @@ pub fn fallback_reason(step: &Step) -> Option<Code> {
         } => *reason,
         other => panic!("expected the password form, got {other:?}"),
     }
+}
+
+/// The native clients' audience.
+pub const AUDIENCE: &str = "urn:federation:MicrosoftOnline";
+/// The WS-Trust 1.3 Issue action.
+pub const ISSUE_13: &str = "http://docs.oasis-open.org/ws-sx/ws-trust/200512/RST/Issue";
+
+/// A WS-Trust 1.3 RST as MSAL sends it.
+pub fn rst_13() -> String {
+    format!(
+        r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing"><s:Header><a:Action s:mustUnderstand="1">{ISSUE_13}</a:Action><a:MessageID>urn:uuid:11111111-2222-3333-4444-555555555555</a:MessageID><a:To s:mustUnderstand="1">https://sso.example/winauth/trust/13/windowstransport</a:To></s:Header><s:Body><trust:RequestSecurityToken xmlns:trust="http://docs.oasis-open.org/ws-sx/ws-trust/200512"><wsp:AppliesTo xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy"><a:EndpointReference><a:Address>{AUDIENCE}</a:Address></a:EndpointReference></wsp:AppliesTo><trust:KeyType>http://docs.oasis-open.org/ws-sx/ws-trust/200512/Bearer</trust:KeyType><trust:RequestType>http://docs.oasis-open.org/ws-sx/ws-trust/200512/Issue</trust:RequestType></trust:RequestSecurityToken></s:Body></s:Envelope>"#
+    )
+}
+
+/// MSAL-Python extracts the assertion with a regular expression to keep it
+/// byte-exact; this does the same with string search.
+pub fn extract_assertion(rstr_xml: &str) -> Option<&str> {
+    let start = rstr_xml.find("<saml:Assertion")?;
+    let end = rstr_xml[start..].find("</saml:Assertion>")? + start + "</saml:Assertion>".len();
+    Some(&rstr_xml[start..end])
 }

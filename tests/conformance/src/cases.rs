@@ -343,7 +343,10 @@ cases! { $
         let mut c = Client::new(h);
         let page = hinted(&mut c, "alice");
         seamless(&mut c, &page, &fx.token("alice", 1105));
-        let out = c.get("/logout");
+        let confirm = c.get("/logout");
+        assert!(c.has_cookie("__Host-seamless-session"), "a GET without id_token_hint only asks");
+        assert!(confirm.text().contains("method=\"post\""));
+        let out = c.post("/logout", &[]);
         assert_eq!(out.status, 200);
         assert!(!c.has_cookie("__Host-seamless-session"));
         assert!(c.has_cookie("__Host-seamless-signed-out"));
@@ -466,6 +469,7 @@ cases! { $
             uri: "/api/me".into(),
             headers: vec![("authorization".into(), format!("Bearer {access}"))],
             body: Vec::new(),
+            peer: None,
         });
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(r.json()["sub"], "u-alice");
@@ -489,6 +493,7 @@ cases! { $
             uri: "/maybe".into(),
             headers: vec![("cookie".into(), "__Host-seamless-session=AAAA".into())],
             body: Vec::new(),
+            peer: None,
         });
         assert_eq!(r.text(), ANONYMOUS);
         assert!(r.headers_named("set-cookie").any(|v| v.starts_with("__Host-seamless-session=;") && v.contains("Max-Age=0")));
@@ -503,6 +508,7 @@ cases! { $
             uri: "/me".into(),
             headers: Vec::new(),
             body: Vec::new(),
+            peer: None,
         });
         match outcome {
             Ok(r) => {
@@ -521,6 +527,7 @@ cases! { $
             uri: "/token".into(),
             headers: vec![("content-type".into(), "application/x-www-form-urlencoded".into())],
             body: vec![b'a'; 70 * 1024],
+            peer: None,
         });
         assert_eq!(r.status, 413);
     }
@@ -603,6 +610,71 @@ cases! { $
         assert_eq!(r.status, 400);
         assert!(r.text().contains("<psf:code>90012</psf:code>"));
     }
+
+    /// The socket peer reaches policy: `[policy] intranet` allows Negotiate from
+    /// inside and sends everyone else to the password form (53001).
+    fn peer_address_reaches_policy(fx, h) {
+        let _ = fx;
+        {
+            let mut inside = Client::new(&mut *h).from_peer("10.9.8.7:5000");
+            hinted(&mut inside, "alice");
+        }
+        let mut outside = Client::new(h).from_peer("192.0.2.7:5000");
+        assert_outside(&outside_page(&mut outside, &[]));
+    }
+
+    /// A forwarded header from a peer that is not a trusted proxy is ignored.
+    fn forwarded_header_from_an_untrusted_peer_is_ignored(fx, h) {
+        let _ = fx;
+        let mut c = Client::new(h).from_peer("192.0.2.7:5000");
+        assert_outside(&outside_page(&mut c, &[("x-forwarded-for", "10.1.2.3")]));
+        assert_outside(&outside_page(&mut c, &[("forwarded", "for=10.1.2.3")]));
+        assert_outside(&outside_page(&mut c, &[("x-real-ip", "10.1.2.3")]));
+    }
+
+    /// Behind a trusted proxy the rightmost hop it reports is the client; what
+    /// the client wrote to its left is not believed.
+    fn forwarded_header_from_a_trusted_proxy_is_used(fx, h) {
+        let _ = fx;
+        {
+            let mut c = Client::new(&mut *h).from_peer(TRUSTED_PROXY);
+            let page = c.get_with(
+                &authorize_uri("spa", &[("login_hint", "alice@ad.test")]),
+                &[("x-forwarded-for", "192.0.2.99, 10.1.2.3")],
+            );
+            assert_eq!(page.field("step"), "fallback", "inside, via the proxy");
+        }
+        {
+            let mut c = Client::new(&mut *h).from_peer(TRUSTED_PROXY);
+            let page = c.get_with(
+                &authorize_uri("spa", &[("login_hint", "alice@ad.test")]),
+                &[("forwarded", "for=192.0.2.99, for=\"10.1.2.3:4444\"")],
+            );
+            assert_eq!(page.field("step"), "fallback", "Forwarded too");
+        }
+        let mut c = Client::new(h).from_peer(TRUSTED_PROXY);
+        assert_outside(&outside_page(&mut c, &[("x-forwarded-for", "10.1.2.3, 192.0.2.7")]));
+    }
+}
+
+/// A trusted proxy of the fixture (`[server] trusted_proxies`).
+const TRUSTED_PROXY: &str = "198.51.100.4:443";
+
+fn outside_page(c: &mut Client<'_>, headers: &[(&str, &str)]) -> PlainResponse {
+    c.get_with(
+        &authorize_uri("spa", &[("login_hint", "alice@ad.test")]),
+        headers,
+    )
+}
+
+fn assert_outside(page: &PlainResponse) {
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert_eq!(
+        page.field("step"),
+        "password",
+        "outside the intranet: no Negotiate"
+    );
+    assert!(page.text().contains("(53001)"), "{}", page.text());
 }
 
 /// A WS-Trust 1.3 RST as MSAL sends it.

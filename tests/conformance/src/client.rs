@@ -15,6 +15,23 @@ pub struct PlainRequest {
     pub headers: Vec<(String, String)>,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// The socket peer (`ip:port`) the server accepted the connection from;
+    /// `None`: [`DEFAULT_PEER`].
+    pub peer: Option<String>,
+}
+
+/// The socket peer of requests that name none: inside the fixture's intranet.
+pub const DEFAULT_PEER: &str = "127.0.0.1:40000";
+
+impl PlainRequest {
+    /// The socket peer to use.
+    pub fn peer_addr(&self) -> std::net::SocketAddr {
+        self.peer
+            .as_deref()
+            .unwrap_or(DEFAULT_PEER)
+            .parse()
+            .expect("peer is ip:port")
+    }
 }
 
 /// A response, framework-free.
@@ -83,6 +100,7 @@ impl PlainResponse {
 pub struct Client<'h> {
     harness: &'h mut dyn Harness,
     jar: BTreeMap<String, String>,
+    peer: Option<String>,
 }
 
 impl<'h> Client<'h> {
@@ -91,7 +109,14 @@ impl<'h> Client<'h> {
         Self {
             harness,
             jar: BTreeMap::new(),
+            peer: None,
         }
+    }
+
+    /// Connects from `peer` (`ip:port`) from now on.
+    pub fn from_peer(mut self, peer: &str) -> Self {
+        self.peer = Some(peer.to_string());
+        self
     }
 
     /// Sends a request with the jar's cookies and stores the cookies it sets.
@@ -115,6 +140,7 @@ impl<'h> Client<'h> {
             uri: uri.into(),
             headers: all,
             body: body.to_vec(),
+            peer: self.peer.clone(),
         });
         for set in response.headers_named("set-cookie") {
             let (pair, attrs) = set.split_once(';').unwrap_or((set, ""));
@@ -133,6 +159,13 @@ impl<'h> Client<'h> {
     /// `GET`.
     pub fn get(&mut self, uri: &str) -> PlainResponse {
         self.send("GET", uri, &[("accept", "text/html")], b"")
+    }
+
+    /// `GET` with more headers.
+    pub fn get_with(&mut self, uri: &str, headers: &[(&str, &str)]) -> PlainResponse {
+        let mut all = vec![("accept", "text/html")];
+        all.extend_from_slice(headers);
+        self.send("GET", uri, &all, b"")
     }
 
     /// A same-origin form post, as the sign-in page makes it.

@@ -94,6 +94,17 @@ pub struct Fixture {
     cusec: AtomicU32,
 }
 
+/// The API the app serves: `spa`'s access tokens are for it.
+pub const API: &str = "https://app.example/api";
+
+/// The fixture's web settings: one trusted proxy network.
+fn web() -> WebConfig {
+    let mut web = WebConfig::new(ORIGIN);
+    web.trusted_proxies = vec!["198.51.100.0/24".parse().expect("net")];
+    web.bearer_audiences = vec![API.into()];
+    web
+}
+
 impl Default for Fixture {
     fn default() -> Self {
         Self::new()
@@ -110,14 +121,22 @@ impl Fixture {
         let directory = Arc::new(StaticDirectory::from_text(&directory()).expect("directory"));
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new(100_000, clock.clone()));
         let engine = Engine::builder()
-            .web(WebConfig::new(ORIGIN))
-            .client(Client::public("spa", SPA_CB).with_algorithm(SigningAlgorithm::Es256))
+            .web(web())
+            .client(
+                Client::public("spa", SPA_CB)
+                    .with_algorithm(SigningAlgorithm::Es256)
+                    .with_audience(API),
+            )
             .client(Client::confidential("web", "web-secret", WEB_CB))
             .token_keys(token_keys())
             .keys(Arc::new(MemoryKeyStore::new(kdc.key_ring())))
             .directory(directory.clone())
             .policy(Arc::new(RulePolicy {
                 mfa_groups: vec!["mfa".into()],
+                intranet: vec![
+                    "127.0.0.0/8".parse().expect("net"),
+                    "10.0.0.0/8".parse().expect("net"),
+                ],
                 ..RulePolicy::default()
             }))
             .mfa(Arc::new(TotpVerifier::new(

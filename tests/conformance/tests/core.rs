@@ -7,7 +7,7 @@ use seamless_conformance::{
     ANONYMOUS, HOME, Harness, PlainRequest, PlainResponse, conformance_tests, identity_body,
 };
 use seamless_core::engine::Engine;
-use seamless_core::http::{Caller, Outcome, Response, missing_middleware};
+use seamless_core::http::{Caller, Outcome, PeerAddr, Response, missing_middleware};
 use seamless_core::testkit::sim::block_on;
 
 struct Core {
@@ -21,7 +21,10 @@ fn to_http(request: PlainRequest) -> http::Request<Bytes> {
     for (k, v) in &request.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
-    builder.body(Bytes::from(request.body)).expect("request")
+    let peer = request.peer_addr();
+    let mut request = builder.body(Bytes::from(request.body)).expect("request");
+    request.extensions_mut().insert(PeerAddr(peer.ip()));
+    request
 }
 
 fn plain(response: Response) -> PlainResponse {
@@ -81,7 +84,7 @@ impl Harness for Core {
             };
         }
         let (head, _) = request.into_parts();
-        let seen = self.engine.identify(&head);
+        let seen = block_on(self.engine.identify(&head));
         let caller = Caller::new(self.engine.clone(), seen.identity);
         let mut response = app(&head, Some(&caller));
         for (k, v) in &seen.response_headers {

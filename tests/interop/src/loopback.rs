@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use seamless_core::engine::Engine;
-use seamless_core::http::{ClientAddr, Outcome};
+use seamless_core::http::{Outcome, PeerAddr};
 
 /// A running loopback server; stops when dropped.
 pub struct Loopback {
@@ -65,7 +65,7 @@ pub fn serve(make: impl FnOnce(&str) -> Engine) -> Loopback {
                             Ok(b) => b.to_bytes(),
                             Err(_) => Bytes::from_static(b"\0too large"),
                         };
-                        head.extensions.insert(ClientAddr(peer.ip()));
+                        head.extensions.insert(PeerAddr(peer.ip()));
                         let response =
                             match engine.handle(http::Request::from_parts(head, body)).await {
                                 Outcome::Respond(r) => r,
