@@ -4,7 +4,9 @@ use seamless_core::config::Settings;
 use seamless_core::testkit::sim::block_on;
 
 fn build(text: &str) -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("seamless-attacks-{}", std::process::id()));
+    static RUN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let run = RUN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("seamless-attacks-{}-{run}", std::process::id()));
     let keytab_out = format!("keytab_out = \"{}\"\n", dir.join("dev.keytab").display());
     let text = if text.contains("[dev]\n") {
         text.replace("[dev]\n", &format!("[dev]\n{keytab_out}"))

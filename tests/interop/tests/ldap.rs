@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use seamless_core::backends::{
     Directory, KeytabFileKeyStore, LdapBindVerifier, LdapConfig, LdapDirectory, Password,
-    PasswordVerifier, UserQuery,
+    PasswordVerifier, RulePolicy, UserQuery,
 };
 use seamless_core::engine::{Engine, View};
 use seamless_core::error::BackendErrorKind;
+use seamless_core::error::Code;
 use seamless_core::flow::SignInRequest;
 use seamless_interop::curl_negotiate;
 use seamless_interop::samba::{ADMIN_PASSWORD, SambaDc};
@@ -158,6 +159,7 @@ async fn ldap_directory_and_bind_against_samba_ad_and_a_whole_sign_in() {
         .keys(Arc::new(KeytabFileKeyStore::open(&keytab).expect("keytab")))
         .directory(Arc::new(directory))
         .passwords(Arc::new(passwords))
+        .policy(Arc::new(RulePolicy::default()))
         .build()
         .expect("engine");
     let request = SignInRequest {
@@ -198,6 +200,64 @@ async fn ldap_directory_and_bind_against_samba_ad_and_a_whole_sign_in() {
             &form.flow_id,
             "AD\\alice",
             &Password::new("Al1ce-Passw0rd!"),
+        )
+        .await;
+    assert!(matches!(done.view, View::Completed(_)), "{:?}", done.view);
+
+    // R7: alice's password changes in AD. A ticket from her logon before the
+    // change (her old TGT, still cached) falls back to the password form; a
+    // logon with the new password signs her in seamlessly.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    dc.tool(&[
+        "user",
+        "setpassword",
+        "alice",
+        "--newpassword=Al1ce-Passw0rd-2!",
+    ]);
+    let seamless = |ccache: std::path::PathBuf| {
+        let krb5 = dc.krb5_conf();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                curl_negotiate(&krb5, &ccache, "app.ad.test", |_| (200, None)).0
+            })
+            .await
+            .expect("curl")
+            .expect("token")
+        }
+    };
+    // The cache from alice's logon before the change: a new AP-REQ, old authtime.
+    let stale = seamless(dc.dir().join("alice.cc")).await;
+    let request = SignInRequest {
+        client_id: "app".into(),
+        login_hint: Some("alice@ad.test".into()),
+        ..Default::default()
+    };
+    let step = engine.start(request.clone(), None, false).await;
+    let done = engine
+        .negotiate(
+            step.sealed.as_deref().expect("sealed"),
+            &step.flow_id,
+            Some(stale.as_bytes()),
+        )
+        .await;
+    assert!(
+        matches!(
+            done.view,
+            View::Password {
+                reason: Some(Code::TicketInvalid),
+                ..
+            }
+        ),
+        "a ticket from before the password change: {:?}",
+        done.view
+    );
+    let fresh = seamless(dc.kinit("alice", "Al1ce-Passw0rd-2!", "alice-new.cc")).await;
+    let step = engine.start(request, None, false).await;
+    let done = engine
+        .negotiate(
+            step.sealed.as_deref().expect("sealed"),
+            &step.flow_id,
+            Some(fresh.as_bytes()),
         )
         .await;
     assert!(matches!(done.view, View::Completed(_)), "{:?}", done.view);

@@ -152,6 +152,41 @@ fn two_engines_share_replay_flows_and_limits_and_fail_closed_when_redis_dies() {
             again.view
         );
 
+        // The same header with the realm re-cased (cleartext nothing
+        // authenticates) is the same authenticator: a replay at A and at B.
+        let recased = {
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let mut raw = b64.decode(&t).expect("base64");
+            let at = raw
+                .windows(7)
+                .position(|w| w == b"AD.TEST")
+                .expect("realm in cleartext");
+            raw[at] = b'a';
+            b64.encode(raw)
+        };
+        for engine in [&a, &b] {
+            let step = engine.start(request(), None, false).await;
+            let again = engine
+                .negotiate(
+                    step.sealed.as_deref().expect("s"),
+                    &step.flow_id,
+                    Some(recased.as_bytes()),
+                )
+                .await;
+            assert!(
+                matches!(
+                    again.view,
+                    View::Password {
+                        reason: Some(Code::TicketInvalid),
+                        ..
+                    }
+                ),
+                "{:?}",
+                again.view
+            );
+        }
+
         // A flow started at A finishes at B (no sticky sessions).
         let step = a.start(request(), None, false).await;
         let done = b
@@ -299,5 +334,95 @@ fn concurrent_inserts_have_exactly_one_winner() {
             )
             .contains("hunter2")
         );
+    });
+}
+
+/// Counts checks and holds each long enough for the others to start.
+struct Slow(Arc<std::sync::atomic::AtomicUsize>);
+
+#[async_trait::async_trait]
+impl seamless_core::backends::PasswordVerifier for Slow {
+    async fn verify(
+        &self,
+        _: Option<&seamless_core::backends::User>,
+        _: &Password,
+    ) -> Result<bool, seamless_core::error::BackendError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Ok(false)
+    }
+}
+
+#[test]
+fn concurrent_wrong_passwords_on_two_instances_get_at_most_the_limit_of_checks() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let rt = runtime();
+    rt.block_on(async {
+        let kdc = TestKdc::new("AD.TEST", "HTTP/app.ad.test", Etype::Aes256CtsHmacSha196);
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut engines = Vec::new();
+        for _ in 0..2 {
+            let directory = Arc::new(
+                StaticDirectory::from_text(&format!(
+                    "[[users]]\nid = \"u-alice\"\nupn = \"alice@ad.test\"\nsid = \"{DOMAIN}-1105\"\n"
+                ))
+                .expect("directory"),
+            );
+            let mut settings = EngineConfig::default();
+            settings.limits.password_per_user = 3;
+            engines.push(
+                Engine::builder()
+                    .config(settings)
+                    .keys(Arc::new(MemoryKeyStore::new(kdc.key_ring())))
+                    .directory(directory)
+                    .passwords(Arc::new(Slow(calls.clone())))
+                    .store(
+                        Arc::new(RedisStore::connect(&config(&server)).await.expect("redis")),
+                        true,
+                    )
+                    .sealing_keys(vec![SealingKey::new(1, [5; 32])])
+                    .build()
+                    .expect("engine"),
+            );
+        }
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let engine = engines[i % 2].clone();
+            tasks.push(tokio::spawn(async move {
+                let step = engine.start(request(), None, false).await;
+                let form = engine
+                    .give_up(step.sealed.as_deref().expect("s"), &step.flow_id)
+                    .await;
+                engine
+                    .submit_password(
+                        form.sealed.as_deref().expect("s"),
+                        &form.flow_id,
+                        "alice@ad.test",
+                        &Password::new("guess"),
+                    )
+                    .await
+                    .view
+            }));
+        }
+        let mut limited = 0;
+        for t in tasks {
+            if matches!(
+                t.await.expect("task"),
+                View::Password {
+                    error: Some(Code::RateLimited),
+                    ..
+                }
+            ) {
+                limited += 1;
+            }
+        }
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::SeqCst),
+            3,
+            "the limit, across both instances"
+        );
+        assert_eq!(limited, 13);
     });
 }
