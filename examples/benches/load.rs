@@ -269,7 +269,7 @@ fn main() {
         std::fs::write(
             &path,
             format!(
-                "[server]\ninsecure_cookies = true\n[kerberos]\nkeytab = {keytab_path:?}\n[store]\nurl = {store:?}\n\
+                "[server]\ninsecure_cookies = true\n[dev]\nenabled = true\n[kerberos]\nkeytab = {keytab_path:?}\n[store]\nurl = {store:?}\n\
                  [sealing]\nkey_file = {:?}\n[tokens]\nkey_file = {:?}\n[[clients]]\nid = {DEV_CLIENT_ID:?}\n\
                  secret = \"load\"\nredirect_uris = [{DEV_CLIENT_REDIRECT:?}]\nalgorithm = \"ES256\"\n",
                 dir.path().join("sealing.keys"),

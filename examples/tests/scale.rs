@@ -71,9 +71,10 @@ fn cluster(redis: &RedisServer) -> Cluster {
     std::fs::write(
         &config,
         format!(
-            "[server]\ninsecure_cookies = true\n[kerberos]\nkeytab = {:?}\n[store]\nurl = {:?}\n\
-             [sealing]\nkey_file = {:?}\n[tokens]\nkey_file = {:?}\n[[clients]]\nid = {DEV_CLIENT_ID:?}\n\
-             redirect_uris = [{DEV_CLIENT_REDIRECT:?}]\nalgorithm = \"ES256\"\n",
+            "[server]\ninsecure_cookies = true\n[dev]\nenabled = true\n[kerberos]\nkeytab = {:?}\n\
+             [store]\nurl = {:?}\n[sealing]\nkey_file = {:?}\n[tokens]\nkey_file = {:?}\n\
+             [[clients]]\nid = {DEV_CLIENT_ID:?}\nredirect_uris = [{DEV_CLIENT_REDIRECT:?}]\n\
+             algorithm = \"ES256\"\naudience = \"http://localhost:8080/api\"\n",
             keytab_path,
             redis.url(),
             dir.path().join("sealing.keys"),

@@ -6,6 +6,8 @@
 //! Run with `--features aws-lc` to measure the aws-lc-rs backend instead of the
 //! default RustCrypto one.
 
+mod support;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -24,6 +26,7 @@ use seamless_core::http::{Client, Outcome, Response, WebConfig};
 use seamless_core::testkit::sim::block_on;
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
 use seamless_core::token::SigningAlgorithm;
+use support::field;
 
 const CB: &str = "https://app.example/cb";
 
@@ -100,13 +103,6 @@ fn cookie(r: &Response) -> String {
         .next()
         .expect("pair")
         .to_string()
-}
-
-fn field(r: &Response, name: &str) -> String {
-    let html = std::str::from_utf8(r.body()).expect("utf-8");
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).expect("field") + marker.len();
-    html[start..start + html[start..].find('"').expect("end")].to_string()
 }
 
 fn authorize(alg: &str) -> String {

@@ -609,10 +609,7 @@ fn middleware_mode_guards_the_application() {
     let page = b.get("/signin?return=%2Fapp%2Fpage%3Fx%3D1&login_hint=alice%40ad.test");
     let done = seamless(&mut b, &page, &w.token("alice", 1105));
     assert_eq!(header(&done, "location"), Some("/app/page?x=1"));
-    let cookie = format!(
-        "__Host-seamless-session={}",
-        b.jar["__Host-seamless-session"]
-    );
+    let cookie = b.session_cookie();
     let who = block_on(w.engine.authenticate(&head(&[("cookie", &cookie)]))).expect("signed in");
     assert_eq!(who.claims.sub, "u-alice");
     assert_eq!(who.claims.amr, vec!["kerberos"]);
@@ -627,10 +624,7 @@ fn middleware_mode_guards_the_application() {
     spec.end_time = T0 + 3600;
     let token = w.kdc.mint(&spec).expect("mint").token;
     seamless(&mut short, &page, &token);
-    let cookie_short = format!(
-        "__Host-seamless-session={}",
-        short.jar["__Host-seamless-session"]
-    );
+    let cookie_short = short.session_cookie();
     let who_short =
         block_on(w.engine.authenticate(&head(&[("cookie", &cookie_short)]))).expect("signed in");
     assert_eq!(who_short.expires_at, T0 + 3600);

@@ -196,71 +196,71 @@ impl Engine {
             Ok(p) => p,
             Err(e) => return grant_error(e),
         };
-        let user = match &peeked {
-            Some(grant) => match self.recheck(&grant.completion, &client.id, addr).await {
+        // The account first, before the token is used up: an outage then costs
+        // the client nothing. Unknown or reused tokens: redeeming finds out which.
+        let checked = match &peeked {
+            Some(grant) => match self.refresh_recheck(grant, client, addr).await {
                 Ok(user) => Some(user),
-                Err(Code::DirectoryUnavailable) => {
-                    return oauth_error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "temporarily_unavailable",
-                        "the directory is unavailable",
-                    );
-                }
-                Err(code) => {
-                    let revoked = self.grants().revoke(&grant.family).await;
-                    if code.ends_sessions() {
-                        self.end_sessions_of(&grant.completion.user.id).await;
-                    }
-                    tracing::info!(
-                        target: "seamless::token",
-                        code = code.number(),
-                        user = %grant.completion.user.id,
-                        "refresh refused; family revoked"
-                    );
-                    return match revoked {
-                        Ok(()) => oauth_error(
-                            StatusCode::BAD_REQUEST,
-                            "invalid_grant",
-                            "the account may no longer sign in",
-                        ),
-                        Err(e) => grant_error(e),
-                    };
-                }
+                Err(response) => return *response,
             },
-            // Unknown or reused: redeeming finds out which (and revokes on reuse).
             None => None,
         };
         let mut grant = match self.grants().redeem_refresh(token, &client.id).await {
             Ok(g) => g,
             Err(e) => return grant_error(e),
         };
-        match user {
-            Some(user) if user.id == grant.completion.user.id => grant.completion.user = user,
+        grant.completion.user = match checked {
+            Some(user) if user.id == grant.completion.user.id => user,
             // The token appeared between the look and the redemption: check it now.
-            _ => match self.recheck(&grant.completion, &client.id, addr).await {
-                Ok(user) => grant.completion.user = user,
-                Err(code) => {
-                    let _ = self.grants().revoke(&grant.family).await;
-                    return if code == Code::DirectoryUnavailable {
-                        oauth_error(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "temporarily_unavailable",
-                            "the directory is unavailable",
-                        )
-                    } else {
-                        oauth_error(
-                            StatusCode::BAD_REQUEST,
-                            "invalid_grant",
-                            "the account may no longer sign in",
-                        )
-                    };
-                }
+            _ => match self.refresh_recheck(&grant, client, addr).await {
+                Ok(user) => user,
+                Err(response) => return *response,
             },
-        }
+        };
         match self.grants().issue_refresh(&grant).await {
             Ok(next) => self.tokens_json(client, &grant, next, false),
             Err(e) => grant_error(e),
         }
+    }
+
+    /// The account behind a refresh, looked up again, or the answer that refuses
+    /// it: a refused account ends the family and the account's sessions; a
+    /// directory outage answers 503 and ends nothing.
+    async fn refresh_recheck(
+        &self,
+        grant: &Grant,
+        client: &Client,
+        addr: Option<std::net::IpAddr>,
+    ) -> Result<crate::backends::User, Box<Response>> {
+        let code = match self.recheck(&grant.completion, &client.id, addr).await {
+            Ok(user) => return Ok(user),
+            Err(Code::DirectoryUnavailable) => {
+                return Err(Box::new(oauth_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the directory is unavailable",
+                )));
+            }
+            Err(code) => code,
+        };
+        let revoked = self.grants().revoke(&grant.family).await;
+        if code.ends_sessions() {
+            self.end_sessions_of(&grant.completion.user.id).await;
+        }
+        tracing::info!(
+            target: "seamless::token",
+            code = code.number(),
+            user = %grant.completion.user.id,
+            "refresh refused; family revoked"
+        );
+        Err(Box::new(match revoked {
+            Ok(()) => oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "the account may no longer sign in",
+            ),
+            Err(e) => grant_error(e),
+        }))
     }
 
     /// The SAML bearer grant: the assertion from our RSTR, redeemed once. Only the

@@ -346,18 +346,22 @@ impl TokenIssuer {
         Ok((token, claims))
     }
 
-    /// Verifies an ID token we issued, as an `id_token_hint` (OIDC RP-Initiated
-    /// Logout §2): our key and its algorithm, our issuer, `typ` JWT; expiry is
-    /// not checked (a hint may have expired). The claims say which client (`aud`)
-    /// and which user (`sub`) it was for.
-    pub fn verify_id_token_hint(&self, token: &str) -> Result<IdClaims, TokenError> {
+    /// Decodes a token of ours of type `typ`: known `kid`, that key's algorithm
+    /// only, our issuer, and the audience `audiences` (`None`: any). Times are
+    /// the caller's to check, against the engine's clock.
+    fn decode<C: for<'de> Deserialize<'de>>(
+        &self,
+        token: &str,
+        typ: &str,
+        audiences: Option<&[&str]>,
+    ) -> Result<C, TokenError> {
         if token.len() > 16 * 1024 {
             return Err(TokenError::Invalid("too long"));
         }
         let header =
             jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid("header"))?;
-        if header.typ.as_deref() != Some("JWT") {
-            return Err(TokenError::Invalid("not an ID token"));
+        if header.typ.as_deref() != Some(typ) {
+            return Err(TokenError::Invalid("wrong token type"));
         }
         let keys = self.keys();
         let key = header
@@ -371,12 +375,23 @@ impl TokenIssuer {
         let mut validation = Validation::new(key.algorithm().jwt());
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        validation.validate_aud = false;
         validation.required_spec_claims.clear();
         validation.set_issuer(&[&self.settings.issuer]);
-        jsonwebtoken::decode::<IdClaims>(token, key.decoding(), &validation)
+        match audiences {
+            Some(audiences) => validation.set_audience(audiences),
+            None => validation.validate_aud = false,
+        }
+        jsonwebtoken::decode::<C>(token, key.decoding(), &validation)
             .map(|d| d.claims)
             .map_err(|_| TokenError::Invalid("signature or claims"))
+    }
+
+    /// Verifies an ID token we issued, as an `id_token_hint` (OIDC RP-Initiated
+    /// Logout §2): our key and its algorithm, our issuer, `typ` JWT; expiry is
+    /// not checked (a hint may have expired). The claims say which client (`aud`)
+    /// and which user (`sub`) it was for.
+    pub fn verify_id_token_hint(&self, token: &str) -> Result<IdClaims, TokenError> {
+        self.decode(token, "JWT", None)
     }
 
     /// Verifies an access token of ours for [`TokenIssuer::api_audience`]: see
@@ -397,41 +412,16 @@ impl TokenIssuer {
         if audiences.is_empty() {
             return Err(TokenError::Invalid("no audience is accepted here"));
         }
-        if token.len() > 16 * 1024 {
-            return Err(TokenError::Invalid("too long"));
-        }
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid("header"))?;
-        if header.typ.as_deref() != Some("at+jwt") {
-            return Err(TokenError::Invalid("not an access token"));
-        }
-        let keys = self.keys();
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| keys.by_kid(kid))
-            .ok_or(TokenError::Invalid("unknown key"))?;
-        if header.alg != key.algorithm().jwt() {
-            return Err(TokenError::Invalid("algorithm"));
-        }
-        let mut validation = Validation::new(key.algorithm().jwt());
-        // Time is checked below against the engine's clock, not the system's.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.required_spec_claims.clear();
-        validation.set_issuer(&[&self.settings.issuer]);
-        validation.set_audience(audiences);
-        let data = jsonwebtoken::decode::<AccessClaims>(token, key.decoding(), &validation)
-            .map_err(|_| TokenError::Invalid("signature or claims"))?;
-        if data.claims.exp <= now {
+        let claims: AccessClaims = self.decode(token, "at+jwt", Some(audiences))?;
+        if claims.exp <= now {
             return Err(TokenError::Invalid("expired"));
         }
-        if data.claims.iat > now + 300 {
+        if claims.iat > now + 300 {
             return Err(TokenError::Invalid("issued in the future"));
         }
-        if data.claims.nbf.is_some_and(|nbf| nbf > now) {
+        if claims.nbf.is_some_and(|nbf| nbf > now) {
             return Err(TokenError::Invalid("not yet valid"));
         }
-        Ok(data.claims)
+        Ok(claims)
     }
 }

@@ -10,4 +10,5 @@ mod limits;
 mod policy;
 mod refresh;
 mod replay;
+mod settings;
 mod tokens;

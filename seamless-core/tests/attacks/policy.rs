@@ -123,14 +123,7 @@ fn a_native_assertion_is_decided_for_the_client_that_redeems_it() {
             ("scope", "openid"),
         ];
         pairs.extend_from_slice(client);
-        b.send(
-            Method::POST,
-            "/token",
-            &[("content-type", "application/x-www-form-urlencoded")],
-            &form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(pairs)
-                .finish(),
-        )
+        token_request(b, &pairs)
     };
     let a = assertion(&mut b);
     let web = grant(

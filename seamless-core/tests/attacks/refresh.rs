@@ -1,7 +1,7 @@
 //! Refresh tokens and sessions end with the account, and have lifetimes that
 //! no amount of refreshing or silent sign-in extends.
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use seamless_core::backends::RulePolicy;
 use seamless_core::clock::Clock;
 use seamless_core::http::Response;
@@ -24,17 +24,13 @@ fn signed_in(w: &World, b: &mut Browser<'_>) -> serde_json::Value {
 }
 
 fn refresh(b: &mut Browser<'_>, token: &str) -> Response {
-    b.send(
-        Method::POST,
-        "/token",
-        &[("content-type", "application/x-www-form-urlencoded")],
-        &form_urlencoded::Serializer::new(String::new())
-            .extend_pairs([
-                ("grant_type", "refresh_token"),
-                ("refresh_token", token),
-                ("client_id", "spa"),
-            ])
-            .finish(),
+    token_request(
+        b,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("client_id", "spa"),
+        ],
     )
 }
 

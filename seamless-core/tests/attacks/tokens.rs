@@ -104,23 +104,17 @@ fn tokens_for(w: &World, client: &str) -> serde_json::Value {
         return json(&redeem(&mut b, &location));
     }
     let code = query_of(&location)["code"].clone();
-    json(
-        &b.send(
-            http::Method::POST,
-            "/token",
-            &[("content-type", "application/x-www-form-urlencoded")],
-            &form_urlencoded::Serializer::new(String::new())
-                .extend_pairs([
-                    ("grant_type", "authorization_code"),
-                    ("code", code.as_str()),
-                    ("redirect_uri", WEB_CB),
-                    ("client_id", "web"),
-                    ("client_secret", "s3cret"),
-                    ("code_verifier", VERIFIER),
-                ])
-                .finish(),
-        ),
-    )
+    json(&token_request(
+        &mut b,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", WEB_CB),
+            ("client_id", "web"),
+            ("client_secret", "s3cret"),
+            ("code_verifier", VERIFIER),
+        ],
+    ))
 }
 
 #[test]
@@ -182,13 +176,6 @@ fn retiring_the_oldest_sealing_key_keeps_what_the_others_sealed() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn session_cookie(b: &Browser<'_>) -> String {
-    format!(
-        "__Host-seamless-session={}",
-        b.jar["__Host-seamless-session"]
-    )
-}
-
 fn cookie_head(cookie: &str) -> http::request::Parts {
     http::Request::builder()
         .uri("/me")
@@ -217,7 +204,7 @@ fn opens(w: &World, cookie: &str) -> bool {
 fn a_captured_session_cookie_is_dead_after_sign_out() {
     let w = http_world(RulePolicy::default());
     let mut b = signed_in_browser(&w);
-    let captured = session_cookie(&b);
+    let captured = b.session_cookie();
     assert!(opens(&w, &captured));
     let out = b.post("/logout", &[]);
     assert_eq!(out.status(), StatusCode::OK, "{}", text(&out));
@@ -234,7 +221,7 @@ fn a_captured_session_cookie_is_dead_after_sign_out() {
 fn a_refused_account_ends_its_sessions() {
     let w = http_world(RulePolicy::default());
     let b = signed_in_browser(&w);
-    let captured = session_cookie(&b);
+    let captured = b.session_cookie();
     let mut other = Browser::new(&w);
     let page = other.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
     let done = seamless(&mut other, &page, &w.token("alice", 1105));
@@ -244,20 +231,16 @@ fn a_refused_account_ends_its_sessions() {
     ));
     w.edit_user("alice@ad.test", |u| u.enabled = false);
     // The refresh finds the account disabled: its family and its sessions end.
-    let refused = other.send(
-        http::Method::POST,
-        "/token",
-        &[("content-type", "application/x-www-form-urlencoded")],
-        &form_urlencoded::Serializer::new(String::new())
-            .extend_pairs([
-                ("grant_type", "refresh_token"),
-                (
-                    "refresh_token",
-                    tokens["refresh_token"].as_str().expect("rt"),
-                ),
-                ("client_id", "spa"),
-            ])
-            .finish(),
+    let refused = token_request(
+        &mut other,
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                tokens["refresh_token"].as_str().expect("rt"),
+            ),
+            ("client_id", "spa"),
+        ],
     );
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     w.clock.advance(seamless_core::http::REVOCATION_CACHE * 2);
@@ -282,7 +265,7 @@ fn a_cross_site_logout_signs_nobody_out() {
         !b.has_cookie("__Host-seamless-signed-out"),
         "no suppression marker"
     );
-    assert!(opens(&w, &session_cookie(&b)));
+    assert!(opens(&w, &b.session_cookie()));
     // A cross-site form post is refused too.
     let r = b.send(
         http::Method::POST,

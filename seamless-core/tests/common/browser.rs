@@ -134,6 +134,14 @@ impl<'w> Browser<'w> {
         self.send(Method::GET, "/winauth/sso", &headers, "")
     }
 
+    /// The session cookie as a `Cookie` header value.
+    pub fn session_cookie(&self) -> String {
+        format!(
+            "__Host-seamless-session={}",
+            self.jar["__Host-seamless-session"]
+        )
+    }
+
     pub fn has_cookie(&self, name: &str) -> bool {
         self.jar.contains_key(name)
     }
@@ -218,18 +226,26 @@ pub fn seamless(b: &mut Browser<'_>, page: &Response, token: &str) -> Response {
 
 pub fn redeem(b: &mut Browser<'_>, location: &str) -> Response {
     let q = query_of(location);
+    token_request(
+        b,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", q["code"].as_str()),
+            ("redirect_uri", SPA_CB),
+            ("client_id", "spa"),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+}
+
+/// A form post to the token endpoint.
+pub fn token_request(b: &mut Browser<'_>, pairs: &[(&str, &str)]) -> Response {
     b.send(
         Method::POST,
         "/token",
         &[("content-type", "application/x-www-form-urlencoded")],
         &form_urlencoded::Serializer::new(String::new())
-            .extend_pairs([
-                ("grant_type", "authorization_code"),
-                ("code", q["code"].as_str()),
-                ("redirect_uri", SPA_CB),
-                ("client_id", "spa"),
-                ("code_verifier", VERIFIER),
-            ])
+            .extend_pairs(pairs)
             .finish(),
     )
 }

@@ -145,16 +145,11 @@ async fn ldap_directory_and_bind_against_samba_ad_and_a_whole_sign_in() {
         "--newpassword=Svc-Passw0rd-2!",
     ]);
     let keytab = dc.export_keytab("HTTP/app.ad.test", "http.keytab");
-    let token = {
-        let ccache = dc.kinit("alice", "Al1ce-Passw0rd!", "alice.cc");
-        let krb5 = dc.krb5_conf();
-        tokio::task::spawn_blocking(move || {
-            curl_negotiate(&krb5, &ccache, "app.ad.test", |_| (200, None)).0
-        })
-        .await
-        .expect("curl")
-        .expect("token")
-    };
+    let token = negotiate_token(
+        dc.krb5_conf(),
+        dc.kinit("alice", "Al1ce-Passw0rd!", "alice.cc"),
+    )
+    .await;
     let engine = Engine::builder()
         .keys(Arc::new(KeytabFileKeyStore::open(&keytab).expect("keytab")))
         .directory(Arc::new(directory))
@@ -162,20 +157,7 @@ async fn ldap_directory_and_bind_against_samba_ad_and_a_whole_sign_in() {
         .policy(Arc::new(RulePolicy::default()))
         .build()
         .expect("engine");
-    let request = SignInRequest {
-        client_id: "app".into(),
-        login_hint: Some("alice@ad.test".into()),
-        ..Default::default()
-    };
-    let step = engine.start(request.clone(), None, false).await;
-    let done = engine
-        .negotiate(
-            step.sealed.as_deref().expect("sealed"),
-            &step.flow_id,
-            Some(token.as_bytes()),
-        )
-        .await;
-    match &done.view {
+    match &sign_in(&engine, &token).await {
         View::Completed(c) => {
             assert_eq!(c.user.id, guid);
             assert_eq!(
@@ -190,7 +172,7 @@ async fn ldap_directory_and_bind_against_samba_ad_and_a_whole_sign_in() {
         other => panic!("expected a seamless sign-in, got {other:?}"),
     }
     // And the password fallback, checked by AD itself.
-    let step = engine.start(request, None, false).await;
+    let step = engine.start(hinted(), None, false).await;
     let form = engine
         .give_up(step.sealed.as_deref().expect("sealed"), &step.flow_id)
         .await;
@@ -214,51 +196,55 @@ async fn ldap_directory_and_bind_against_samba_ad_and_a_whole_sign_in() {
         "alice",
         "--newpassword=Al1ce-Passw0rd-2!",
     ]);
-    let seamless = |ccache: std::path::PathBuf| {
-        let krb5 = dc.krb5_conf();
-        async move {
-            tokio::task::spawn_blocking(move || {
-                curl_negotiate(&krb5, &ccache, "app.ad.test", |_| (200, None)).0
-            })
-            .await
-            .expect("curl")
-            .expect("token")
-        }
-    };
     // The cache from alice's logon before the change: a new AP-REQ, old authtime.
-    let stale = seamless(dc.dir().join("alice.cc")).await;
-    let request = SignInRequest {
-        client_id: "app".into(),
-        login_hint: Some("alice@ad.test".into()),
-        ..Default::default()
-    };
-    let step = engine.start(request.clone(), None, false).await;
-    let done = engine
-        .negotiate(
-            step.sealed.as_deref().expect("sealed"),
-            &step.flow_id,
-            Some(stale.as_bytes()),
-        )
-        .await;
+    let stale = negotiate_token(dc.krb5_conf(), dc.dir().join("alice.cc")).await;
+    let view = sign_in(&engine, &stale).await;
     assert!(
         matches!(
-            done.view,
+            view,
             View::Password {
                 reason: Some(Code::TicketInvalid),
                 ..
             }
         ),
-        "a ticket from before the password change: {:?}",
-        done.view
+        "a ticket from before the password change: {view:?}"
     );
-    let fresh = seamless(dc.kinit("alice", "Al1ce-Passw0rd-2!", "alice-new.cc")).await;
-    let step = engine.start(request, None, false).await;
-    let done = engine
+    let fresh = negotiate_token(
+        dc.krb5_conf(),
+        dc.kinit("alice", "Al1ce-Passw0rd-2!", "alice-new.cc"),
+    )
+    .await;
+    let view = sign_in(&engine, &fresh).await;
+    assert!(matches!(view, View::Completed(_)), "{view:?}");
+}
+
+/// A `Negotiate` token from MIT's GSSAPI (curl) with the tickets in `ccache`.
+async fn negotiate_token(krb5: std::path::PathBuf, ccache: std::path::PathBuf) -> String {
+    tokio::task::spawn_blocking(move || {
+        curl_negotiate(&krb5, &ccache, "app.ad.test", |_| (200, None)).0
+    })
+    .await
+    .expect("curl")
+    .expect("token")
+}
+
+/// A hinted sign-in as alice answered with `token`: where it ends.
+async fn sign_in(engine: &Engine, token: &str) -> View {
+    let step = engine.start(hinted(), None, false).await;
+    engine
         .negotiate(
             step.sealed.as_deref().expect("sealed"),
             &step.flow_id,
-            Some(fresh.as_bytes()),
+            Some(token.as_bytes()),
         )
-        .await;
-    assert!(matches!(done.view, View::Completed(_)), "{:?}", done.view);
+        .await
+        .view
+}
+
+fn hinted() -> SignInRequest {
+    SignInRequest {
+        client_id: "app".into(),
+        login_hint: Some("alice@ad.test".into()),
+        ..Default::default()
+    }
 }

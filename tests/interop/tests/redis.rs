@@ -89,6 +89,19 @@ fn request() -> SignInRequest {
     }
 }
 
+/// A hinted sign-in at `engine` answered with the Negotiate `token`: where it ends.
+async fn sign_in(engine: &Engine, token: &str) -> View {
+    let step = engine.start(request(), None, false).await;
+    engine
+        .negotiate(
+            step.sealed.as_deref().expect("s"),
+            &step.flow_id,
+            Some(token.as_bytes()),
+        )
+        .await
+        .view
+}
+
 #[test]
 fn two_engines_share_replay_flows_and_limits_and_fail_closed_when_redis_dies() {
     let Some(mut server) = RedisServer::start() else {
@@ -121,39 +134,11 @@ fn two_engines_share_replay_flows_and_limits_and_fail_closed_when_redis_dies() {
         )
         .await;
 
-        // A ticket used at A is a replay at B.
+        // A ticket used at A is a replay at B; the same header with the realm
+        // re-cased (cleartext nothing authenticates) is the same authenticator:
+        // a replay at A and at B too.
         let t = token(&kdc);
-        let step = a.start(request(), None, false).await;
-        let done = a
-            .negotiate(
-                step.sealed.as_deref().expect("s"),
-                &step.flow_id,
-                Some(t.as_bytes()),
-            )
-            .await;
-        assert!(matches!(done.view, View::Completed(_)), "{:?}", done.view);
-        let step = b.start(request(), None, false).await;
-        let again = b
-            .negotiate(
-                step.sealed.as_deref().expect("s"),
-                &step.flow_id,
-                Some(t.as_bytes()),
-            )
-            .await;
-        assert!(
-            matches!(
-                again.view,
-                View::Password {
-                    reason: Some(Code::TicketInvalid),
-                    ..
-                }
-            ),
-            "{:?}",
-            again.view
-        );
-
-        // The same header with the realm re-cased (cleartext nothing
-        // authenticates) is the same authenticator: a replay at A and at B.
+        assert!(matches!(sign_in(&a, &t).await, View::Completed(_)));
         let recased = {
             use base64::Engine as _;
             let b64 = base64::engine::general_purpose::STANDARD;
@@ -165,25 +150,17 @@ fn two_engines_share_replay_flows_and_limits_and_fail_closed_when_redis_dies() {
             raw[at] = b'a';
             b64.encode(raw)
         };
-        for engine in [&a, &b] {
-            let step = engine.start(request(), None, false).await;
-            let again = engine
-                .negotiate(
-                    step.sealed.as_deref().expect("s"),
-                    &step.flow_id,
-                    Some(recased.as_bytes()),
-                )
-                .await;
+        for (engine, presented) in [(&b, &t), (&a, &recased), (&b, &recased)] {
+            let view = sign_in(engine, presented).await;
             assert!(
                 matches!(
-                    again.view,
+                    view,
                     View::Password {
                         reason: Some(Code::TicketInvalid),
                         ..
                     }
                 ),
-                "{:?}",
-                again.view
+                "{view:?}"
             );
         }
 
