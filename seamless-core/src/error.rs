@@ -117,8 +117,9 @@ impl Code {
         }
     }
 
-    /// Whether this refusal of a known account ends the sessions it has (the
-    /// account is disabled, locked, expired, gone, or denied by policy).
+    /// Whether this refusal of a known account ends the sessions it has: the
+    /// account itself is disabled, locked, expired or gone. A policy denial is
+    /// not: it may concern one application only, and the others' sessions stand.
     pub fn ends_sessions(self) -> bool {
         matches!(
             self,
@@ -126,7 +127,6 @@ impl Code {
                 | Code::AccountLocked
                 | Code::AccountExpired
                 | Code::UserNotFoundBySid
-                | Code::PolicyDenied
         )
     }
 

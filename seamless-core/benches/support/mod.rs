@@ -3,7 +3,7 @@
 use seamless_core::http::Response;
 
 /// A hidden field's value in a page.
-pub fn field(r: &Response, name: &str) -> String {
+pub(crate) fn field(r: &Response, name: &str) -> String {
     let html = std::str::from_utf8(r.body()).expect("utf-8");
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker).expect("field") + marker.len();

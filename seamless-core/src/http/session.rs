@@ -21,7 +21,10 @@ const SESSION_CACHE: usize = 64;
 
 struct CachedSession {
     engine: u64,
-    digest: [u8; 32],
+    /// A keyed hash of the cookie: finds the candidate without comparing the
+    /// secret itself against a guess.
+    hash: u64,
+    sealed: Box<str>,
     identity: Arc<Identity>,
     session: SessionRef,
 }
@@ -50,6 +53,9 @@ fn session_id(user_id: &str, auth_time: i64) -> String {
 struct SessionCache {
     entries: Vec<CachedSession>,
     next: usize,
+    /// SipHash with keys random per thread: an attacker can neither choose
+    /// collisions nor learn anything from how a lookup ends.
+    keys: std::collections::hash_map::RandomState,
 }
 
 thread_local! {
@@ -173,20 +179,25 @@ impl Engine {
 
     /// The session cookie's identity, through a small per-thread cache of opened
     /// cookies: the same sealed bytes always open to the same session, so only
-    /// its expiry is checked again. Keyed by engine and by a digest of the
-    /// cookie (no early-exit comparison of the secret itself), bounded.
+    /// its expiry is checked again. Keyed by engine and by a keyed hash of the
+    /// cookie (SipHash, keys random per thread), so no comparison of the secret
+    /// itself runs against a guess; bounded.
     fn session_identity(&self, head: &Parts) -> Option<(Arc<Identity>, SessionRef)> {
         let sealed = cookies::get(self.web(), &head.headers, cookies::SESSION)?;
         let now = self.now();
         let instance = self.instance();
-        let digest: [u8; 32] = sha2::Sha256::digest(sealed.as_bytes()).into();
-        let hit = SESSIONS.with(|cache| {
-            cache
-                .borrow()
+        let (hash, hit) = SESSIONS.with(|cache| {
+            let cache = cache.borrow();
+            let hash = std::hash::BuildHasher::hash_one(&cache.keys, sealed);
+            let hit = cache
                 .entries
                 .iter()
-                .find(|e| e.engine == instance && e.digest == digest)
-                .map(|e| (e.identity.clone(), e.session.clone()))
+                // Only a cookie whose keyed hash matches is compared at all, and
+                // without the keys nobody can make one match but the cookie
+                // itself: the comparison's timing tells an attacker nothing.
+                .find(|e| e.engine == instance && e.hash == hash && *e.sealed == *sealed)
+                .map(|e| (e.identity.clone(), e.session.clone()));
+            (hash, hit)
         });
         if let Some((identity, session)) = hit {
             return (now <= identity.expires_at).then_some((identity, session));
@@ -209,7 +220,8 @@ impl Engine {
             let mut cache = cache.borrow_mut();
             let entry = CachedSession {
                 engine: instance,
-                digest,
+                hash,
+                sealed: sealed.into(),
                 identity: identity.clone(),
                 session: reference.clone(),
             };
@@ -320,6 +332,10 @@ impl Engine {
         flow_id: String,
         request: SignInRequest,
     ) -> Option<Completion> {
+        let (_, live) = self.session_identity(head)?;
+        if !self.session_live(&live).await {
+            return None;
+        }
         let session = self.open_session(head)?;
         let deadline = session
             .user

@@ -92,6 +92,10 @@ fn silent_sign_in_from_a_session_is_decided_for_the_new_client() {
     let q = query_of(header(&web, "location").expect("location"));
     assert!(!q.contains_key("code"), "{q:?}");
     assert_eq!(q.get("error").map(String::as_str), Some("login_required"));
+    // A denial for one client does not end the session the others use.
+    w.clock.advance(seamless_core::http::REVOCATION_CACHE * 2);
+    let spa = b.get(&authorize_uri("spa", &[("prompt", "none")]));
+    assert!(query_of(header(&spa, "location").expect("location")).contains_key("code"));
 }
 
 #[test]

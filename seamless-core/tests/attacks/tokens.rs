@@ -215,6 +215,17 @@ fn a_captured_session_cookie_is_dead_after_sign_out() {
     // Past the cache window too (what another instance would see).
     w.clock.advance(seamless_core::http::REVOCATION_CACHE * 2);
     assert!(!opens(&w, &captured));
+    // Nor does it sign in silently to an OIDC client.
+    let mut thief = Browser::new(&w);
+    let (name, value) = captured.split_once('=').expect("cookie");
+    thief.jar.insert(name.to_string(), value.to_string());
+    let r = thief.get(&authorize_uri("spa", &[("prompt", "none")]));
+    let q = query_of(header(&r, "location").expect("location"));
+    assert_eq!(
+        q.get("error").map(String::as_str),
+        Some("login_required"),
+        "{q:?}"
+    );
 }
 
 #[test]
