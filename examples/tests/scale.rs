@@ -436,4 +436,25 @@ fn two_instances_share_everything_through_redis() {
         81010,
         "but only once"
     );
+
+    // Sign-out at A ends the session at B too, within the revocation cache
+    // window: a copy of the cookie taken before the sign-out opens nothing there.
+    let me = |jar: &BTreeMap<String, String>| {
+        Browser { jar: jar.clone() }
+            .send(&c.b, "GET", "/me", &[("accept", "text/html")], "")
+            .status
+    };
+    assert_eq!(me(&browser.jar), 200, "signed in at B before the sign-out");
+    let captured = browser.jar.clone();
+    let out = browser.form(&c.a, "/logout", &[]);
+    assert_eq!(out.status, 200, "{}", out.body);
+    let signed_out = Instant::now();
+    while me(&captured) == 200 {
+        assert!(
+            signed_out.elapsed() < Duration::from_secs(8),
+            "the captured cookie still opens /me at B"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(signed_out.elapsed() <= Duration::from_secs(7));
 }
