@@ -21,6 +21,7 @@
 //! [session]
 //! ttl_secs = 28800                             # one session cookie (capped at the ticket's end)
 //! max_lifetime_secs = 43200                    # from the authentication, however often renewed
+//! recheck_secs = 300                           # the account looked up again (disabled: sessions end)
 //! refresh_idle_secs = 1209600                  # a refresh token unused this long dies
 //! refresh_max_lifetime_secs = 7776000          # no refresh family outlives this
 //!
@@ -127,6 +128,9 @@ pub struct SessionSettings {
     pub ttl_secs: u64,
     /// No session outlives its original authentication by more than this, seconds.
     pub max_lifetime_secs: u64,
+    /// How often a session's account is looked up again (a disabled account's
+    /// sessions end within this), seconds.
+    pub recheck_secs: u64,
     /// A refresh token unused this long is forgotten, seconds.
     pub refresh_idle_secs: u64,
     /// No refresh-token family outlives its original authentication by more
@@ -141,6 +145,7 @@ impl Default for SessionSettings {
         Self {
             ttl_secs: web.session_ttl.as_secs(),
             max_lifetime_secs: web.session_max_lifetime.as_secs(),
+            recheck_secs: web.session_recheck.as_secs(),
             refresh_idle_secs: refresh.idle.as_secs(),
             refresh_max_lifetime_secs: refresh.absolute.as_secs(),
         }
@@ -385,6 +390,7 @@ impl Settings {
         let secs = std::time::Duration::from_secs;
         web.session_ttl = secs(self.session.ttl_secs);
         web.session_max_lifetime = secs(self.session.max_lifetime_secs);
+        web.session_recheck = secs(self.session.recheck_secs);
         let loopback = [
             "http://localhost:",
             "http://localhost/",

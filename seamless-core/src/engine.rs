@@ -478,6 +478,10 @@ impl Engine {
         self.inner.keys.key_ring().await.ok()
     }
 
+    pub(crate) fn directory(&self) -> &dyn Directory {
+        self.inner.directory.as_ref()
+    }
+
     pub(crate) fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
     }

@@ -82,6 +82,10 @@ pub struct WebConfig {
     /// No session outlives the original authentication by more than this,
     /// however many silent sign-ins re-issue its cookie (default 12 hours).
     pub session_max_lifetime: Duration,
+    /// How often (per account and instance) a session's account is looked up
+    /// again: one found disabled, locked, expired or deleted ends its sessions
+    /// everywhere (default 5 minutes).
+    pub session_recheck: Duration,
     /// Request bodies larger than this are refused (413).
     pub max_body: usize,
     /// A request header block larger than this on the Negotiate endpoint gets
@@ -109,6 +113,7 @@ impl Default for WebConfig {
             sso_timeout: Duration::from_secs(5),
             session_ttl: Duration::from_secs(8 * 3600),
             session_max_lifetime: Duration::from_secs(12 * 3600),
+            session_recheck: Duration::from_secs(300),
             max_body: 64 * 1024,
             max_header_block: 64 * 1024,
             native: NativeSettings::default(),

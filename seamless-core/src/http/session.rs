@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use super::{Continue, Response, cookies, form, json, redirect};
-use crate::backends::{Method as Factor, User};
+use crate::backends::{Method as Factor, User, UserQuery};
 use crate::engine::{Completion, Engine};
 use crate::error::Code;
 use crate::flow::{AuthFacts, SignInRequest};
@@ -34,6 +34,8 @@ struct CachedSession {
 struct SessionRef {
     sid: Arc<str>,
     sub: Arc<str>,
+    upn: Arc<str>,
+    onprem_sid: Option<Arc<str>>,
     iat: i64,
 }
 
@@ -81,6 +83,8 @@ const REVOCATION_CACHE_ENTRIES: usize = 65_536;
 #[derive(Default)]
 pub(crate) struct RevocationCache {
     sessions: std::sync::Mutex<std::collections::HashMap<String, (i64, bool)>>,
+    /// User id → (looked up at, the account may sign in).
+    accounts: std::sync::Mutex<std::collections::HashMap<String, (i64, bool)>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -209,6 +213,8 @@ impl Engine {
         let reference = SessionRef {
             sid: session.sid.clone().into(),
             sub: session.user.sub.clone().into(),
+            upn: session.user.upn.clone().into(),
+            onprem_sid: session.user.onprem_sid.clone().map(Into::into),
             iat: session.iat,
         };
         let identity = Arc::new(Identity {
@@ -275,6 +281,7 @@ impl Engine {
                     .unwrap_or(true);
             }
         };
+        let live = live && self.account_may_sign_in(session).await;
         if let Ok(mut map) = cache.sessions.lock() {
             if map.len() >= REVOCATION_CACHE_ENTRIES {
                 map.clear();
@@ -282,6 +289,52 @@ impl Engine {
             map.insert(session.sid.to_string(), (now, live));
         }
         live
+    }
+
+    /// Whether the session's account may still sign in, asking the directory at
+    /// most every [`WebConfig::session_recheck`](super::WebConfig::session_recheck)
+    /// per account and instance. An account found disabled, locked, expired or
+    /// gone ends all its sessions everywhere. A directory that cannot answer
+    /// leaves the last answer standing.
+    async fn account_may_sign_in(&self, session: &SessionRef) -> bool {
+        let now = self.now();
+        let every = self.web().session_recheck.as_secs() as i64;
+        let cache = &self.revocations().accounts;
+        let last = cache
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&*session.sub).copied());
+        if let Some((checked, ok)) = last
+            && now - checked < every
+        {
+            return ok;
+        }
+        // Claim the check before the look-up, so concurrent requests of one
+        // account do not all ask the directory.
+        let previous = last.is_none_or(|(_, ok)| ok);
+        if let Ok(mut map) = cache.lock() {
+            if map.len() >= REVOCATION_CACHE_ENTRIES {
+                map.clear();
+            }
+            map.insert(session.sub.to_string(), (now, previous));
+        }
+        let query = match session.onprem_sid.as_deref().and_then(|s| s.parse().ok()) {
+            Some(sid) => UserQuery::Sid(sid),
+            None => UserQuery::Logins(vec![session.upn.to_string()]),
+        };
+        let ok = match self.directory().find(&query).await {
+            Ok(Some(user)) => user.id == *session.sub && user.refusal().is_none(),
+            Ok(None) => false,
+            Err(_) => return previous,
+        };
+        if let Ok(mut map) = cache.lock() {
+            map.insert(session.sub.to_string(), (now, ok));
+        }
+        if !ok {
+            tracing::info!(target: "seamless::session", user = %session.sub, "account refused; its sessions end");
+            self.end_sessions_of(&session.sub).await;
+        }
+        ok
     }
 
     /// Signs the request's session out everywhere (every cookie re-issued from

@@ -337,3 +337,23 @@ fn logout_with_an_id_token_hint_signs_out_and_redirects() {
     let r = b.get(&format!("/logout?id_token_hint={forged}"));
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
+
+#[test]
+fn a_disabled_account_loses_its_sessions_within_the_recheck_interval() {
+    let w = http_world(RulePolicy::default());
+    let b = signed_in_browser(&w);
+    let captured = b.session_cookie();
+    assert!(opens(&w, &captured));
+    w.edit_user("alice@ad.test", |u| u.enabled = false);
+    // Within the interval this instance's last answer stands (the stated bound)...
+    w.clock.advance(std::time::Duration::from_secs(60));
+    assert!(opens(&w, &captured));
+    // ...and past it the account is looked up, found disabled, and its sessions end.
+    w.clock
+        .advance(seamless_core::http::WebConfig::default().session_recheck);
+    assert!(!opens(&w, &captured));
+    // Everywhere and for good: enabled again, the old session stays dead.
+    w.edit_user("alice@ad.test", |u| u.enabled = true);
+    w.clock.advance(std::time::Duration::from_secs(400));
+    assert!(!opens(&w, &captured));
+}
