@@ -23,22 +23,36 @@ const APPS: [(&str, &str); 3] = [
 struct App {
     child: Child,
     port: u16,
+    log: PathBuf,
 }
 
 impl Drop for App {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failing test shows what the app said (its sign-in events and codes).
+        if std::thread::panicking() {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            eprintln!(
+                "--- app on port {} (last lines) ---\n{}",
+                self.port,
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
 fn start(binary: &str, env: &[(&str, String)]) -> App {
     let port = free_port();
+    let log = std::env::temp_dir().join(format!("seamless-app-{}-{port}.log", std::process::id()));
+    let sink = std::fs::File::create(&log).expect("app log");
     let mut command = Command::new(binary);
     command
         .env("SEAMLESS_SERVER__LISTEN", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stdout(Stdio::from(sink.try_clone().expect("app log")))
+        .stderr(Stdio::from(sink));
     for (k, v) in env {
         command.env(k, v);
     }
@@ -51,7 +65,7 @@ fn start(binary: &str, env: &[(&str, String)]) -> App {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    App { child, port }
+    App { child, port, log }
 }
 
 #[test]
