@@ -16,7 +16,7 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// Threads that run blocking jobs, with a bounded queue.
 pub(crate) struct HashPool {
-    sender: Mutex<SyncSender<Job>>,
+    sender: SyncSender<Job>,
 }
 
 /// The pool has `queue` jobs waiting already.
@@ -49,9 +49,7 @@ impl HashPool {
                 tracing::warn!(target: "seamless::password", "could not start a hashing thread");
             }
         }
-        Self {
-            sender: Mutex::new(sender),
-        }
+        Self { sender }
     }
 
     /// Runs `work` on the pool; the future resolves with its result. `Err(Busy)`
@@ -74,8 +72,7 @@ impl HashPool {
                 }
             }
         });
-        let sender = self.sender.lock().map_err(|_| Busy)?;
-        match sender.try_send(job) {
+        match self.sender.try_send(job) {
             Ok(()) => Ok(Outcome { slot }),
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(Busy),
         }

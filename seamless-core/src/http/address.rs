@@ -35,46 +35,58 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> I
     if !trusts(&peer) {
         return peer;
     }
-    let hops = forwarded_hops(headers);
-    let mut client = peer;
-    for hop in hops.iter().rev() {
-        match hop {
-            Some(ip) if trusts(ip) => client = *ip,
-            Some(ip) => return *ip,
-            None => return client,
-        }
-    }
-    client
-}
-
-/// Every `for=` of every `Forwarded` header in order, or, without one, every
-/// entry of every `X-Forwarded-For` header. `None` for an entry that is not an
-/// IP address.
-fn forwarded_hops(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let forwarded: Vec<&[u8]> = headers
-        .get_all(http::header::FORWARDED)
-        .iter()
-        .map(|v| v.as_bytes())
-        .collect();
-    if !forwarded.is_empty() {
-        let mut hops = Vec::new();
-        for value in forwarded {
-            let Ok(text) = std::str::from_utf8(value) else {
-                hops.push(None);
-                continue;
-            };
-            for element in text.split(',') {
-                let node = element.split(';').find_map(|pair| {
-                    let (k, v) = pair.split_once('=')?;
-                    k.trim().eq_ignore_ascii_case("for").then_some(v.trim())
-                });
-                if let Some(node) = node {
-                    hops.push(parse_node(node.trim_matches('"')));
-                }
+    let walk = |hops: Vec<Option<IpAddr>>| {
+        let mut client = peer;
+        for hop in hops.iter().rev() {
+            match hop {
+                Some(ip) if trusts(ip) => client = *ip,
+                Some(ip) => return *ip,
+                None => return client,
             }
         }
-        return hops;
+        client
+    };
+    let forwarded = headers.contains_key(http::header::FORWARDED);
+    let x_forwarded = headers.contains_key("x-forwarded-for");
+    match (forwarded, x_forwarded) {
+        (true, false) => walk(forwarded_hops(headers)),
+        (false, true) => walk(x_forwarded_hops(headers)),
+        (false, false) => peer,
+        // Both: one may have come from the client, passed through by a proxy that
+        // writes only the other. Believe them only when they agree; otherwise the
+        // client is the proxy itself (never an address a client chose).
+        (true, true) => {
+            let a = walk(forwarded_hops(headers));
+            let b = walk(x_forwarded_hops(headers));
+            if a == b { a } else { peer }
+        }
     }
+}
+
+/// Every `for=` of every `Forwarded` header, in order. `None` for an entry that
+/// is not an IP address.
+fn forwarded_hops(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    let mut hops = Vec::new();
+    for value in headers.get_all(http::header::FORWARDED) {
+        let Ok(text) = std::str::from_utf8(value.as_bytes()) else {
+            hops.push(None);
+            continue;
+        };
+        for element in text.split(',') {
+            let node = element.split(';').find_map(|pair| {
+                let (k, v) = pair.split_once('=')?;
+                k.trim().eq_ignore_ascii_case("for").then_some(v.trim())
+            });
+            if let Some(node) = node {
+                hops.push(parse_node(node.trim_matches('"')));
+            }
+        }
+    }
+    hops
+}
+
+/// Every entry of every `X-Forwarded-For` header, in order.
+fn x_forwarded_hops(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
     headers
         .get_all("x-forwarded-for")
         .iter()
@@ -168,10 +180,19 @@ mod tests {
                 )],
                 "2001:db8::7",
             ),
+            // Both headers: a client may have sent one through a proxy that
+            // writes the other, so they count only when they agree.
+            (
+                &[
+                    ("forwarded", "for=6.6.6.6"),
+                    ("x-forwarded-for", "192.0.2.9"),
+                ],
+                "10.0.0.1",
+            ),
             (
                 &[
                     ("forwarded", "for=192.0.2.9:5555"),
-                    ("x-forwarded-for", "6.6.6.6"),
+                    ("x-forwarded-for", "192.0.2.9"),
                 ],
                 "192.0.2.9",
             ),
@@ -205,5 +226,38 @@ mod tests {
         );
         assert_eq!(address_bucket(ip("192.0.2.1")), "192.0.2.1");
         assert_eq!(address_bucket(ip("::ffff:192.0.2.1")), "192.0.2.1");
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        /// Whatever a client writes in either header, an untrusted peer is the
+        /// client, and behind a trusted proxy the hop the proxy appended wins.
+        #[test]
+        fn client_written_headers_never_choose_the_address(
+            left in "[ -~]{0,80}",
+            other in proptest::option::of(proptest::prop_oneof![
+                "[ -~]{0,80}",
+                proptest::prelude::any::<[u8; 4]>()
+                    .prop_map(|b| format!("for={}.{}.{}.{}", b[0], b[1], b[2], b[3])),
+            ]),
+        ) {
+            let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("net")];
+            let mut h = HeaderMap::new();
+            if let Ok(v) = format!("{left}, 192.0.2.9").parse() {
+                h.append("x-forwarded-for", v);
+            }
+            if let Some(Ok(v)) = other.as_deref().map(str::parse) {
+                h.append(http::header::FORWARDED, v);
+            }
+            proptest::prop_assert_eq!(client_address(ip("192.0.2.7"), &h, &trusted), ip("192.0.2.7"));
+            let got = client_address(ip("10.0.0.1"), &h, &trusted);
+            let appended = !h.contains_key(http::header::FORWARDED) && h.contains_key("x-forwarded-for");
+            if appended {
+                proptest::prop_assert_eq!(got, ip("192.0.2.9"));
+            } else {
+                proptest::prop_assert!(got == ip("192.0.2.9") || got == ip("10.0.0.1"), "{got}");
+            }
+        }
     }
 }

@@ -7,21 +7,10 @@ use seamless_core::clock::Clock;
 use seamless_core::http::Response;
 use seamless_core::testkit::{PacSpec, TicketSpec};
 
+use crate::common::DOMAIN;
 use crate::common::browser::*;
-use crate::common::{DOMAIN, World};
 
 const DAY: u64 = 24 * 3600;
-
-/// Signs alice in seamlessly through `/authorize` and redeems the code: the
-/// token response.
-fn signed_in(w: &World, b: &mut Browser<'_>) -> serde_json::Value {
-    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
-    let done = seamless(b, &page, &w.token("alice", 1105));
-    assert_eq!(done.status(), StatusCode::SEE_OTHER, "{}", text(&done));
-    let tokens = redeem(b, header(&done, "location").expect("location"));
-    assert_eq!(tokens.status(), StatusCode::OK, "{}", text(&tokens));
-    json(&tokens)
-}
 
 fn refresh(b: &mut Browser<'_>, token: &str) -> Response {
     token_request(
@@ -50,7 +39,7 @@ fn assert_invalid_grant(r: &Response) {
 fn refresh_after_the_account_is_disabled_is_refused_and_ends_the_family() {
     let w = http_world(RulePolicy::default());
     let mut b = Browser::new(&w);
-    let tokens = signed_in(&w, &mut b);
+    let tokens = oidc_tokens(&w, &mut b);
     let r1 = refresh_token(&tokens);
     w.edit_user("alice@ad.test", |u| u.enabled = false);
     assert_invalid_grant(&refresh(&mut b, &r1));
@@ -64,7 +53,7 @@ fn refresh_after_the_account_is_locked_expired_or_deleted_is_refused() {
     for edit in ["locked", "expired", "deleted"] {
         let w = http_world(RulePolicy::default());
         let mut b = Browser::new(&w);
-        let r1 = refresh_token(&signed_in(&w, &mut b));
+        let r1 = refresh_token(&oidc_tokens(&w, &mut b));
         match edit {
             "locked" => w.edit_user("alice@ad.test", |u| u.locked = true),
             "expired" => w.edit_user("alice@ad.test", |u| u.expired = true),
@@ -81,7 +70,7 @@ fn refresh_after_policy_denies_the_account_is_refused() {
         ..RulePolicy::default()
     });
     let mut b = Browser::new(&w);
-    let r1 = refresh_token(&signed_in(&w, &mut b));
+    let r1 = refresh_token(&oidc_tokens(&w, &mut b));
     w.edit_user("alice@ad.test", |u| u.groups.push("leavers".into()));
     assert_invalid_grant(&refresh(&mut b, &r1));
 }
@@ -90,7 +79,7 @@ fn refresh_after_policy_denies_the_account_is_refused() {
 fn refresh_carries_the_groups_the_directory_has_now() {
     let w = http_world(RulePolicy::default());
     let mut b = Browser::new(&w);
-    let tokens = signed_in(&w, &mut b);
+    let tokens = oidc_tokens(&w, &mut b);
     w.edit_user("alice@ad.test", |u| u.groups = vec!["finance".into()]);
     let next = refresh(&mut b, &refresh_token(&tokens));
     assert_eq!(next.status(), StatusCode::OK, "{}", text(&next));
@@ -102,7 +91,7 @@ fn refresh_carries_the_groups_the_directory_has_now() {
 fn a_directory_outage_during_refresh_keeps_the_token_usable() {
     let w = http_world(RulePolicy::default());
     let mut b = Browser::new(&w);
-    let r1 = refresh_token(&signed_in(&w, &mut b));
+    let r1 = refresh_token(&oidc_tokens(&w, &mut b));
     w.directory_down
         .store(true, std::sync::atomic::Ordering::SeqCst);
     let down = refresh(&mut b, &r1);
@@ -121,7 +110,7 @@ fn a_directory_outage_during_refresh_keeps_the_token_usable() {
 fn an_idle_refresh_family_ends() {
     let w = http_world(RulePolicy::default());
     let mut b = Browser::new(&w);
-    let r1 = refresh_token(&signed_in(&w, &mut b));
+    let r1 = refresh_token(&oidc_tokens(&w, &mut b));
     w.clock
         .advance(std::time::Duration::from_secs(14 * DAY + 1));
     assert_invalid_grant(&refresh(&mut b, &r1));
@@ -131,7 +120,7 @@ fn an_idle_refresh_family_ends() {
 fn refreshing_never_outlives_the_absolute_lifetime() {
     let w = http_world(RulePolicy::default());
     let mut b = Browser::new(&w);
-    let mut token = refresh_token(&signed_in(&w, &mut b));
+    let mut token = refresh_token(&oidc_tokens(&w, &mut b));
     let signed_in_at = w.clock.unix();
     // Every 10 days, well inside the idle timeout, until day 90.
     while w.clock.unix() + 10 * DAY as i64 <= signed_in_at + 90 * DAY as i64 - 60 {

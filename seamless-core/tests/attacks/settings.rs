@@ -185,16 +185,6 @@ fn flow_ttl() {
     );
 }
 
-fn token_response(w: &World) -> serde_json::Value {
-    let mut b = Browser::new(w);
-    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
-    let done = seamless(&mut b, &page, &w.token("alice", 1105));
-    json(&redeem(
-        &mut b,
-        header(&done, "location").expect("location"),
-    ))
-}
-
 #[test]
 fn token_lifetimes_and_group_cap() {
     let w = engine_config(|c| {
@@ -202,7 +192,7 @@ fn token_lifetimes_and_group_cap() {
         c.tokens.access_token_ttl = Duration::from_secs(90);
         c.tokens.max_groups = 0;
     });
-    let tokens = token_response(&w);
+    let tokens = oidc_tokens(&w, &mut Browser::new(&w));
     let id = decode_id_token(
         &w,
         &mut Browser::new(&w),

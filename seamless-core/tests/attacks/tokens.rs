@@ -94,15 +94,12 @@ fn bearer_head(token: &str) -> http::request::Parts {
         .0
 }
 
-/// Alice's token response for `client` (spa: PKCE; web: its secret).
-fn tokens_for(w: &World, client: &str) -> serde_json::Value {
+/// Alice's token response for the confidential client `web`.
+fn web_tokens(w: &World) -> serde_json::Value {
     let mut b = Browser::new(w);
-    let page = b.get(&authorize_uri(client, &[("login_hint", "alice@ad.test")]));
+    let page = b.get(&authorize_uri("web", &[("login_hint", "alice@ad.test")]));
     let done = seamless(&mut b, &page, &w.token("alice", 1105));
     let location = header(&done, "location").expect("location").to_string();
-    if client == "spa" {
-        return json(&redeem(&mut b, &location));
-    }
     let code = query_of(&location)["code"].clone();
     json(&token_request(
         &mut b,
@@ -120,11 +117,11 @@ fn tokens_for(w: &World, client: &str) -> serde_json::Value {
 #[test]
 fn the_middleware_accepts_only_access_tokens_meant_for_it() {
     let w = http_world(RulePolicy::default());
-    let ours = tokens_for(&w, "spa")["access_token"]
+    let ours = oidc_tokens(&w, &mut Browser::new(&w))["access_token"]
         .as_str()
         .expect("at")
         .to_string();
-    let theirs = tokens_for(&w, "web")["access_token"]
+    let theirs = web_tokens(&w)["access_token"]
         .as_str()
         .expect("at")
         .to_string();
@@ -234,12 +231,7 @@ fn a_refused_account_ends_its_sessions() {
     let b = signed_in_browser(&w);
     let captured = b.session_cookie();
     let mut other = Browser::new(&w);
-    let page = other.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
-    let done = seamless(&mut other, &page, &w.token("alice", 1105));
-    let tokens = json(&redeem(
-        &mut other,
-        header(&done, "location").expect("location"),
-    ));
+    let tokens = oidc_tokens(&w, &mut other);
     w.edit_user("alice@ad.test", |u| u.enabled = false);
     // The refresh finds the account disabled: its family and its sessions end.
     let refused = token_request(
@@ -304,12 +296,7 @@ fn logout_with_an_id_token_hint_signs_out_and_redirects() {
         },
     );
     let mut b = Browser::new(&w);
-    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
-    let done = seamless(&mut b, &page, &w.token("alice", 1105));
-    let tokens = json(&redeem(
-        &mut b,
-        header(&done, "location").expect("location"),
-    ));
+    let tokens = oidc_tokens(&w, &mut b);
     let hint = tokens["id_token"].as_str().expect("id token");
     let uri = format!(
         "/logout?{}",

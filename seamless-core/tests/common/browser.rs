@@ -271,3 +271,14 @@ pub fn decode_id_token(w: &World, b: &mut Browser<'_>, id_token: &str) -> serde_
     assert!(exp > w.clock.unix());
     data.claims
 }
+
+/// Signs alice in seamlessly through `/authorize` for `spa` and redeems the
+/// code: the token response.
+pub fn oidc_tokens(w: &World, b: &mut Browser<'_>) -> serde_json::Value {
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    let done = seamless(b, &page, &w.token("alice", 1105));
+    assert_eq!(done.status(), StatusCode::SEE_OTHER, "{}", text(&done));
+    let tokens = redeem(b, header(&done, "location").expect("location"));
+    assert_eq!(tokens.status(), StatusCode::OK, "{}", text(&tokens));
+    json(&tokens)
+}
