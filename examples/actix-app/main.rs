@@ -24,10 +24,10 @@ async fn api(SignedIn(user): SignedIn) -> HttpResponse {
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let built = seamless_examples::start("actix-app").await;
-    let engine = built.engine;
+    let provider = built.provider;
     HttpServer::new(move || {
         App::new()
-            .wrap(Seamless::new(engine.clone()))
+            .wrap(Seamless::new(provider.clone()))
             .route("/", web::get().to(home))
             .route("/me", web::get().to(me))
             .route("/api/me", web::get().to(api))

@@ -28,7 +28,7 @@ async fn main() -> std::io::Result<()> {
                 )
             }),
         )
-        .layer(SeamlessLayer::new(built.engine));
+        .layer(SeamlessLayer::new(built.provider));
     let listener = tokio::net::TcpListener::bind(built.listen).await?;
     axum::serve(
         listener,

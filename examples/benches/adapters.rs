@@ -12,8 +12,8 @@ use std::time::SystemTime;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use seamless_core::backends::{MemoryKeyStore, MemoryStore, StaticDirectory};
 use seamless_core::clock::SystemClock;
-use seamless_core::engine::Engine;
-use seamless_core::http::{Client, WebConfig};
+use seamless_core::engine::Durability;
+use seamless_core::http::{Client, Provider, WebConfig};
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
 use seamless_core::token::SigningAlgorithm;
 
@@ -23,22 +23,23 @@ const CB: &str = "https://app.example/cb";
 type Exchange<'a> =
     dyn FnMut(&str, &str, &[(&str, &str)], Vec<u8>) -> (u16, Vec<(String, String)>, Vec<u8>) + 'a;
 
-fn engine(kdc: &TestKdc) -> Engine {
+fn engine(kdc: &TestKdc) -> Provider {
     let directory = StaticDirectory::from_text(
         "[[users]]\nid = \"u-alice\"\nupn = \"alice@ad.test\"\nsid = \"S-1-5-21-1004336348-1177238915-682003330-1105\"\ngroups = [\"staff\"]\n",
     )
     .expect("directory");
     let mut web = WebConfig::new("http://localhost");
     web.dangerous().insecure_cookies();
-    Engine::builder()
+    Provider::builder()
         .web(web)
         .client(Client::confidential("app", "secret", CB).with_algorithm(SigningAlgorithm::Es256))
         .keys(Arc::new(MemoryKeyStore::new(kdc.key_ring())))
         .directory(Arc::new(directory))
         .store(
             Arc::new(MemoryStore::new(1 << 23, Arc::new(SystemClock))),
-            true,
+            Durability::Shared,
         )
+        .with_engine(|b| b.dangerous().no_passwords())
         .build()
         .expect("engine")
 }
@@ -148,7 +149,7 @@ mod axum_driver {
     use seamless_axum::{SeamlessLayer, SignedIn};
     use tower::ServiceExt as _;
 
-    pub(crate) fn apps(engine: seamless_core::engine::Engine) -> (Router, Router) {
+    pub(crate) fn apps(engine: seamless_core::Provider) -> (Router, Router) {
         let guarded = Router::new()
             .route(
                 "/me",
@@ -231,7 +232,7 @@ mod actix_driver {
 
     pub(crate) fn apps(
         runner: &actix_web::rt::SystemRunner,
-        engine: seamless_core::engine::Engine,
+        engine: seamless_core::Provider,
     ) -> (Svc, Svc) {
         async fn me(SignedIn(u): SignedIn) -> String {
             u.claims.sub
@@ -286,7 +287,7 @@ mod rocket_driver {
         "hello"
     }
 
-    pub(crate) fn apps(engine: seamless_core::engine::Engine) -> (Client, Client) {
+    pub(crate) fn apps(engine: seamless_core::Provider) -> (Client, Client) {
         let config = Config {
             log_level: LogLevel::Off,
             ..Config::release_default()

@@ -29,7 +29,7 @@ async fn main() -> Result<(), Box<rocket::Error>> {
         ..Config::release_default()
     };
     rocket::custom(config)
-        .attach(Seamless::fairing(built.engine))
+        .attach(Seamless::fairing(built.provider))
         .mount("/", routes![home, me, api])
         .launch()
         .await

@@ -5,7 +5,7 @@ use seamless_core::config::{Built, Settings};
 use seamless_core::http::Identity;
 
 /// Loads `seamless.toml` (or `$SEAMLESS_CONFIG`, or the embedded defaults) and
-/// builds the engine, printing where to go; exits with a message on error.
+/// builds the provider, printing where to go; exits with a message on error.
 pub async fn start(app: &str) -> Built {
     let _ = tracing_subscriber::fmt().with_target(true).try_init();
     let path = std::env::args().nth(1).map(std::path::PathBuf::from);

@@ -2,11 +2,7 @@
 //! by their bytes, bodies as `Bytes`.
 
 use actix_web::HttpResponse;
-use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt as _;
-use seamless_core::engine::Engine;
 use seamless_core::http::{PeerAddr, Response};
 
 /// The core's view of a request head.
@@ -28,20 +24,6 @@ pub(crate) fn head(request: &actix_web::HttpRequest) -> http::request::Parts {
         parts.extensions.insert(PeerAddr(peer.ip()));
     }
     parts
-}
-
-/// Reads the payload up to the engine's limit; the error is the core's answer.
-pub(crate) async fn read_body(engine: &Engine, payload: &mut Payload) -> Result<Bytes, Response> {
-    let limit = engine.web().max_body;
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| engine.unreadable_body())?;
-        if body.len() + chunk.len() > limit {
-            return Err(engine.payload_too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
 }
 
 /// A core response as an actix response.

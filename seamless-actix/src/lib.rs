@@ -8,8 +8,8 @@
 //!     format!("hello {}", user.claims.upn)
 //! }
 //!
-//! # async fn serve(engine: seamless_core::engine::Engine) -> std::io::Result<()> {
-//! HttpServer::new(move || App::new().wrap(Seamless::new(engine.clone())).route("/me", web::get().to(me)))
+//! # async fn serve(provider: seamless_core::Provider) -> std::io::Result<()> {
+//! HttpServer::new(move || App::new().wrap(Seamless::new(provider.clone())).route("/me", web::get().to(me)))
 //!     .bind(("127.0.0.1", 8080))?
 //!     .run()
 //!     .await

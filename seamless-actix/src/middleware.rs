@@ -8,22 +8,22 @@ use actix_web::HttpMessage as _;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use seamless_core::engine::Engine;
-use seamless_core::http::Caller;
+use futures_util::StreamExt as _;
+use seamless_core::http::{Caller, Provider};
 
-use crate::convert::{head, read_body, response};
+use crate::convert::{head, response};
 
-/// `App::wrap(Seamless::new(engine))`: sign-in paths are answered, every other
+/// `App::wrap(Seamless::new(provider))`: sign-in paths are answered, every other
 /// request carries a [`Caller`] for the extractors.
 #[derive(Debug, Clone)]
 pub struct Seamless {
-    engine: Engine,
+    provider: Provider,
 }
 
 impl Seamless {
-    /// The middleware around `engine`.
-    pub fn new(engine: Engine) -> Self {
-        Self { engine }
+    /// The middleware around `provider`.
+    pub fn new(provider: Provider) -> Self {
+        Self { provider }
     }
 }
 
@@ -40,7 +40,7 @@ where
 
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(SeamlessMiddleware {
-            engine: self.engine.clone(),
+            provider: self.provider.clone(),
             service: Rc::new(service),
         }))
     }
@@ -48,7 +48,7 @@ where
 
 /// The service [`Seamless`] makes.
 pub struct SeamlessMiddleware<S> {
-    engine: Engine,
+    provider: Provider,
     service: Rc<S>,
 }
 
@@ -66,15 +66,15 @@ where
     forward_ready!(service);
 
     fn call(&self, mut request: ServiceRequest) -> Self::Future {
-        let engine = self.engine.clone();
+        let provider = self.provider.clone();
         let parts = head(request.request());
-        if engine.wants(parts.uri.path()) {
-            let mut payload = request.take_payload();
+        if provider.wants(parts.uri.path()) {
+            let payload = request.take_payload();
             return Box::pin(async move {
-                let answer = match read_body(&engine, &mut payload).await {
-                    Ok(body) => engine.respond(http::Request::from_parts(parts, body)).await,
-                    Err(answer) => answer,
-                };
+                let body = http_body_util::StreamBody::new(
+                    payload.map(|chunk| chunk.map(http_body::Frame::data)),
+                );
+                let answer = provider.serve(http::Request::from_parts(parts, body)).await;
                 Ok(request
                     .into_response(response(answer))
                     .map_into_right_body())
@@ -82,12 +82,12 @@ where
         }
         let service = self.service.clone();
         Box::pin(async move {
-            let seen = engine.identify(&parts).await;
+            let seen = provider.identify(&parts).await;
             request
                 .extensions_mut()
-                .insert(Caller::new(engine, seen.identity));
+                .insert(Caller::new(provider, seen.identity.clone()));
             let mut response = service.call(request).await?;
-            for (name, value) in &seen.response_headers {
+            for (name, value) in seen.headers() {
                 if let (Ok(name), Ok(value)) = (
                     HeaderName::from_bytes(name.as_str().as_bytes()),
                     HeaderValue::from_bytes(value.as_bytes()),

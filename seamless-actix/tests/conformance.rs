@@ -8,7 +8,7 @@ use seamless_actix::{MaybeSignedIn, Seamless, SignedIn};
 use seamless_conformance::{
     ANONYMOUS, HOME, Harness, PlainRequest, PlainResponse, conformance_tests, identity_body,
 };
-use seamless_core::engine::Engine;
+use seamless_core::Provider;
 
 async fn me(SignedIn(user): SignedIn) -> String {
     identity_body(&user)
@@ -37,7 +37,7 @@ struct Actix<G, U> {
 }
 
 fn actix(
-    engine: Engine,
+    provider: Provider,
 ) -> Actix<
     impl Service<
         actix_http::Request,
@@ -52,7 +52,7 @@ fn actix(
 > {
     let runner = actix_web::rt::System::new();
     let guarded = runner.block_on(test::init_service(
-        App::new().wrap(Seamless::new(engine)).configure(routes),
+        App::new().wrap(Seamless::new(provider)).configure(routes),
     ));
     let unguarded = runner.block_on(test::init_service(App::new().configure(routes)));
     Actix {

@@ -8,15 +8,14 @@
 //!     format!("hello {}", user.claims.upn)
 //! }
 //!
-//! # fn app(engine: seamless_core::engine::Engine) -> Router {
-//! Router::new().route("/me", get(me)).layer(SeamlessLayer::new(engine))
+//! # fn app(provider: seamless_core::Provider) -> Router {
+//! Router::new().route("/me", get(me)).layer(SeamlessLayer::new(provider))
 //! # }
 //! ```
 //!
 //! The layer answers the sign-in paths itself and tells every other request who
 //! is calling; the extractors read that. All decisions are the core's.
 
-mod convert;
 mod extract;
 mod middleware;
 

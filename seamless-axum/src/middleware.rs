@@ -7,11 +7,8 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body_util::{Either, Full};
-use seamless_core::engine::Engine;
-use seamless_core::http::{Caller, PeerAddr};
+use seamless_core::http::{Caller, PeerAddr, Provider};
 use tower::{Layer, Service};
-
-use crate::convert::{full, read_body};
 
 /// Wraps a service with Seamless: sign-in paths are answered, every other
 /// request carries a [`Caller`] for the extractors.
@@ -22,13 +19,13 @@ use crate::convert::{full, read_body};
 /// [`PeerAddr`] in each request's extensions from your own server.
 #[derive(Debug, Clone)]
 pub struct SeamlessLayer {
-    engine: Engine,
+    provider: Provider,
 }
 
 impl SeamlessLayer {
-    /// A layer around `engine`.
-    pub fn new(engine: Engine) -> Self {
-        Self { engine }
+    /// A layer around `provider`.
+    pub fn new(provider: Provider) -> Self {
+        Self { provider }
     }
 }
 
@@ -37,7 +34,7 @@ impl<S> Layer<S> for SeamlessLayer {
 
     fn layer(&self, inner: S) -> Seamless<S> {
         Seamless {
-            engine: self.engine.clone(),
+            provider: self.provider.clone(),
             inner,
         }
     }
@@ -46,7 +43,7 @@ impl<S> Layer<S> for SeamlessLayer {
 /// The service [`SeamlessLayer`] makes.
 #[derive(Debug, Clone)]
 pub struct Seamless<S> {
-    engine: Engine,
+    provider: Provider,
     inner: S,
 }
 
@@ -56,8 +53,7 @@ impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Seamless<S>
 where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
-    ReqBody: http_body::Body<Data = Bytes> + Send + 'static,
-    ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    ReqBody: http_body::Body + Send + 'static,
 {
     type Response = http::Response<Either<Full<Bytes>, ResBody>>;
     type Error = S::Error;
@@ -68,33 +64,26 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let engine = self.engine.clone();
-        if engine.wants(request.uri().path()) {
+        let provider = self.provider.clone();
+        let (mut head, body) = request.into_parts();
+        if let Some(peer) = peer(&head.extensions) {
+            head.extensions.insert(peer);
+        }
+        if provider.wants(head.uri.path()) {
             return Box::pin(async move {
-                let (mut head, body) = request.into_parts();
-                if let Some(peer) = peer(&head.extensions) {
-                    head.extensions.insert(peer);
-                }
-                let response = match read_body(&engine, body).await {
-                    Ok(bytes) => engine.respond(http::Request::from_parts(head, bytes)).await,
-                    Err(response) => response,
-                };
-                Ok(full(response).map(Either::Left))
+                let response = provider.serve(http::Request::from_parts(head, body)).await;
+                Ok(response.map(|b| Either::Left(Full::new(b))))
             });
         }
-        let (mut head, body) = request.into_parts();
         // The ready service handles this call; a clone takes its place (tower's rule).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            let seen = engine.identify(&head).await;
-            head.extensions.insert(Caller::new(engine, seen.identity));
+            let seen = provider.identify(&head).await;
+            head.extensions
+                .insert(Caller::new(provider, seen.identity.clone()));
             let mut response = inner.call(http::Request::from_parts(head, body)).await?;
-            for (name, value) in seen.response_headers {
-                if let Some(name) = name {
-                    response.headers_mut().append(name, value);
-                }
-            }
+            seen.apply(response.headers_mut());
             Ok(response.map(Either::Right))
         })
     }

@@ -8,7 +8,7 @@ use seamless_axum::{MaybeSignedIn, SeamlessLayer, SignedIn};
 use seamless_conformance::{
     ANONYMOUS, HOME, Harness, PlainRequest, PlainResponse, conformance_tests, identity_body,
 };
-use seamless_core::engine::Engine;
+use seamless_core::Provider;
 use tower::ServiceExt as _;
 
 async fn me(SignedIn(user): SignedIn) -> String {
@@ -79,8 +79,8 @@ impl Harness for Axum {
     }
 }
 
-conformance_tests!(|engine: Engine| Axum {
-    guarded: routes().layer(SeamlessLayer::new(engine)),
+conformance_tests!(|provider: Provider| Axum {
+    guarded: routes().layer(SeamlessLayer::new(provider)),
     unguarded: routes(),
     runtime: tokio::runtime::Builder::new_current_thread()
         .build()

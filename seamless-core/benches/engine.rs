@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use criterion::{Criterion, criterion_group, criterion_main};
 use seamless_core::backends::{MemoryKeyStore, MemoryStore, StaticDirectory};
 use seamless_core::clock::SystemClock;
-use seamless_core::engine::{Engine, View};
+use seamless_core::engine::{Durability, Engine, View};
 use seamless_core::flow::SignInRequest;
 use seamless_core::testkit::sim::block_on;
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
@@ -25,12 +25,14 @@ fn sign_in(c: &mut Criterion) {
     )
     .expect("directory");
     let engine = Engine::builder()
-        .keys(Arc::new(MemoryKeyStore::new(kdc.key_ring())))
-        .directory(Arc::new(directory))
+        .keys(MemoryKeyStore::new(kdc.key_ring()))
+        .directory(directory)
         .store(
             Arc::new(MemoryStore::new(1 << 22, Arc::new(SystemClock))),
-            true,
+            Durability::Shared,
         )
+        .dangerous()
+        .no_passwords()
         .build()
         .expect("engine");
     let request = SignInRequest {

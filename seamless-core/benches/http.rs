@@ -1,4 +1,4 @@
-//! The HTTP surface on one core, memory backends, through `Engine::handle`:
+//! The HTTP surface on one core, memory backends, through `Provider::serve`:
 //! the background Negotiate request → sign-in token, code → tokens for each
 //! signing algorithm, the per-request session check, and a complete browser
 //! sign-in (authorize → probe → Negotiate → login post → code → tokens).
@@ -15,14 +15,17 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::Method;
+use http_body_util::Full;
+use seamless_core::Provider;
 use seamless_core::backends::{
     MemoryKeyStore, MemoryStore, Method as Factor, StaticDirectory, User,
 };
 use seamless_core::clock::SystemClock;
-use seamless_core::engine::{Completion, Engine};
+use seamless_core::engine::Durability;
 use seamless_core::flow::{AuthFacts, SignInRequest};
 use seamless_core::grants::CodeRequest;
-use seamless_core::http::{Client, Outcome, Response, WebConfig};
+use seamless_core::http::{Client, Response, WebConfig};
+use seamless_core::model::Completion;
 use seamless_core::testkit::sim::block_on;
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
 use seamless_core::token::SigningAlgorithm;
@@ -32,7 +35,7 @@ const CB: &str = "https://app.example/cb";
 
 struct Bench {
     kdc: TestKdc,
-    engine: Engine,
+    engine: Provider,
     pac: PacSpec,
     cusec: u32,
 }
@@ -48,14 +51,15 @@ impl Bench {
             "[[users]]\nid = \"u-alice\"\nupn = \"alice@ad.test\"\nsid = \"S-1-5-21-1004336348-1177238915-682003330-1105\"\n",
         )
         .expect("directory");
-        let mut builder = Engine::builder()
+        let mut builder = Provider::builder()
             .web(WebConfig::new("https://login.example"))
             .keys(Arc::new(MemoryKeyStore::new(kdc.key_ring())))
             .directory(Arc::new(directory))
             .store(
                 Arc::new(MemoryStore::new(1 << 22, Arc::new(SystemClock))),
-                true,
-            );
+                Durability::Shared,
+            )
+            .with_engine(|b| b.dangerous().no_passwords());
         for alg in SigningAlgorithm::ALL {
             builder =
                 builder.client(Client::confidential(alg.name(), "secret", CB).with_algorithm(alg));
@@ -79,7 +83,7 @@ impl Bench {
 }
 
 fn send(
-    engine: &Engine,
+    engine: &Provider,
     method: Method,
     uri: &str,
     headers: &[(&str, &str)],
@@ -89,10 +93,8 @@ fn send(
     for (k, v) in headers {
         request = request.header(*k, *v);
     }
-    match block_on(engine.handle(request.body(Bytes::from(body)).expect("request"))) {
-        Outcome::Respond(r) => r,
-        other => panic!("{other:?}"),
-    }
+    let request = request.body(Full::new(Bytes::from(body))).expect("request");
+    block_on(engine.serve(request))
 }
 
 fn cookie(r: &Response) -> String {

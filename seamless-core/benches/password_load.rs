@@ -14,14 +14,16 @@ use argon2::password_hash::PasswordVerifier as _;
 use argon2::password_hash::phc::PasswordHash;
 use bytes::Bytes;
 use http::Method;
+use http_body_util::Full;
+use seamless_core::Provider;
 use seamless_core::backends::{
     Argon2Verifier, MemoryKeyStore, MemoryStore, Password, PasswordVerifier, StaticDirectory, User,
     hash_password,
 };
 use seamless_core::clock::SystemClock;
-use seamless_core::engine::Engine;
+use seamless_core::engine::Durability;
 use seamless_core::error::BackendError;
-use seamless_core::http::{Outcome, Response, WebConfig};
+use seamless_core::http::{Response, WebConfig};
 use seamless_core::kerberos::Etype;
 use seamless_core::testkit::TestKdc;
 use support::field;
@@ -39,7 +41,13 @@ impl PasswordVerifier for Inline {
     }
 }
 
-async fn send(engine: &Engine, method: Method, uri: &str, cookie: &str, body: String) -> Response {
+async fn send(
+    engine: &Provider,
+    method: Method,
+    uri: &str,
+    cookie: &str,
+    body: String,
+) -> Response {
     let mut request = http::Request::builder()
         .method(method)
         .uri(uri)
@@ -49,13 +57,8 @@ async fn send(engine: &Engine, method: Method, uri: &str, cookie: &str, body: St
     if !cookie.is_empty() {
         request = request.header("cookie", cookie);
     }
-    match engine
-        .handle(request.body(Bytes::from(body)).expect("request"))
-        .await
-    {
-        Outcome::Respond(r) => r,
-        other => panic!("{other:?}"),
-    }
+    let request = request.body(Full::new(Bytes::from(body))).expect("request");
+    engine.serve(request).await
 }
 
 fn cookie(r: &Response, name: &str) -> String {
@@ -70,7 +73,7 @@ fn cookie(r: &Response, name: &str) -> String {
 }
 
 /// One password sign-in through the sign-in page: the session cookie.
-async fn password_sign_in(engine: &Engine, password: &str) -> Option<String> {
+async fn password_sign_in(engine: &Provider, password: &str) -> Option<String> {
     let page = send(
         engine,
         Method::GET,
@@ -108,11 +111,11 @@ async fn password_sign_in(engine: &Engine, password: &str) -> Option<String> {
         .then(|| cookie(&done, "__Host-seamless-session="))
 }
 
-fn engine(verifier: Arc<dyn PasswordVerifier>, text: &str) -> Engine {
+fn engine(verifier: Arc<dyn PasswordVerifier>, text: &str) -> Provider {
     let kdc = TestKdc::new("AD.TEST", "HTTP/app.ad.test", Etype::Aes256CtsHmacSha196);
     let mut config = seamless_core::engine::EngineConfig::default();
     config.limits.password_per_user = u64::MAX;
-    Engine::builder()
+    Provider::builder()
         .config(config)
         .web(WebConfig::new("https://login.example"))
         .keys(Arc::new(MemoryKeyStore::new(kdc.key_ring())))
@@ -122,13 +125,13 @@ fn engine(verifier: Arc<dyn PasswordVerifier>, text: &str) -> Engine {
         .passwords(verifier)
         .store(
             Arc::new(MemoryStore::new(1 << 22, Arc::new(SystemClock))),
-            true,
+            Durability::Shared,
         )
         .build()
         .expect("engine")
 }
 
-fn run(name: &str, engine: Engine) {
+fn run(name: &str, engine: Provider) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

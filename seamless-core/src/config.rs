@@ -1,4 +1,4 @@
-//! One TOML file (plus environment overrides) to an [`Engine`]: what the example
+//! One TOML file (plus environment overrides) to a [`Provider`]: what the example
 //! apps and most deployments need. With no file at all it starts on embedded
 //! defaults: memory backends, demo users and a **dev realm** whose service key is
 //! generated at start and written to a keytab the `seamless dev client` reads.
@@ -57,8 +57,8 @@ use crate::backends::{
     StaticDirectory, Store, TotpVerifier, hash_password,
 };
 use crate::clock::{Clock, SystemClock, unix_now};
-use crate::engine::{Engine, EngineConfig};
-use crate::http::{Client, ClientSecret, WebConfig};
+use crate::engine::{Durability, EngineConfig};
+use crate::http::{Client, ClientSecret, Provider, WebConfig};
 use crate::kerberos::{Etype, Key, KeyRing, OsEntropy, PrincipalName, keytab};
 use crate::token::SigningAlgorithm;
 
@@ -459,8 +459,11 @@ impl Settings {
                 StaticDirectory::from_text(&demo_directory()?).map_err(err)?
             }
         });
-        let (store, shared): (Arc<dyn Store>, bool) = match self.store.url.as_str() {
-            "memory" | "" => (Arc::new(MemoryStore::new(1 << 20, clock.clone())), false),
+        let (store, durability): (Arc<dyn Store>, Durability) = match self.store.url.as_str() {
+            "memory" | "" => (
+                Arc::new(MemoryStore::new(1 << 20, clock.clone())),
+                Durability::ProcessLocal,
+            ),
             #[cfg(feature = "redis")]
             url if url.starts_with("redis://") || url.starts_with("rediss://") => {
                 let config = crate::backends::RedisConfig {
@@ -472,7 +475,7 @@ impl Settings {
                     .await
                     .map_err(err)?;
                 notes.push(format!("store: Redis ({})", self.store.key_prefix));
-                (Arc::new(store), true)
+                (Arc::new(store), Durability::Shared)
             }
             other => {
                 return Err(ConfigError(format!(
@@ -497,7 +500,7 @@ impl Settings {
         if dev_mode && web.bearer_audiences.is_empty() {
             web.bearer_audiences = vec![dev_api_audience(&origin)];
         }
-        let mut builder = Engine::builder()
+        let mut builder = Provider::builder()
             .config(config)
             .web(web)
             .keys(keys)
@@ -509,7 +512,7 @@ impl Settings {
                 clock.clone(),
             )))
             .passwords(Arc::new(Argon2Verifier::new(directory)))
-            .store(store, shared)
+            .store(store, durability)
             .clock(clock);
         if let Some(path) = &self.sealing.key_file {
             builder = builder.sealing_keys(sealing_keys(path)?);
@@ -534,9 +537,9 @@ impl Settings {
         if let Some(path) = &self.tokens.key_file {
             builder = builder.token_key_file(path);
         }
-        let engine = builder.build().map_err(err)?;
+        let provider = builder.build().map_err(err)?;
         Ok(Built {
-            engine,
+            provider,
             listen: self.listen()?,
             origin,
             dev_keytab,
@@ -548,8 +551,8 @@ impl Settings {
 /// A built configuration.
 #[derive(Debug)]
 pub struct Built {
-    /// The engine.
-    pub engine: Engine,
+    /// The provider.
+    pub provider: Provider,
     /// Where to listen.
     pub listen: SocketAddr,
     /// The public origin.
@@ -583,7 +586,7 @@ impl Built {
 
 /// The sealing keys of a key file (created with one key if absent): one base64
 /// 32-byte key per line, the first seals, all open.
-pub fn sealing_keys(path: &Path) -> Result<Vec<crate::flow::seal::SealingKey>, ConfigError> {
+pub fn sealing_keys(path: &Path) -> Result<Vec<crate::seal::SealingKey>, ConfigError> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
     let text = match std::fs::read_to_string(path) {
@@ -628,7 +631,7 @@ pub fn sealing_keys(path: &Path) -> Result<Vec<crate::flow::seal::SealingKey>, C
                     i + 1
                 ))
             })?;
-            Ok(crate::flow::seal::SealingKey::from_material(key))
+            Ok(crate::seal::SealingKey::from_material(key))
         })
         .collect::<Result<Vec<_>, ConfigError>>()?;
     if keys.is_empty() {

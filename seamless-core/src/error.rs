@@ -149,6 +149,38 @@ impl fmt::Display for Code {
     }
 }
 
+impl std::error::Error for Code {}
+
+/// Why an engine or provider could not be built: each names what to give.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No key store.
+    #[error(
+        "no Kerberos keys: give the service account's keys with `.keys(...)` (a `KeytabFileKeyStore`)"
+    )]
+    NoKeys,
+    /// No directory.
+    #[error(
+        "no directory: give one with `.directory(...)` (a `StaticDirectory` or an `LdapDirectory`)"
+    )]
+    NoDirectory,
+    /// No password verifier.
+    #[error(
+        "no password verifier: give one with `.passwords(...)`, or choose `.dangerous().no_passwords()`"
+    )]
+    NoPasswords,
+    /// The sealing key ring is empty.
+    #[error("no sealing key")]
+    NoSealingKey,
+    /// The operating system's randomness failed.
+    #[error("randomness unavailable: {0}")]
+    Entropy(String),
+    /// The token signing keys could not be loaded or made.
+    #[error("token signing keys: {0}")]
+    SigningKeys(String),
+}
+
 /// What kind of failure a backend had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -22,8 +22,8 @@ use subtle::ConstantTimeEq;
 
 use crate::backends::Store;
 use crate::clock::Clock;
-use crate::engine::Completion;
 use crate::kerberos::Entropy;
+use crate::model::Completion;
 
 /// How long an authorization code lives.
 pub const CODE_TTL: Duration = Duration::from_secs(60);
@@ -239,27 +239,14 @@ impl Grants {
         code_verifier: Option<&str>,
     ) -> Result<Grant, GrantError> {
         let h = hash(code);
-        let taken = self
-            .store
-            .take(&format!("code:{h}"))
-            .await
-            .map_err(|_| GrantError::StoreUnavailable)?;
-        let Some(raw) = taken else {
-            if let Some(family) = self
-                .store
-                .get(&format!("code-spent:{h}"))
-                .await
-                .map_err(|_| GrantError::StoreUnavailable)?
-            {
-                self.revoke(&String::from_utf8_lossy(&family)).await?;
-                return Err(GrantError::InvalidGrant(
-                    "authorization code already used; its tokens are revoked",
-                ));
-            }
-            return Err(GrantError::InvalidGrant(
+        let raw = self
+            .take_once(
+                "code",
+                &h,
+                "authorization code already used; its tokens are revoked",
                 "unknown or expired authorization code",
-            ));
-        };
+            )
+            .await?;
         let stored: StoredCode =
             serde_json::from_slice(&raw).map_err(|_| GrantError::InvalidGrant("corrupt code"))?;
         self.store
@@ -331,30 +318,46 @@ impl Grants {
         Ok(raw.and_then(|r| serde_json::from_slice(&r).ok()))
     }
 
+    /// Takes the single-use value `{kind}:{h}`. When it is gone but its
+    /// `{kind}-spent:{h}` marker is there, it was used before: its whole family
+    /// is revoked (`reused`). Otherwise it never was or has expired (`unknown`).
+    async fn take_once(
+        &self,
+        kind: &str,
+        h: &str,
+        reused: &'static str,
+        unknown: &'static str,
+    ) -> Result<Vec<u8>, GrantError> {
+        let unavailable = |_| GrantError::StoreUnavailable;
+        if let Some(raw) = self
+            .store
+            .take(&format!("{kind}:{h}"))
+            .await
+            .map_err(unavailable)?
+        {
+            return Ok(raw);
+        }
+        let spent = format!("{kind}-spent:{h}");
+        if let Some(family) = self.store.get(&spent).await.map_err(unavailable)? {
+            self.revoke(&String::from_utf8_lossy(&family)).await?;
+            return Err(GrantError::InvalidGrant(reused));
+        }
+        Err(GrantError::InvalidGrant(unknown))
+    }
+
     /// Uses a refresh token up and returns its grant. Presenting a token that was
     /// already rotated revokes the family. The caller re-checks the account and
     /// then issues the next token with [`Grants::issue_refresh`].
     pub async fn redeem_refresh(&self, token: &str, client_id: &str) -> Result<Grant, GrantError> {
         let h = hash(token);
-        let taken = self
-            .store
-            .take(&format!("refresh:{h}"))
-            .await
-            .map_err(|_| GrantError::StoreUnavailable)?;
-        let Some(raw) = taken else {
-            if let Some(family) = self
-                .store
-                .get(&format!("refresh-spent:{h}"))
-                .await
-                .map_err(|_| GrantError::StoreUnavailable)?
-            {
-                self.revoke(&String::from_utf8_lossy(&family)).await?;
-                return Err(GrantError::InvalidGrant(
-                    "refresh token reused; the session is revoked",
-                ));
-            }
-            return Err(GrantError::InvalidGrant("unknown or expired refresh token"));
-        };
+        let raw = self
+            .take_once(
+                "refresh",
+                &h,
+                "refresh token reused; the session is revoked",
+                "unknown or expired refresh token",
+            )
+            .await?;
         let grant: Grant = serde_json::from_slice(&raw)
             .map_err(|_| GrantError::InvalidGrant("corrupt refresh token"))?;
         // Reuse must be recognised for as long as the family could live.

@@ -5,10 +5,11 @@
 //! ticket, the library validates it with the service account's key, and the
 //! application signs the user in without a password.
 //!
-//! This crate holds the pure-Rust Kerberos acceptor ([`kerberos`]) and the key
-//! stores ([`backends`]). The sign-in state machine, token issuance and the HTTP
-//! surface build on it; the framework adapters (`seamless-axum`, `seamless-actix`,
-//! `seamless-rocket`) only convert types.
+//! This crate holds the pure-Rust Kerberos acceptor ([`kerberos`]), the pluggable
+//! backends ([`backends`]), the sign-in state machine ([`flow`]) and the
+//! [`Engine`] that drives it, token issuance ([`token`], [`grants`]) and the
+//! framework-neutral HTTP surface, [`Provider`]. The framework adapters
+//! (`seamless-axum`, `seamless-actix`, `seamless-rocket`) only convert types.
 //!
 //! ```
 //! use std::time::SystemTime;
@@ -21,6 +22,10 @@
 //! assert_eq!(outcome.unwrap_err().code(), 81009);
 //! ```
 
+// Layers, lowest first; a module imports only from its own layer or below
+// (checked by `tests/layering.rs`, drawn in ARCHITECTURE.md):
+// kerberos, clock, error, seal, fs, native → model → flow, backends, token,
+// grants → engine → http → config, testkit.
 pub mod backends;
 pub mod clock;
 pub mod config;
@@ -31,8 +36,15 @@ pub mod fs;
 pub mod grants;
 pub mod http;
 pub mod kerberos;
+pub mod model;
 pub mod native;
+pub mod seal;
 pub mod token;
+
+pub use engine::{Durability, Engine, EngineBuilder, EngineConfig, Step, View};
+pub use error::{BackendError, BuildError, Code};
+pub use http::{Caller, Client, Identity, Provider, ProviderBuilder, WebConfig};
+pub use model::{Audience, Completion, SignInRequest, User};
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -11,8 +11,8 @@ use common::*;
 use seamless_core::backends::{Method, MfaMethod, RulePolicy};
 use seamless_core::engine::{EngineConfig, Step, View};
 use seamless_core::error::Code;
-use seamless_core::flow::seal::SealingKey;
 use seamless_core::kerberos::{Etype, Key};
+use seamless_core::seal::SealingKey;
 use seamless_core::testkit::sim::block_on;
 use seamless_core::testkit::{Flaw, PacSpec, TicketSpec};
 
@@ -572,132 +572,5 @@ fn rc4_tickets_and_old_tickets_follow_policy() {
     assert_eq!(
         fallback_reason(&w.negotiate(&w.start(Some("alice@ad.test")), Some(&old))),
         Some(Code::TicketInvalid)
-    );
-}
-
-#[test]
-fn sign_in_tokens_are_sealed_short_lived_single_use_bound_and_audience_restricted() {
-    use seamless_core::engine::{Audience, SIGN_IN_TOKEN_TTL};
-
-    let w = world(RulePolicy::default());
-    let step = w.start(Some("alice@ad.test"));
-    let done = w.negotiate(&step, Some(&w.token("alice", 1105)));
-    let completion = completed(&done).clone();
-    let browser = w
-        .engine
-        .issue_sign_in_token(&completion, Audience::Browser)
-        .expect("issue");
-    assert!(!browser.contains("alice"), "opaque");
-
-    // Bound to the browser that ran the flow, and to its audience.
-    assert_eq!(
-        block_on(
-            w.engine
-                .redeem_sign_in_token(&browser, Audience::Browser, Some("other"))
-        ),
-        Err(Code::FlowInvalid)
-    );
-    assert_eq!(
-        block_on(
-            w.engine
-                .redeem_sign_in_token(&browser, Audience::Browser, None)
-        ),
-        Err(Code::FlowInvalid)
-    );
-    assert_eq!(
-        block_on(
-            w.engine
-                .redeem_sign_in_token(&browser, Audience::Native, None)
-        ),
-        Err(Code::FlowInvalid)
-    );
-    // Redeemed once.
-    let redeemed = block_on(w.engine.redeem_sign_in_token(
-        &browser,
-        Audience::Browser,
-        Some(&completion.flow_id),
-    ));
-    assert_eq!(redeemed.as_ref().map(|c| c.user.id.as_str()), Ok("u-alice"));
-    assert_eq!(redeemed.expect("redeemed"), completion);
-    assert_eq!(
-        block_on(w.engine.redeem_sign_in_token(
-            &browser,
-            Audience::Browser,
-            Some(&completion.flow_id)
-        )),
-        Err(Code::FlowInvalid),
-        "single use"
-    );
-
-    // Domain separation: a sealed flow state is not a sign-in token, nor the reverse.
-    let flow_state = w.start(Some("alice@ad.test"));
-    let as_token = block_on(w.engine.redeem_sign_in_token(
-        flow_state.sealed.as_deref().expect("sealed"),
-        Audience::Native,
-        None,
-    ));
-    assert_eq!(as_token.err(), Some(Code::FlowInvalid));
-    let another = w
-        .engine
-        .issue_sign_in_token(&completion, Audience::Browser)
-        .expect("issue");
-    let as_state = block_on(w.engine.negotiate(&another, &completion.flow_id, None));
-    assert!(
-        matches!(
-            as_state.view,
-            View::Restart {
-                code: Code::FlowInvalid
-            }
-        ),
-        "{:?}",
-        as_state.view
-    );
-
-    // Native tokens need no binding; tampering and age are refused.
-    let native = w
-        .engine
-        .issue_sign_in_token(&completion, Audience::Native)
-        .expect("issue");
-    let mut tampered = native.clone().into_bytes();
-    let i = tampered.len() / 3;
-    tampered[i] = if tampered[i] == b'x' { b'y' } else { b'x' };
-    let tampered = String::from_utf8(tampered).expect("ascii");
-    assert_eq!(
-        block_on(
-            w.engine
-                .redeem_sign_in_token(&tampered, Audience::Native, None)
-        ),
-        Err(Code::FlowInvalid)
-    );
-    w.clock.advance(SIGN_IN_TOKEN_TTL + Duration::from_secs(1));
-    assert_eq!(
-        block_on(
-            w.engine
-                .redeem_sign_in_token(&native, Audience::Native, None)
-        ),
-        Err(Code::FlowExpired)
-    );
-
-    // A store that cannot record the use refuses the token.
-    let fresh = w
-        .engine
-        .issue_sign_in_token(&completion, Audience::Native)
-        .expect("issue");
-    w.store_down.store(true, Ordering::SeqCst);
-    assert_eq!(
-        block_on(
-            w.engine
-                .redeem_sign_in_token(&fresh, Audience::Native, None)
-        ),
-        Err(Code::StoreUnavailable)
-    );
-    w.store_down.store(false, Ordering::SeqCst);
-    assert!(
-        block_on(
-            w.engine
-                .redeem_sign_in_token(&fresh, Audience::Native, None)
-        )
-        .is_ok(),
-        "not consumed by the failed attempt"
     );
 }

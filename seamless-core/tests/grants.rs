@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use seamless_core::backends::{MemoryStore, Store, User};
 use seamless_core::clock::ManualClock;
-use seamless_core::engine::Completion;
 use seamless_core::error::BackendError;
 use seamless_core::flow::{AuthFacts, SignInRequest};
 use seamless_core::grants::{
     CODE_TTL, CodeRequest, GrantError, Grants, RefreshLifetimes, s256_challenge,
 };
+use seamless_core::model::Completion;
 use seamless_core::testkit::sim::{SeededEntropy, block_on};
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";

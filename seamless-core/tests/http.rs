@@ -12,8 +12,8 @@ use http::{Method, StatusCode};
 use seamless_core::backends::RulePolicy;
 use seamless_core::clock::Clock;
 use seamless_core::engine::EngineConfig;
-use seamless_core::flow::seal::SealingKey;
-use seamless_core::http::{Client, Outcome, Response};
+use seamless_core::http::{Client, Response};
+use seamless_core::seal::SealingKey;
 use seamless_core::testkit::sim::block_on;
 use seamless_core::testkit::{PacSpec, TicketSpec};
 
@@ -585,14 +585,16 @@ fn middleware_mode_guards_the_application() {
         }
         req.body(()).expect("req").into_parts().0
     };
-    let browser = w.engine.sign_in_required(&head(&[("accept", "text/html")]));
+    let browser = w
+        .provider
+        .sign_in_required(&head(&[("accept", "text/html")]));
     assert_eq!(browser.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         header(&browser, "location"),
         Some("/signin?return=%2Fapp%2Fpage%3Fx%3D1")
     );
     let api = w
-        .engine
+        .provider
         .sign_in_required(&head(&[("accept", "application/json")]));
     assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -600,7 +602,7 @@ fn middleware_mode_guards_the_application() {
         Some("Bearer realm=\"https://login.example\"")
     );
     let bad = w
-        .engine
+        .provider
         .sign_in_required(&head(&[("authorization", "Bearer junk")]));
     assert!(header(&bad, "www-authenticate").is_some_and(|v| v.contains("invalid_token")));
 
@@ -610,7 +612,7 @@ fn middleware_mode_guards_the_application() {
     let done = seamless(&mut b, &page, &w.token("alice", 1105));
     assert_eq!(header(&done, "location"), Some("/app/page?x=1"));
     let cookie = b.session_cookie();
-    let who = block_on(w.engine.authenticate(&head(&[("cookie", &cookie)]))).expect("signed in");
+    let who = block_on(w.provider.authenticate(&head(&[("cookie", &cookie)]))).expect("signed in");
     assert_eq!(who.claims.sub, "u-alice");
     assert_eq!(who.claims.amr, vec!["kerberos"]);
     // Sessions last 8 h; this ticket lives 10 h, so the session limit applies.
@@ -626,10 +628,10 @@ fn middleware_mode_guards_the_application() {
     seamless(&mut short, &page, &token);
     let cookie_short = short.session_cookie();
     let who_short =
-        block_on(w.engine.authenticate(&head(&[("cookie", &cookie_short)]))).expect("signed in");
+        block_on(w.provider.authenticate(&head(&[("cookie", &cookie_short)]))).expect("signed in");
     assert_eq!(who_short.expires_at, T0 + 3600);
     let app = block_on(
-        w.engine.handle(
+        w.handle(
             http::Request::builder()
                 .uri("/app/page")
                 .header("cookie", &cookie)
@@ -645,7 +647,7 @@ fn middleware_mode_guards_the_application() {
     }
     // A forged cookie is nobody, and is cleared.
     let forged = block_on(
-        w.engine.handle(
+        w.handle(
             http::Request::builder()
                 .uri("/app")
                 .header("cookie", "__Host-seamless-session=AAAA")
@@ -663,12 +665,12 @@ fn middleware_mode_guards_the_application() {
     // Opened sessions are cached per thread; an expiry passing is still seen.
     w.clock.advance(std::time::Duration::from_secs(3601));
     assert!(
-        block_on(w.engine.authenticate(&head(&[("cookie", &cookie_short)]))).is_none(),
+        block_on(w.provider.authenticate(&head(&[("cookie", &cookie_short)]))).is_none(),
         "expired after the ticket's end, cache or not"
     );
-    assert!(block_on(w.engine.authenticate(&head(&[("cookie", &cookie)]))).is_some());
+    assert!(block_on(w.provider.authenticate(&head(&[("cookie", &cookie)]))).is_some());
     w.clock.advance(std::time::Duration::from_secs(8 * 3600));
-    assert!(block_on(w.engine.authenticate(&head(&[("cookie", &cookie)]))).is_none());
+    assert!(block_on(w.provider.authenticate(&head(&[("cookie", &cookie)]))).is_none());
 }
 
 #[test]
@@ -679,7 +681,7 @@ fn limits_methods_and_security_headers() {
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let r = b.send(Method::DELETE, "/authorize", &[], "");
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(header(&r, "allow"), Some("GET"));
+    assert_eq!(header(&r, "allow"), Some("GET, HEAD"));
     let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
     let csp = header(&page, "content-security-policy").expect("csp");
     let nonce = csp

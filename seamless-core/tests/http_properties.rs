@@ -12,8 +12,8 @@ use http::Method;
 use proptest::prelude::*;
 use seamless_core::backends::RulePolicy;
 use seamless_core::engine::EngineConfig;
-use seamless_core::flow::seal::SealingKey;
-use seamless_core::http::{Client, Outcome, SIGN_IN_PATHS, WebConfig};
+use seamless_core::http::{Client, SIGN_IN_PATHS, WebConfig};
+use seamless_core::seal::SealingKey;
 use seamless_core::testkit::sim::block_on;
 
 fn cases() -> u32 {
@@ -90,7 +90,7 @@ proptest! {
         }
         let body = form.map(String::into_bytes).unwrap_or(body);
         let Ok(request) = builder.body(Bytes::from(body)) else { return Ok(()); };
-        match block_on(w.engine.handle(request)) {
+        match block_on(w.handle(request)) {
             Outcome::Respond(r) => {
                 prop_assert!(!r.status().is_server_error(), "{} for {path}", r.status());
                 if !path.starts_with("/winauth/") {
@@ -101,7 +101,6 @@ proptest! {
                 }
             }
             Outcome::Continue(c) => prop_assert!(c.identity.is_none()),
-            _ => {}
         }
     }
 
@@ -113,7 +112,7 @@ proptest! {
         token in "[A-Za-z0-9_-]{0,120}",
     ) {
         let w = world_for_fuzz();
-        let page = match block_on(w.engine.handle(
+        let page = match block_on(w.handle(
             http::Request::builder()
                 .uri("/authorize?client_id=spa&redirect_uri=https%3A%2F%2Fspa.example%2Fcb&response_type=code&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&login_hint=alice%40ad.test")
                 .body(Bytes::new())
@@ -145,7 +144,7 @@ proptest! {
             .header("cookie", cookie)
             .body(Bytes::from(body))
             .expect("request");
-        match block_on(w.engine.handle(request)) {
+        match block_on(w.handle(request)) {
             Outcome::Respond(r) => {
                 prop_assert!(!r.status().is_server_error());
                 prop_assert!(r.headers().get("location").is_none(), "no completion without credentials");

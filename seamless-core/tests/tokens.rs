@@ -3,8 +3,8 @@
 
 use base64::Engine as _;
 use seamless_core::backends::{Method, User};
-use seamless_core::engine::Completion;
 use seamless_core::flow::{AuthFacts, SignInRequest};
+use seamless_core::model::Completion;
 use seamless_core::token::{KeyError, SigningAlgorithm, SigningKeys, TokenIssuer, TokenSettings};
 
 const NOW: i64 = 1_800_000_000;

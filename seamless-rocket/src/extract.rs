@@ -3,8 +3,7 @@
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Ignite, Rocket, Sentinel};
-use seamless_core::engine::Engine;
-use seamless_core::http::{Caller, Identity, Response};
+use seamless_core::http::{Caller, Continue, Identity, Provider, Response};
 
 use crate::convert::head;
 
@@ -17,26 +16,25 @@ pub struct SignedIn(pub Identity);
 #[derive(Debug, Clone)]
 pub struct MaybeSignedIn(pub Option<Identity>);
 
-/// A refusal; the response is the core's (sent by the fairing's catchers).
+/// A refusal; the response is the core's (the fairing sends it in place of
+/// whatever the catcher for its status made).
 #[derive(Debug)]
 pub struct Rejection;
 
-/// The response a guard left for the catchers.
+/// The response a guard left for the fairing.
 pub(crate) struct Stash(pub(crate) Option<Response>);
 
 /// Who is calling, worked out once per request, and headers to add.
-pub(crate) struct Seen(pub(crate) Caller, pub(crate) http::HeaderMap);
+pub(crate) struct Seen(pub(crate) Caller, pub(crate) Continue);
 
 pub(crate) async fn seen<'r>(request: &'r Request<'_>) -> Option<&'r Seen> {
     request
         .local_cache_async(async {
-            match request.rocket().state::<Engine>() {
-                Some(engine) => {
-                    let identified = engine.identify(&head(request)).await;
-                    Some(Seen(
-                        Caller::new(engine.clone(), identified.identity),
-                        identified.response_headers,
-                    ))
+            match request.rocket().state::<Provider>() {
+                Some(provider) => {
+                    let identified = provider.identify(&head(request)).await;
+                    let caller = Caller::new(provider.clone(), identified.identity.clone());
+                    Some(Seen(caller, identified))
                 }
                 None => None,
             }
@@ -47,10 +45,10 @@ pub(crate) async fn seen<'r>(request: &'r Request<'_>) -> Option<&'r Seen> {
 
 /// Both guards need the fairing: without it the application does not launch.
 fn fairing_missing(rocket: &Rocket<Ignite>) -> bool {
-    let missing = rocket.state::<Engine>().is_none();
+    let missing = rocket.state::<Provider>().is_none();
     if missing {
         rocket::error!(
-            "SignedIn/MaybeSignedIn need the Seamless middleware: attach Seamless::fairing(engine)"
+            "SignedIn/MaybeSignedIn need the Seamless middleware: attach Seamless::fairing(provider)"
         );
     }
     missing

@@ -1,71 +1,61 @@
-//! The fairing: manages the engine, mounts the sign-in routes, registers the
-//! catchers the guards answer through, and adds headers the core asks for.
+//! The fairing: manages the provider, mounts the sign-in routes for every
+//! method, sends the core's response when a guard refused, and adds the headers
+//! the core asks for. It registers no catchers: the application's stay its own.
 
 use rocket::data::{Data, ToByteUnit};
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::{Header, Method};
 use rocket::request::Request;
 use rocket::route::{Handler, Outcome, Route};
-use rocket::{Build, Catcher, Rocket, catcher};
-use seamless_core::engine::Engine;
-use seamless_core::http::SIGN_IN_PATHS;
+use rocket::{Build, Rocket};
+use seamless_core::http::{Provider, SIGN_IN_PATHS};
 
 use crate::convert::{CoreResponse, head};
 use crate::extract::{Stash, seen};
 
-/// `rocket.attach(Seamless::fairing(engine))`.
+/// `rocket.attach(Seamless::fairing(provider))`.
 #[derive(Debug, Clone)]
 pub struct Seamless {
-    engine: Engine,
+    provider: Provider,
 }
 
 impl Seamless {
-    /// The fairing around `engine`.
-    pub fn fairing(engine: Engine) -> Self {
-        Self { engine }
+    /// The fairing around `provider`.
+    pub fn fairing(provider: Provider) -> Self {
+        Self { provider }
     }
 }
 
-/// Forwards every sign-in path to the engine.
+/// Forwards every sign-in path to the provider.
 #[derive(Clone)]
 struct SignInRoutes;
 
 #[rocket::async_trait]
 impl Handler for SignInRoutes {
     async fn handle<'r>(&self, request: &'r Request<'_>, data: Data<'r>) -> Outcome<'r> {
-        let Some(engine) = request.rocket().state::<Engine>() else {
+        let Some(provider) = request.rocket().state::<Provider>() else {
             return Outcome::forward(data, rocket::http::Status::NotFound);
         };
-        let answer = match data.open(engine.web().max_body.bytes()).into_bytes().await {
-            Ok(body) if body.is_complete() => {
-                let request = http::Request::from_parts(head(request), body.into_inner().into());
-                engine.respond(request).await
+        let head = head(request);
+        let limit = provider.web().max_body;
+        let declared = request
+            .headers()
+            .get_one("Content-Length")
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        let answer = if declared.is_some_and(|n| n > limit) {
+            // Refused before any of it is read.
+            provider.payload_too_large()
+        } else {
+            match data.open(limit.bytes()).into_bytes().await {
+                Ok(body) if body.is_complete() => {
+                    let body = http_body_util::Full::new(bytes::Bytes::from(body.into_inner()));
+                    provider.serve(http::Request::from_parts(head, body)).await
+                }
+                Ok(_) => provider.payload_too_large(),
+                Err(_) => provider.unreadable_body(),
             }
-            Ok(_) => engine.payload_too_large(),
-            Err(_) => engine.unreadable_body(),
         };
         Outcome::from(request, CoreResponse(answer))
-    }
-}
-
-/// Answers with the response a guard stashed (the core's), or the bare status.
-#[derive(Clone)]
-struct Stashed;
-
-#[rocket::async_trait]
-impl catcher::Handler for Stashed {
-    async fn handle<'r>(
-        &self,
-        status: rocket::http::Status,
-        request: &'r Request<'_>,
-    ) -> catcher::Result<'r> {
-        let stashed = request.local_cache(|| Stash(None)).0.clone();
-        match stashed {
-            Some(response) => {
-                rocket::response::Responder::respond_to(CoreResponse(response), request)
-            }
-            None => rocket::Response::build().status(status).ok(),
-        }
     }
 }
 
@@ -76,7 +66,18 @@ fn routes() -> Vec<Route> {
         .map(|p| (*p).to_string())
         .chain(std::iter::once("/common/userrealm/<upn>".to_string()));
     for path in paths {
-        for method in [Method::Get, Method::Post] {
+        // Every method: the core answers a wrong one with 405 and `Allow`.
+        for method in [
+            Method::Get,
+            Method::Head,
+            Method::Post,
+            Method::Put,
+            Method::Delete,
+            Method::Patch,
+            Method::Options,
+            Method::Trace,
+            Method::Connect,
+        ] {
             routes.push(Route::ranked(-10, method, &path, SignInRoutes));
         }
     }
@@ -93,20 +94,23 @@ impl Fairing for Seamless {
     }
 
     async fn on_ignite(&self, rocket: Rocket<Build>) -> rocket::fairing::Result {
-        let base = match self.engine.web().base_path.as_str() {
+        let base = match self.provider.web().base_path.as_str() {
             "" => "/".to_string(),
             b => b.to_string(),
         };
-        let catchers = [401, 500].map(|code| Catcher::new(code, Stashed));
-        Ok(rocket
-            .manage(self.engine.clone())
-            .mount(base, routes())
-            .register("/", catchers))
+        Ok(rocket.manage(self.provider.clone()).mount(base, routes()))
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut rocket::Response<'r>) {
+        // A guard refused: its answer is the core's, whatever a catcher made.
+        if let Some(stashed) = request.local_cache(|| Stash(None)).0.clone()
+            && let Ok(core) =
+                rocket::response::Responder::respond_to(CoreResponse(stashed), request)
+        {
+            *response = core;
+        }
         if let Some(seen) = seen(request).await {
-            for (name, value) in &seen.1 {
+            for (name, value) in seen.1.headers() {
                 if let Ok(value) = value.to_str() {
                     response.adjoin_header(Header::new(name.as_str().to_owned(), value.to_owned()));
                 }

@@ -9,17 +9,18 @@
 //!     format!("hello {}", user.0.claims.upn)
 //! }
 //!
-//! # fn app(engine: seamless_core::engine::Engine) -> rocket::Rocket<rocket::Build> {
+//! # fn app(provider: seamless_core::Provider) -> rocket::Rocket<rocket::Build> {
 //! rocket::build()
-//!     .attach(Seamless::fairing(engine))
+//!     .attach(Seamless::fairing(provider))
 //!     .mount("/", rocket::routes![me])
 //! # }
 //! ```
 //!
 //! Rocket fairings cannot answer a request early, so the fairing mounts the
 //! sign-in routes and protection is by request guard, as rocket's guide
-//! recommends: [`SignedIn`] refuses with the core's response (through catchers
-//! the fairing registers for 401 and 500), [`MaybeSignedIn`] never refuses. A
+//! recommends: [`SignedIn`] refuses with the core's response (the fairing sends
+//! it in place of what the catcher for its status made; it registers no
+//! catchers of its own), [`MaybeSignedIn`] never refuses. A
 //! guard used without the fairing stops the application from launching.
 
 mod convert;

@@ -8,7 +8,7 @@ use rocket::{Build, Rocket, get, routes};
 use seamless_conformance::{
     ANONYMOUS, HOME, Harness, PlainRequest, PlainResponse, conformance_tests, identity_body,
 };
-use seamless_core::engine::Engine;
+use seamless_core::Provider;
 use seamless_rocket::{MaybeSignedIn, Seamless, SignedIn};
 
 #[get("/")]
@@ -88,7 +88,7 @@ impl Harness for RocketHarness {
     }
 }
 
-conformance_tests!(|engine: Engine| RocketHarness {
-    guarded: Client::untracked(app().attach(Seamless::fairing(engine))).expect("rocket"),
+conformance_tests!(|provider: Provider| RocketHarness {
+    guarded: Client::untracked(app().attach(Seamless::fairing(provider))).expect("rocket"),
     unguarded: Client::untracked(app()).map_err(|e| format!("{e:?}")),
 });

@@ -11,6 +11,7 @@ mod password;
 mod policy;
 #[cfg(feature = "redis")]
 mod redis_store;
+mod shared;
 mod static_dir;
 mod store;
 pub(crate) mod watched;

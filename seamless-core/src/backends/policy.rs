@@ -5,46 +5,9 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use super::directory::{MfaMethod, User};
 use crate::error::Code;
-
-/// How the user proved who they are so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum Method {
-    /// A Kerberos service ticket (seamless).
-    Kerberos,
-    /// A password.
-    Password,
-    /// A time-based one-time code.
-    Otp,
-}
-
-/// Facts about the Kerberos ticket that policy may use (no key material).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TicketFacts {
-    /// `user@REALM`.
-    pub principal: String,
-    /// The ticket's realm.
-    pub realm: String,
-    /// User SID from the PAC.
-    pub sid: Option<crate::kerberos::Sid>,
-    /// Group SIDs from the PAC.
-    pub group_sids: Vec<String>,
-    /// UPN from the PAC.
-    pub upn: Option<String>,
-    /// Encryption type name.
-    pub etype: String,
-    /// Whether the ticket used RC4.
-    pub weak_etype: bool,
-    /// kvno of the key used.
-    pub kvno: u32,
-    /// When the user authenticated to the KDC (Unix seconds).
-    pub auth_time: i64,
-    /// Ticket end (Unix seconds).
-    pub end_time: i64,
-}
+pub use crate::model::{Decision, Method, TicketFacts};
+use crate::model::{MfaMethod, User};
 
 /// The request context before any challenge.
 #[derive(Debug, Clone, Copy)]
@@ -70,20 +33,6 @@ pub struct PolicyInput<'a> {
     pub application: &'a str,
     /// Now (Unix seconds).
     pub now: i64,
-}
-
-/// What policy decided.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Decision {
-    /// Sign the user in.
-    Allow,
-    /// Ask for one of these second factors first.
-    RequireMfa(Vec<MfaMethod>),
-    /// Refuse; final.
-    Deny(Code),
-    /// Not this way: ask for the password instead (seamless sign-in only).
-    Fallback(Code),
 }
 
 /// Decides sign-ins. Synchronous and pure: no I/O, the same input gives the same

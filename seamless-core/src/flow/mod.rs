@@ -18,41 +18,18 @@
 //! ```
 //!
 //! States that survive between requests ([`FlowState`]) are serialised and sealed
-//! by [`seal::Sealer`]; the transient ones live only inside one engine call.
-
-pub mod seal;
+//! by [`Sealer`](crate::seal::Sealer); the transient ones live only inside one engine call.
 
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backends::{Decision, Method, MfaMethod, TicketFacts, User, UserQuery};
 use crate::error::{BackendError, BackendErrorKind, Code};
+pub use crate::model::{AuthFacts, SignInRequest};
+use crate::model::{Decision, Method, MfaMethod, TicketFacts, User, UserQuery};
 
 /// The longest user name accepted on the form.
 pub const MAX_USERNAME_LEN: usize = 256;
-
-/// What the application asked for when it sent the user to sign in.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignInRequest {
-    /// The application (OIDC client id).
-    pub client_id: String,
-    /// Where to return (validated by the HTTP layer against the client's list).
-    pub redirect_uri: String,
-    /// `login_hint`: who is signing in; skips the user-name step.
-    pub login_hint: Option<String>,
-    /// `domain_hint`: the user's domain; skips the user-name step.
-    pub domain_hint: Option<String>,
-    /// `prompt=login`: do not sign in silently.
-    pub prompt_login: bool,
-    /// The request names its tenant (the application itself in middleware mode,
-    /// or a tenanted authority): like a hint, Negotiate starts without a user name.
-    #[serde(default)]
-    pub tenanted: bool,
-    /// Protocol parameters the HTTP layer needs back at completion (state, nonce,
-    /// PKCE challenge...), opaque to the machine.
-    pub params: Vec<(String, String)>,
-}
 
 /// Whether this flow may try Negotiate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,19 +55,6 @@ pub struct FlowCore {
     pub client_addr: Option<IpAddr>,
     /// Whether Negotiate may be tried.
     pub negotiate: NegotiateMode,
-}
-
-/// How the user authenticated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuthFacts {
-    /// Methods, in order (`kerberos`, `pwd`, `otp`...).
-    pub methods: Vec<Method>,
-    /// When the first factor happened: the ticket's authtime for Kerberos.
-    pub auth_time: i64,
-    /// A session must not outlive this (the ticket's end time for Kerberos).
-    pub not_after: Option<i64>,
-    /// The ticket, for Kerberos sign-ins.
-    pub ticket: Option<TicketFacts>,
 }
 
 /// Waiting for the user to type a user name.
@@ -206,6 +170,46 @@ impl FlowState {
             FlowState::Challenging(s) => &s.core,
             FlowState::AwaitingPassword(s) => &s.core,
             FlowState::AwaitingMfa(s) => &s.core,
+        }
+    }
+
+    /// The user-name step, or the state as it is.
+    // The state moves by value either way; boxing would allocate per request.
+    #[allow(clippy::result_large_err)]
+    pub fn into_username(self) -> Result<AwaitingUsername, Self> {
+        match self {
+            FlowState::AwaitingUsername(s) => Ok(s),
+            other => Err(other),
+        }
+    }
+
+    /// The Negotiate step, or the state as it is.
+    // The state moves by value either way; boxing would allocate per request.
+    #[allow(clippy::result_large_err)]
+    pub fn into_challenging(self) -> Result<Challenging, Self> {
+        match self {
+            FlowState::Challenging(s) => Ok(s),
+            other => Err(other),
+        }
+    }
+
+    /// The password step, or the state as it is.
+    // The state moves by value either way; boxing would allocate per request.
+    #[allow(clippy::result_large_err)]
+    pub fn into_password(self) -> Result<AwaitingPassword, Self> {
+        match self {
+            FlowState::AwaitingPassword(s) => Ok(s),
+            other => Err(other),
+        }
+    }
+
+    /// The second-factor step, or the state as it is.
+    // The state moves by value either way; boxing would allocate per request.
+    #[allow(clippy::result_large_err)]
+    pub fn into_mfa(self) -> Result<Box<AwaitingMfa>, Self> {
+        match self {
+            FlowState::AwaitingMfa(s) => Ok(s),
+            other => Err(other),
         }
     }
 }

@@ -10,7 +10,7 @@
 //! client and are never used, so a client cannot choose its address by sending
 //! the header itself.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 
 use http::header::HeaderMap;
 use ipnet::IpNet;
@@ -110,22 +110,6 @@ fn parse_node(node: &str) -> Option<IpAddr> {
     host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
-/// What per-address limits count by: an IPv4 address, or an IPv6 address's /64
-/// (one subscriber gets a whole /64, so counting single IPv6 addresses would
-/// give an attacker 2^64 buckets).
-pub(crate) fn address_bucket(addr: IpAddr) -> String {
-    match addr {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{}/64", Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,24 +192,6 @@ mod tests {
                 "{pairs:?}"
             );
         }
-    }
-
-    #[test]
-    fn ipv6_counts_per_64() {
-        assert_eq!(
-            address_bucket(ip("2001:db8:1:2:aaaa::1")),
-            "2001:db8:1:2::/64"
-        );
-        assert_eq!(
-            address_bucket(ip("2001:db8:1:2:bbbb::9")),
-            address_bucket(ip("2001:db8:1:2::1"))
-        );
-        assert_ne!(
-            address_bucket(ip("2001:db8:1:3::1")),
-            address_bucket(ip("2001:db8:1:2::1"))
-        );
-        assert_eq!(address_bucket(ip("192.0.2.1")), "192.0.2.1");
-        assert_eq!(address_bucket(ip("::ffff:192.0.2.1")), "192.0.2.1");
     }
 
     use proptest::strategy::Strategy as _;

@@ -1,14 +1,17 @@
 //! The framework-neutral HTTP surface: sign-in pages with the background
 //! Negotiate request, the OpenID Connect endpoints, and middleware mode.
 //!
-//! It speaks `http` 1.x with [`Bytes`] bodies. The core decides every status
-//! code, header, cookie and body; an adapter only converts types:
+//! It speaks `http` 1.x. The core decides every status code, header, cookie and
+//! body; an adapter only converts types, through one protocol:
 //!
-//! 1. if [`Engine::wants`] the request's path, read its body (at most
-//!    [`WebConfig::max_body`]) and send what [`Engine::handle`] returns;
-//! 2. otherwise ask [`Engine::authenticate`] who is calling and pass the request
-//!    on; a handler that needs a signed-in user answers with
-//!    [`Engine::sign_in_required`].
+//! 1. put the socket peer in the request's extensions as a [`PeerAddr`] (never
+//!    a header: the core decides about forwarded headers);
+//! 2. if [`Provider::wants`] the request's path, send what [`Provider::serve`]
+//!    returns (it reads the body itself, bounded by [`WebConfig::max_body`]);
+//! 3. otherwise ask [`Provider::identify`] who is calling, leave a [`Caller`]
+//!    in the request for the extractors, pass the request on, and append every
+//!    header of [`Continue::headers`] to the application's response; a handler
+//!    that needs a signed-in user answers with [`Caller::require`].
 //!
 //! Paths, under [`WebConfig::base_path`]:
 //!
@@ -32,6 +35,7 @@ mod form;
 mod native;
 mod oidc;
 mod pages;
+mod provider;
 mod session;
 mod signin;
 
@@ -45,12 +49,11 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::engine::Engine;
 use crate::error::Code;
 use crate::token::SigningAlgorithm;
 
 pub use native::NativeSettings;
-pub(crate) use session::RevocationCache;
+pub use provider::{Provider, ProviderBuilder};
 pub use session::{Caller, Identity, REVOCATION_CACHE, Source, missing_middleware};
 pub use signin::SIGN_IN_PATHS;
 
@@ -59,7 +62,7 @@ pub type Request = http::Request<Bytes>;
 /// A response as the engine makes it.
 pub type Response = http::Response<Bytes>;
 
-pub(crate) use address::{ClientAddr, address_bucket};
+pub(crate) use address::ClientAddr;
 pub use address::{PeerAddr, client_address};
 
 /// The HTTP surface's settings.
@@ -265,17 +268,8 @@ impl Clients {
     }
 }
 
-/// What the adapter does with a request.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Outcome {
-    /// Send this response; the application does not see the request.
-    Respond(Response),
-    /// Pass the request to the application.
-    Continue(Continue),
-}
-
-/// A request for the application, with who sent it.
+/// What the middleware learned about a request for the application: who sent
+/// it, and headers to add to the application's response.
 #[derive(Debug, Default)]
 pub struct Continue {
     /// The signed-in user, if any (shared: per-request cost is a pointer copy).
@@ -284,16 +278,33 @@ pub struct Continue {
     pub response_headers: HeaderMap,
 }
 
+impl Continue {
+    /// Each header to add to the application's response, one pair per value:
+    /// a name with several values comes once per value, in order (never folded,
+    /// never dropped). Adapters append each pair.
+    pub fn headers(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        self.response_headers.iter()
+    }
+
+    /// Appends the headers to an `http` 1.x response's headers.
+    pub fn apply(&self, headers: &mut HeaderMap) {
+        for (name, value) in self.headers() {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+}
+
 /// The path inside the base, when `path` is one of ours.
 fn local_path<'a>(base: &str, path: &'a str) -> Option<&'a str> {
     let rest = path.strip_prefix(base)?;
     rest.starts_with('/').then_some(rest)
 }
 
-impl Engine {
-    /// Whether `head` is for the sign-in surface: read its body and call
-    /// [`Engine::handle`]. Everything else belongs to the application.
-    /// Every method counts: the core answers a wrong one with `405` itself.
+impl Provider {
+    /// Whether a request for `path` is for the sign-in surface (answer it with
+    /// [`Provider::serve`]); everything else belongs to the application (ask
+    /// [`Provider::identify`] who sent it). Every method counts: the core answers
+    /// a wrong one with `405` itself.
     pub fn wants(&self, path: &str) -> bool {
         self.route_of(path).is_some()
     }
@@ -302,28 +313,68 @@ impl Engine {
         local_path(&self.web().base_path, path).and_then(signin::Route::of)
     }
 
-    /// Answers a request for the sign-in surface, or says who is calling for any
-    /// other request. Never panics, never answers 500 for bad input.
-    pub async fn handle(&self, request: Request) -> Outcome {
+    /// Answers a request for the sign-in surface, reading its body (any
+    /// [`http_body::Body`]) up to [`WebConfig::max_body`]: a body declared or
+    /// found larger is refused (413) before more of it is read. A path that is
+    /// not the sign-in surface's gets a `404`. Never panics, never answers 500
+    /// for bad input.
+    pub async fn serve<B>(&self, request: http::Request<B>) -> Response
+    where
+        B: http_body::Body,
+    {
         let (mut head, body) = request.into_parts();
         self.resolve_client(&mut head);
-        match self.route_of(head.uri.path()) {
-            Some(route) => Outcome::Respond(self.route(route, &head, &body).await),
-            None => Outcome::Continue(self.identify(&head).await),
+        let Some(route) = self.route_of(head.uri.path()) else {
+            return json(
+                StatusCode::NOT_FOUND,
+                &serde_json::json!({"error": "not_found"}),
+            );
+        };
+        if let Some(refusal) = route.refuse_method(&head.method) {
+            return refusal;
+        }
+        match self.read_body(&head, body).await {
+            Ok(body) => self.route(route, &head, &body).await,
+            Err(refusal) => refusal,
         }
     }
 
-    /// The answer to a request [`Engine::wants`] (a `404` for any other).
-    pub async fn respond(&self, request: Request) -> Response {
-        let (mut head, body) = request.into_parts();
-        self.resolve_client(&mut head);
-        match self.route_of(head.uri.path()) {
-            Some(route) => self.route(route, &head, &body).await,
-            None => json(
-                StatusCode::NOT_FOUND,
-                &serde_json::json!({"error": "not_found"}),
-            ),
+    /// Reads a body up to [`WebConfig::max_body`]; the error is the answer.
+    async fn read_body<B>(&self, head: &http::request::Parts, body: B) -> Result<Bytes, Response>
+    where
+        B: http_body::Body,
+    {
+        use bytes::{Buf as _, BufMut as _};
+        use http_body_util::BodyExt as _;
+
+        let limit = self.web().max_body;
+        let declared = head
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.unwrap_or(0).max(body.size_hint().lower()) > limit as u64 {
+            return Err(payload_too_large());
         }
+        let mut body = std::pin::pin!(body);
+        let mut out = bytes::BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else {
+                return Err(unreadable_body());
+            };
+            if let Ok(mut data) = frame.into_data() {
+                if out.len() + data.remaining() > limit {
+                    return Err(payload_too_large());
+                }
+                while data.has_remaining() {
+                    let chunk = data.chunk();
+                    let n = chunk.len();
+                    out.put_slice(chunk);
+                    data.advance(n);
+                }
+            }
+        }
+        Ok(out.freeze())
     }
 
     /// Derives the client's address from the adapter's [`PeerAddr`] and the
@@ -339,22 +390,16 @@ impl Engine {
         };
     }
 
-    /// The answer when a request body could not be read (the client went away,
-    /// or sent a malformed body).
-    pub fn unreadable_body(&self) -> Response {
-        json(
-            StatusCode::BAD_REQUEST,
-            &serde_json::json!({"error": "invalid_request", "message": "the request body could not be read"}),
-        )
+    /// The answer to a request body over [`WebConfig::max_body`], for adapters
+    /// whose framework reads the body itself and stops early.
+    pub fn payload_too_large(&self) -> Response {
+        payload_too_large()
     }
 
-    /// The answer to a request body over [`WebConfig::max_body`] (adapters that
-    /// stop reading early send this).
-    pub fn payload_too_large(&self) -> Response {
-        json(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &serde_json::json!({"error": "invalid_request", "message": "body too large"}),
-        )
+    /// The answer when a request body could not be read (the client went away,
+    /// or sent a malformed body), for adapters whose framework reads the body.
+    pub fn unreadable_body(&self) -> Response {
+        unreadable_body()
     }
 
     /// The response for a request that needs a signed-in user and has none: a
@@ -363,6 +408,20 @@ impl Engine {
     pub fn sign_in_required(&self, head: &http::request::Parts) -> Response {
         session::sign_in_required(self, head)
     }
+}
+
+fn payload_too_large() -> Response {
+    json(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &serde_json::json!({"error": "invalid_request", "message": "body too large"}),
+    )
+}
+
+fn unreadable_body() -> Response {
+    json(
+        StatusCode::BAD_REQUEST,
+        &serde_json::json!({"error": "invalid_request", "message": "the request body could not be read"}),
+    )
 }
 
 /// Builds a response.

@@ -7,11 +7,13 @@ use http::StatusCode;
 use http::header::{self, HeaderValue};
 use http::request::Parts;
 
+use super::Provider;
 use super::form::Params;
 use super::{ClientAddr, Response, add_header, json, respond};
-use crate::engine::{Audience, Engine, SIGN_IN_TOKEN_TTL};
+use crate::engine::SIGN_IN_TOKEN_TTL;
 use crate::error::Code;
-use crate::flow::SignInRequest;
+use crate::model::Audience;
+use crate::model::SignInRequest;
 use crate::native::documents::{self, AssertionFacts, NativeEndpoints};
 use crate::native::wstrust::{self, RstError};
 
@@ -88,7 +90,7 @@ fn refusal(code: Code) -> Response {
     response
 }
 
-impl Engine {
+impl Provider {
     pub(crate) fn native_endpoints(&self) -> NativeEndpoints {
         let base = format!("{}{}", self.web().public_origin, self.web().base_path);
         NativeEndpoints {
@@ -104,7 +106,7 @@ impl Engine {
         if !configured.is_empty() {
             return configured.iter().any(|d| d.eq_ignore_ascii_case(domain));
         }
-        match self.key_ring().await {
+        match self.backends().keys.key_ring().await.ok() {
             Some(ring) => ring
                 .accounts()
                 .iter()
@@ -181,11 +183,18 @@ impl Engine {
             ..SignInRequest::default()
         };
         let addr = head.extensions.get::<ClientAddr>().map(|a| a.0);
-        let (completion, mutual) = match self.sign_in_native_mutual(request, addr, token).await {
+        let (completion, mutual) = match self
+            .engine()
+            .sign_in_native_mutual(request, addr, token)
+            .await
+        {
             Ok(done) => done,
             Err(code) => return refusal(code),
         };
-        let sign_in_token = match self.issue_sign_in_token(&completion, Audience::Native) {
+        let sign_in_token = match self
+            .engine()
+            .issue_sign_in_token(&completion, Audience::Native)
+        {
             Ok(t) => t,
             Err(code) => return refusal(code),
         };

@@ -6,13 +6,14 @@ use http::StatusCode;
 use http::header::{self, HeaderValue};
 use http::request::Parts;
 
+use super::Provider;
 use super::form::Params;
 use super::session::bearer;
 use super::{Client, Response, add_header, json};
-use crate::engine::{Audience, Completion, Engine};
 use crate::error::Code;
-use crate::flow::SignInRequest;
 use crate::grants::{Grant, GrantError};
+use crate::model::SignInRequest;
+use crate::model::{Audience, Completion};
 use crate::native::assertion::parse_grant_assertion;
 use crate::token::SigningAlgorithm;
 
@@ -69,7 +70,7 @@ fn basic_credentials(head: &Parts) -> Option<Result<(String, String), ()>> {
     Some(parsed.ok_or(()))
 }
 
-impl Engine {
+impl Provider {
     /// Authenticates the client at the token endpoint.
     fn token_client(&self, head: &Parts, params: &Params) -> Result<&Client, Box<Response>> {
         let invalid_client = |basic: bool| {
@@ -231,8 +232,12 @@ impl Engine {
         grant: &Grant,
         client: &Client,
         addr: Option<std::net::IpAddr>,
-    ) -> Result<crate::backends::User, Box<Response>> {
-        let code = match self.recheck(&grant.completion, &client.id, addr).await {
+    ) -> Result<crate::model::User, Box<Response>> {
+        let code = match self
+            .engine()
+            .recheck(&grant.completion, &client.id, addr)
+            .await
+        {
             Ok(user) => return Ok(user),
             Err(Code::DirectoryUnavailable) => {
                 return Err(Box::new(oauth_error(
@@ -280,6 +285,7 @@ impl Engine {
             Err(e) => return invalid(e.0),
         };
         let completion = match self
+            .engine()
             .redeem_sign_in_token(&assertion.sign_in_token, Audience::Native, None)
             .await
         {
@@ -307,7 +313,7 @@ impl Engine {
         // The sign-in was decided for the native application; the client that
         // redeems it gets a decision of its own.
         let addr = head.extensions.get::<super::ClientAddr>().map(|a| a.0);
-        let completion = match self.recheck(&completion, &client.id, addr).await {
+        let completion = match self.engine().recheck(&completion, &client.id, addr).await {
             Ok(user) => Completion {
                 user,
                 request: SignInRequest {

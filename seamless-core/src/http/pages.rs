@@ -6,8 +6,8 @@ use http::StatusCode;
 use http::header::{self, HeaderName};
 
 use super::{Response, WebConfig, add_header, respond};
-use crate::backends::MfaMethod;
 use crate::error::Code;
+use crate::model::MfaMethod;
 
 /// Escapes text for element content and quoted attribute values (the same rules
 /// as the XML documents; `&apos;` is HTML5).

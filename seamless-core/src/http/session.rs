@@ -9,11 +9,12 @@ use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
+use super::Provider;
 use super::{Continue, Response, cookies, form, json, redirect};
-use crate::backends::{Method as Factor, User, UserQuery};
-use crate::engine::{Completion, Engine};
 use crate::error::Code;
-use crate::flow::{AuthFacts, SignInRequest};
+use crate::model::Completion;
+use crate::model::{AuthFacts, SignInRequest};
+use crate::model::{Method as Factor, User, UserQuery};
 use crate::token::jwt::UserClaims;
 
 /// Opened session cookies kept per thread.
@@ -127,7 +128,7 @@ pub struct Identity {
     pub source: Source,
 }
 
-impl Engine {
+impl Provider {
     /// A `Set-Cookie` value holding a new session for `completion`. Its lifetime is
     /// the configured session lifetime, capped at the ticket's end time.
     pub(crate) fn session_cookie(&self, completion: &Completion) -> Result<String, Code> {
@@ -156,15 +157,21 @@ impl Engine {
             iat: now,
             exp,
         };
-        let mut sealed =
-            self.sealer()
-                .seal_value(PURPOSE_SESSION, &session, exp, self.entropy())?;
+        let mut sealed = self.backends().sealer.seal(
+            PURPOSE_SESSION,
+            &session,
+            exp,
+            self.backends().entropy.as_ref(),
+        )?;
         if sealed.len() > MAX_SESSION_COOKIE {
             session.user.groups.clear();
             session.user.hasgroups = true;
-            sealed = self
-                .sealer()
-                .seal_value(PURPOSE_SESSION, &session, exp, self.entropy())?;
+            sealed = self.backends().sealer.seal(
+                PURPOSE_SESSION,
+                &session,
+                exp,
+                self.backends().entropy.as_ref(),
+            )?;
         }
         Ok(cookies::set(
             self.web(),
@@ -176,8 +183,9 @@ impl Engine {
 
     fn open_session(&self, head: &Parts) -> Option<Session> {
         let sealed = cookies::get(self.web(), &head.headers, cookies::SESSION)?;
-        self.sealer()
-            .open_value(PURPOSE_SESSION, sealed, self.now())
+        self.backends()
+            .sealer
+            .open(PURPOSE_SESSION, sealed, self.now())
             .ok()
     }
 
@@ -207,8 +215,9 @@ impl Engine {
             return (now <= identity.expires_at).then_some((identity, session));
         }
         let session: Session = self
-            .sealer()
-            .open_value(PURPOSE_SESSION, sealed, now)
+            .backends()
+            .sealer
+            .open(PURPOSE_SESSION, sealed, now)
             .ok()?;
         let reference = SessionRef {
             sid: session.sid.clone().into(),
@@ -257,11 +266,13 @@ impl Engine {
             return *live;
         }
         let revoked = self
-            .store()
+            .backends()
+            .store
             .get(&format!("session-revoked:{}", session.sid))
             .await;
         let ended = self
-            .store()
+            .backends()
+            .store
             .get(&format!("sessions-ended:{}", session.sub))
             .await;
         let live = match (revoked, ended) {
@@ -322,7 +333,7 @@ impl Engine {
             Some(sid) => UserQuery::Sid(sid),
             None => UserQuery::Logins(vec![session.upn.to_string()]),
         };
-        let ok = match self.directory().find(&query).await {
+        let ok = match self.backends().directory.as_ref().find(&query).await {
             Ok(Some(user)) => user.id == *session.sub && user.refusal().is_none(),
             Ok(None) => false,
             Err(_) => return previous,
@@ -345,7 +356,8 @@ impl Engine {
         };
         let left = (session.exp - self.now()).max(1) as u64;
         let _ = self
-            .store()
+            .backends()
+            .store
             .put(
                 &format!("session-revoked:{}", session.sid),
                 b"1",
@@ -362,7 +374,8 @@ impl Engine {
     pub(crate) async fn end_sessions_of(&self, user_id: &str) {
         let ttl = self.web().session_max_lifetime;
         let _ = self
-            .store()
+            .backends()
+            .store
             .put(
                 &format!("sessions-ended:{user_id}"),
                 self.now().to_string().as_bytes(),
@@ -416,6 +429,7 @@ impl Engine {
         };
         let addr = head.extensions.get::<super::ClientAddr>().map(|a| a.0);
         match self
+            .engine()
             .recheck(&completion, &completion.request.client_id, addr)
             .await
         {
@@ -467,7 +481,7 @@ impl Engine {
         self.session_live(&session).await.then_some(identity)
     }
 
-    /// For a request to the application: who is calling ([`Engine::authenticate`]),
+    /// For a request to the application: who is calling ([`Provider::authenticate`]),
     /// and a header clearing a session cookie that no longer opens (expired, or
     /// sealed under a retired key).
     pub async fn identify(&self, head: &Parts) -> Continue {
@@ -487,18 +501,18 @@ impl Engine {
     }
 }
 
-/// What the middleware leaves in a request for the extractors: the engine and
+/// What the middleware leaves in a request for the extractors: the provider and
 /// who is calling. Adapters store it in their request extensions.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    engine: Engine,
+    provider: Provider,
     identity: Option<Arc<Identity>>,
 }
 
 impl Caller {
     /// The caller of a request the middleware identified.
-    pub fn new(engine: Engine, identity: Option<Arc<Identity>>) -> Self {
-        Self { engine, identity }
+    pub fn new(provider: Provider, identity: Option<Arc<Identity>>) -> Self {
+        Self { provider, identity }
     }
 
     /// Who is signed in, if anyone (`MaybeSignedIn`).
@@ -518,7 +532,7 @@ impl Caller {
         self.identity
             .as_deref()
             .cloned()
-            .ok_or_else(|| Box::new(self.engine.sign_in_required(&head())))
+            .ok_or_else(|| Box::new(self.provider.sign_in_required(&head())))
     }
 }
 
@@ -572,8 +586,8 @@ pub(crate) fn safe_return(path: &str) -> Option<&str> {
     ok.then_some(path)
 }
 
-pub(crate) fn sign_in_required(engine: &Engine, head: &Parts) -> Response {
-    let web = engine.web();
+pub(crate) fn sign_in_required(provider: &Provider, head: &Parts) -> Response {
+    let web = provider.web();
     if is_api(head) {
         let mut challenge = format!("Bearer realm=\"{}\"", web.issuer());
         if bearer(head).is_some() {

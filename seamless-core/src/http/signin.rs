@@ -6,15 +6,17 @@ use http::header::{self, HeaderName};
 use http::request::Parts;
 use http::{Method, StatusCode};
 
+use super::Provider;
 use super::form::{self, Params};
 use super::pages::{self, Page};
 use super::session::safe_return;
 use super::{ClientAddr, Response, add_header, cookies, json, json_code, redirect};
 use crate::backends::Password;
-use crate::engine::{Audience, Completion, Engine, Step, View};
+use crate::engine::{Step, View};
 use crate::error::Code;
-use crate::flow::SignInRequest;
 use crate::grants::CodeRequest;
+use crate::model::SignInRequest;
+use crate::model::{Audience, Completion};
 
 /// The client id of middleware-mode sign-ins (the application itself).
 pub(crate) const APP_CLIENT: &str = "";
@@ -65,18 +67,33 @@ impl Route {
         })
     }
 
+    /// The methods the route serves; `HEAD` wherever `GET` is.
     fn methods(self) -> &'static [Method] {
         match self {
             Route::Login | Route::Token | Route::WindowsTransport => &[Method::POST],
-            Route::Logout | Route::UserInfo => &[Method::GET, Method::POST],
-            _ => &[Method::GET],
+            Route::Logout | Route::UserInfo => &[Method::GET, Method::HEAD, Method::POST],
+            _ => &[Method::GET, Method::HEAD],
         }
+    }
+
+    /// `405` with `Allow` for a method the route does not serve.
+    pub(crate) fn refuse_method(self, method: &Method) -> Option<Response> {
+        if self.methods().contains(method) {
+            return None;
+        }
+        let mut response = json(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &serde_json::json!({"error": "method_not_allowed"}),
+        );
+        let allow: Vec<&str> = self.methods().iter().map(Method::as_str).collect();
+        add_header(&mut response, header::ALLOW, &allow.join(", "));
+        Some(response)
     }
 }
 
 /// A random value for CSP nonces.
-fn nonce(engine: &Engine) -> String {
-    engine.random_id().unwrap_or_else(|_| "0".repeat(32))
+fn nonce(provider: &Provider) -> String {
+    provider.random_id().unwrap_or_else(|_| "0".repeat(32))
 }
 
 /// `scheme://authority` of an absolute URI.
@@ -93,7 +110,7 @@ fn origin(uri: &str) -> Option<String> {
 /// sends it (only `same-origin` passes), else by `Origin` (ours only; `null`
 /// fails). Clients that send neither are not browsers; the state's binding to
 /// the flow cookie still holds for them.
-fn cross_site(engine: &Engine, head: &Parts) -> bool {
+fn cross_site(provider: &Provider, head: &Parts) -> bool {
     let header = |name: &str| {
         head.headers
             .get(name)
@@ -103,22 +120,19 @@ fn cross_site(engine: &Engine, head: &Parts) -> bool {
     if let Some(site) = header("sec-fetch-site") {
         return site != "same-origin";
     }
-    header("origin").is_some_and(|o| o != engine.web().public_origin.to_ascii_lowercase())
+    header("origin").is_some_and(|o| o != provider.web().public_origin.to_ascii_lowercase())
 }
 
-impl Engine {
+impl Provider {
+    /// Answers a request whose method the route serves. `HEAD` is answered as
+    /// `GET` would be, without the body.
     pub(super) async fn route(&self, route: Route, head: &Parts, body: &Bytes) -> Response {
-        if !route.methods().contains(&head.method) {
-            let mut response = json(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &serde_json::json!({"error": "method_not_allowed"}),
-            );
-            let allow: Vec<&str> = route.methods().iter().map(Method::as_str).collect();
-            add_header(&mut response, header::ALLOW, &allow.join(", "));
+        if head.method == Method::HEAD {
+            let mut get = head.clone();
+            get.method = Method::GET;
+            let mut response = Box::pin(self.route(route, &get, body)).await;
+            *response.body_mut() = Bytes::new();
             return response;
-        }
-        if body.len() > self.web().max_body {
-            return self.payload_too_large();
         }
         match route {
             Route::Authorize => self.authorize(head).await,
@@ -276,14 +290,14 @@ impl Engine {
     async fn start_flow(&self, head: &Parts, request: SignInRequest) -> Response {
         let addr = head.extensions.get::<ClientAddr>().map(|a| a.0);
         let suppressed = cookies::get(self.web(), &head.headers, cookies::SIGNED_OUT).is_some();
-        let step = self.start(request, addr, suppressed).await;
+        let step = self.engine().start(request, addr, suppressed).await;
         let mut response = self.render(step.clone()).await;
         if step.sealed.is_some() {
             let cookie = cookies::set(
                 self.web(),
                 cookies::FLOW,
                 &step.flow_id,
-                Some(self.config().flow_ttl.as_secs()),
+                Some(self.engine().config().flow_ttl.as_secs()),
             );
             add_header(&mut response, header::SET_COOKIE, &cookie);
         }
@@ -415,24 +429,31 @@ impl Engine {
         let field = |name| params.get(name).unwrap_or_default();
         let step = match params.get("step") {
             Some("username") => {
-                self.submit_username(state, binding, field("username"))
+                self.engine()
+                    .submit_username(state, binding, field("username"))
                     .await
             }
-            Some("fallback") => self.give_up(state, binding).await,
-            Some("resume") => self.show(state, binding).await,
+            Some("fallback") => self.engine().give_up(state, binding).await,
+            Some("resume") => self.engine().show(state, binding).await,
             Some("password") => {
                 let password = Password::new(field("password"));
-                self.submit_password(state, binding, field("username"), &password)
+                self.engine()
+                    .submit_password(state, binding, field("username"), &password)
                     .await
             }
-            Some("mfa") => self.submit_mfa(state, binding, field("code")).await,
+            Some("mfa") => {
+                self.engine()
+                    .submit_mfa(state, binding, field("code"))
+                    .await
+            }
             Some("sso") => {
                 match self
+                    .engine()
                     .redeem_sign_in_token(field("token"), Audience::Browser, Some(binding))
                     .await
                 {
                     Ok(completion) => return self.finish(completion).await,
-                    Err(code) => self.refuse_negotiate(state, binding, code).await,
+                    Err(code) => self.engine().refuse_negotiate(state, binding, code).await,
                 }
             }
             _ => return self.error_page(StatusCode::BAD_REQUEST, Code::BadRequest, None),
@@ -459,13 +480,14 @@ impl Engine {
             .map(|v| v.as_bytes());
         let step = match authorization {
             _ if header_block > self.web().max_header_block => {
-                self.refuse_negotiate(sealed, binding, Code::TicketTooLarge)
+                self.engine()
+                    .refuse_negotiate(sealed, binding, Code::TicketTooLarge)
                     .await
             }
-            None => self.negotiate(sealed, binding, None).await,
+            None => self.engine().negotiate(sealed, binding, None).await,
             Some(value) => match negotiate_token(value) {
-                Ok(token) => self.negotiate(sealed, binding, Some(token)).await,
-                Err(code) => self.refuse_negotiate(sealed, binding, code).await,
+                Ok(token) => self.engine().negotiate(sealed, binding, Some(token)).await,
+                Err(code) => self.engine().refuse_negotiate(sealed, binding, code).await,
             },
         };
         self.sso_response(step)
@@ -479,7 +501,10 @@ impl Engine {
         }
         let mut response = match step.view {
             View::Completed(completion) => {
-                match self.issue_sign_in_token(&completion, Audience::Browser) {
+                match self
+                    .engine()
+                    .issue_sign_in_token(&completion, Audience::Browser)
+                {
                     Ok(token) => json(StatusCode::OK, &serde_json::json!({"token": token})),
                     Err(code) => json(StatusCode::SERVICE_UNAVAILABLE, &json_code(code)),
                 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{KeyError, SigningAlgorithm, SigningKeys};
 use crate::backends::Method;
 use crate::backends::watched::WatchedFile;
-use crate::engine::Completion;
+use crate::model::Completion;
 
 /// Token lifetimes and names.
 #[derive(Debug, Clone)]

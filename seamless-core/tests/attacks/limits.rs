@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use seamless_core::backends::{Password, PasswordVerifier, RulePolicy, User};
 use seamless_core::engine::{EngineConfig, View};
 use seamless_core::error::{BackendError, Code};
-use seamless_core::flow::seal::SealingKey;
+use seamless_core::seal::SealingKey;
 use seamless_core::testkit::sim::block_on;
 
 use crate::common::{World, completed, world, world_custom};

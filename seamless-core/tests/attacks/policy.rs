@@ -7,7 +7,7 @@ use seamless_core::backends::{Decision, Policy, PolicyInput, RulePolicy};
 use seamless_core::clock::Clock;
 use seamless_core::engine::EngineConfig;
 use seamless_core::error::Code;
-use seamless_core::flow::seal::SealingKey;
+use seamless_core::seal::SealingKey;
 use seamless_core::testkit::{PacSpec, TicketSpec, WINDOWS_GSS_FLAGS};
 
 use crate::common::browser::*;

@@ -9,9 +9,9 @@ use seamless_core::backends::RulePolicy;
 use seamless_core::clock::Clock;
 use seamless_core::engine::{EngineConfig, View};
 use seamless_core::error::Code;
-use seamless_core::flow::seal::SealingKey;
 use seamless_core::http::WebConfig;
 use seamless_core::kerberos::AcceptorConfig;
+use seamless_core::seal::SealingKey;
 use seamless_core::testkit::sim::block_on;
 use seamless_core::testkit::{PacSpec, TicketSpec};
 
@@ -199,7 +199,7 @@ fn token_lifetimes_and_group_cap() {
         tokens["id_token"].as_str().expect("id"),
     );
     let access = w
-        .engine
+        .provider
         .tokens()
         .verify_access_for(
             tokens["access_token"].as_str().expect("at"),
@@ -231,7 +231,7 @@ fn web_session_ttl() {
         .expect("request")
         .into_parts()
         .0;
-    let who = block_on(w.engine.authenticate(&head)).expect("signed in");
+    let who = block_on(w.provider.authenticate(&head)).expect("signed in");
     assert_eq!(who.expires_at, w.clock.unix() + 3600);
 }
 

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use http::StatusCode;
 use seamless_core::backends::RulePolicy;
-use seamless_core::flow::seal::Sealer;
+use seamless_core::seal::Sealer;
 use seamless_core::token::{SigningAlgorithm, SigningKeys, TokenIssuer, TokenSettings};
 
 use crate::common::browser::*;
@@ -52,7 +52,7 @@ fn an_access_token_before_its_nbf_is_refused() {
         keys.clone(),
     );
     // The claims of a real token of ours, plus an nbf an hour ahead.
-    let completion = seamless_core::engine::Completion {
+    let completion = seamless_core::model::Completion {
         flow_id: "f".into(),
         user: seamless_core::backends::User::new("u-alice", "alice@ad.test"),
         auth: seamless_core::flow::AuthFacts {
@@ -126,10 +126,11 @@ fn the_middleware_accepts_only_access_tokens_meant_for_it() {
         .expect("at")
         .to_string();
     assert!(
-        seamless_core::testkit::sim::block_on(w.engine.authenticate(&bearer_head(&ours))).is_some()
+        seamless_core::testkit::sim::block_on(w.provider.authenticate(&bearer_head(&ours)))
+            .is_some()
     );
     assert!(
-        seamless_core::testkit::sim::block_on(w.engine.authenticate(&bearer_head(&theirs)))
+        seamless_core::testkit::sim::block_on(w.provider.authenticate(&bearer_head(&theirs)))
             .is_none(),
         "a token issued to another client (another API) does not open this app"
     );
@@ -162,12 +163,12 @@ fn retiring_the_oldest_sealing_key_keeps_what_the_others_sealed() {
     // Rotation: the new key in front seals, the old one still opens.
     let rotated = load(&[new, old]);
     let sealed = rotated
-        .seal_value("session", &"alice", T0 + 60, &entropy)
+        .seal("session", &"alice", T0 + 60, &entropy)
         .expect("seal");
     // The old key retired: what the new key sealed still opens.
     let retired = load(&[new]);
     assert_eq!(
-        retired.open_value::<String>("session", &sealed, T0),
+        retired.open::<String>("session", &sealed, T0),
         Ok("alice".to_string())
     );
     let _ = std::fs::remove_dir_all(&dir);
@@ -194,7 +195,7 @@ fn signed_in_browser(w: &World) -> Browser<'_> {
 }
 
 fn opens(w: &World, cookie: &str) -> bool {
-    seamless_core::testkit::sim::block_on(w.engine.authenticate(&cookie_head(cookie))).is_some()
+    seamless_core::testkit::sim::block_on(w.provider.authenticate(&cookie_head(cookie))).is_some()
 }
 
 #[test]
@@ -288,7 +289,7 @@ fn logout_with_an_id_token_hint_signs_out_and_redirects() {
     let w = crate::common::world_custom(
         RulePolicy::default(),
         seamless_core::engine::EngineConfig::default(),
-        vec![seamless_core::flow::seal::SealingKey::new(1, [7; 32])],
+        vec![seamless_core::seal::SealingKey::new(1, [7; 32])],
         |b| {
             let mut spa = seamless_core::http::Client::public("spa", SPA_CB);
             spa.post_logout_redirect_uris = vec!["https://spa.example/bye".into()];

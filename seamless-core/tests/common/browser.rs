@@ -1,4 +1,4 @@
-//! A browser for the HTTP tests: a cookie jar over `Engine::handle`, the
+//! A browser for the HTTP tests: a cookie jar over the adapter protocol, the
 //! sign-in page's requests, and the OIDC client's redirects and grants.
 
 use std::collections::BTreeMap;
@@ -9,9 +9,11 @@ use jsonwebtoken::{DecodingKey, Validation};
 use seamless_core::backends::RulePolicy;
 use seamless_core::clock::Clock;
 use seamless_core::engine::EngineConfig;
-use seamless_core::flow::seal::SealingKey;
 use seamless_core::grants::s256_challenge;
-use seamless_core::http::{Client, Outcome, Response, WebConfig};
+use seamless_core::http::{Client, Response, WebConfig};
+use seamless_core::seal::SealingKey;
+
+use super::Outcome;
 use seamless_core::testkit::sim::block_on;
 use seamless_core::token::SigningAlgorithm;
 
@@ -87,7 +89,7 @@ impl<'w> Browser<'w> {
         let request = builder
             .body(Bytes::from(body.to_string()))
             .expect("request");
-        let response = match block_on(self.world.engine.handle(request)) {
+        let response = match block_on(self.world.handle(request)) {
             Outcome::Respond(r) => r,
             other => panic!("{uri} is ours, got {other:?}"),
         };

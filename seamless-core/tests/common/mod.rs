@@ -9,16 +9,18 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use http_body_util::Full;
 use seamless_core::backends::{
     Argon2Verifier, Directory, MemoryKeyStore, MemoryStore, Password, RulePolicy, StaticDirectory,
     Store, TotpVerifier, User, UserQuery, hash_password, totp_code,
 };
 use seamless_core::clock::{Clock, ManualClock};
-use seamless_core::engine::{Engine, EngineBuilder, EngineConfig, Step, View};
+use seamless_core::engine::{Durability, Engine, EngineConfig, Step, View};
 use seamless_core::error::{BackendError, Code};
 use seamless_core::flow::SignInRequest;
-use seamless_core::flow::seal::SealingKey;
+use seamless_core::http::{Continue, Provider, ProviderBuilder, Request, Response};
 use seamless_core::kerberos::{Etype, Key};
+use seamless_core::seal::SealingKey;
 use seamless_core::testkit::sim::{SeededEntropy, block_on};
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
 use seamless_core::token::{SigningAlgorithm, SigningKeys};
@@ -174,6 +176,9 @@ impl Store for FlakyStore {
 pub struct World {
     pub clock: Arc<ManualClock>,
     pub kdc: TestKdc,
+    /// The provider (HTTP surface, tokens, grants) around [`World::engine`].
+    pub provider: Provider,
+    /// The sign-in engine.
     pub engine: Engine,
     pub directory_down: Arc<AtomicBool>,
     pub store_down: Arc<AtomicBool>,
@@ -204,7 +209,7 @@ pub fn world_custom(
     policy: RulePolicy,
     config: EngineConfig,
     sealing: Vec<SealingKey>,
-    customize: impl FnOnce(EngineBuilder) -> EngineBuilder,
+    customize: impl FnOnce(ProviderBuilder) -> ProviderBuilder,
 ) -> World {
     let clock = Arc::new(ManualClock::new(T0));
     let entropy = Arc::new(SeededEntropy::new(42));
@@ -219,7 +224,7 @@ pub fn world_custom(
         inner: MemoryStore::new(10_000, clock.clone()),
         fail: store_down.clone(),
     });
-    let builder = Engine::builder()
+    let builder = Provider::builder()
         .config(config)
         .keys(Arc::new(MemoryKeyStore::new(kdc.key_ring())))
         .directory(Arc::new(Flaky {
@@ -234,16 +239,17 @@ pub fn world_custom(
             clock.clone(),
         )))
         .passwords(Arc::new(Argon2Verifier::new(directory.clone())))
-        .store(store, true)
+        .store(store, Durability::Shared)
         .clock(clock.clone())
         .entropy(entropy)
         .sealing_keys(sealing)
         .token_keys(token_keys());
-    let engine = customize(builder).build().expect("engine");
+    let provider = customize(builder).build().expect("provider");
     World {
         clock,
         kdc,
-        engine,
+        engine: provider.engine().clone(),
+        provider,
         directory_down,
         store_down,
         edits,
@@ -260,7 +266,26 @@ pub fn request(hint: Option<&str>) -> SignInRequest {
     }
 }
 
+/// What the adapter protocol does with a request, in one call.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A sign-in route: the provider's answer.
+    Respond(Response),
+    /// The application's request, and what the middleware learned about it.
+    Continue(Continue),
+}
+
 impl World {
+    /// One request through the adapter protocol: `serve` for a sign-in route,
+    /// `identify` for anything else.
+    pub async fn handle(&self, request: Request) -> Outcome {
+        if self.provider.wants(request.uri().path()) {
+            Outcome::Respond(self.provider.serve(request.map(Full::new)).await)
+        } else {
+            Outcome::Continue(self.provider.identify(&request.into_parts().0).await)
+        }
+    }
+
     /// Changes an account as the directory will answer from now on.
     pub fn edit_user(&self, upn: &str, edit: impl FnOnce(&mut User)) {
         let mut user = block_on(self.directory.find(&UserQuery::Logins(vec![upn.into()])))
@@ -329,7 +354,7 @@ impl World {
     }
 }
 
-pub fn completed(step: &Step) -> &seamless_core::engine::Completion {
+pub fn completed(step: &Step) -> &seamless_core::model::Completion {
     match &step.view {
         View::Completed(c) => c,
         other => panic!("expected completion, got {other:?}"),

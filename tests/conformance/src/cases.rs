@@ -120,7 +120,7 @@ macro_rules! cases {
         pub const ALL: &[&str] = &[$(stringify!($name)),*];
 
         /// Expands to one `#[test]` per case. `$make` turns the fixture's
-        /// [`Engine`](seamless_core::engine::Engine) into the adapter's harness.
+        /// [`Provider`](seamless_core::Provider) into the adapter's harness.
         #[macro_export]
         macro_rules! conformance_tests {
             ($d make:expr) => {
@@ -129,7 +129,7 @@ macro_rules! cases {
                     #[::core::prelude::v1::test]
                     fn $name() {
                         let fx = $d crate::Fixture::new();
-                        let mut harness = ($d make)(fx.engine.clone());
+                        let mut harness = ($d make)(fx.provider.clone());
                         $d crate::cases::$name(&fx, &mut harness);
                     }
                 )*
@@ -530,6 +530,59 @@ cases! { $
             peer: None,
         });
         assert_eq!(r.status, 413);
+    }
+
+    /// A method a sign-in route does not serve: the core's `405` with `Allow`
+    /// through every adapter (not the framework's `404`).
+    fn wrong_method_gets_405_with_allow(fx, h) {
+        let _ = fx;
+        for (method, path, allow) in [
+            ("DELETE", "/token", "POST"),
+            ("PUT", "/jwks", "GET, HEAD"),
+            ("PATCH", "/login", "POST"),
+        ] {
+            let r = h.send(PlainRequest {
+                method: method.into(),
+                uri: path.into(),
+                headers: Vec::new(),
+                body: Vec::new(),
+                peer: None,
+            });
+            assert_eq!((r.status, r.header("allow")), (405, Some(allow)), "{method} {path}");
+        }
+    }
+
+    /// `HEAD` is answered as `GET` would be, without the body.
+    fn head_is_answered_like_get_without_a_body(fx, h) {
+        let _ = fx;
+        for path in ["/jwks", "/.well-known/openid-configuration"] {
+            let r = h.send(PlainRequest {
+                method: "HEAD".into(),
+                uri: path.into(),
+                headers: Vec::new(),
+                body: Vec::new(),
+                peer: None,
+            });
+            assert_eq!(r.status, 200, "HEAD {path}");
+            assert_eq!(r.header("content-type"), Some("application/json"), "HEAD {path}");
+            assert!(r.body.is_empty(), "HEAD {path}: no body");
+        }
+    }
+
+    /// A path the sign-in surface does not serve is the application's: its own
+    /// status and body, not the core's.
+    fn the_applications_own_responses_are_untouched(fx, h) {
+        let _ = fx;
+        let mut c = Client::new(h);
+        let home = c.get("/");
+        assert_eq!((home.status, home.text()), (200, HOME));
+        let missing = c.get("/no-such-page");
+        assert_eq!(missing.status, 404);
+        assert!(!missing.text().contains("not_found"), "the app's 404, not the core's");
+        // A path that only starts like one of ours is the application's too.
+        let lookalike = c.get("/tokenizer");
+        assert_eq!(lookalike.status, 404);
+        assert!(!lookalike.text().contains("not_found"));
     }
 
     /// `prompt=none` without a session: `login_required` to the client.

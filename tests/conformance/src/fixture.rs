@@ -1,4 +1,4 @@
-//! The world every case runs in: one engine on a hand-set clock with seeded
+//! The world every case runs in: one provider on a hand-set clock with seeded
 //! randomness, memory backends, demo users, two OIDC clients, and a test KDC.
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -10,10 +10,10 @@ use seamless_core::backends::{
     hash_password, totp_code,
 };
 use seamless_core::clock::{Clock, ManualClock};
-use seamless_core::engine::Engine;
-use seamless_core::flow::seal::SealingKey;
-use seamless_core::http::{Client, WebConfig};
+use seamless_core::engine::Durability;
+use seamless_core::http::{Client, Provider, WebConfig};
 use seamless_core::kerberos::{Etype, Key};
+use seamless_core::seal::SealingKey;
 use seamless_core::testkit::sim::SeededEntropy;
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
 use seamless_core::token::{SigningAlgorithm, SigningKeys};
@@ -85,8 +85,8 @@ sid = "{DOMAIN}-1108"
 
 /// One test's world.
 pub struct Fixture {
-    /// The engine every adapter wraps.
-    pub engine: Engine,
+    /// The provider every adapter wraps.
+    pub provider: Provider,
     /// The clock (advance it by hand).
     pub clock: Arc<ManualClock>,
     /// The test KDC holding the service key.
@@ -120,7 +120,7 @@ impl Fixture {
             .with_entropy(Arc::new(SeededEntropy::new(11)));
         let directory = Arc::new(StaticDirectory::from_text(&directory()).expect("directory"));
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new(100_000, clock.clone()));
-        let engine = Engine::builder()
+        let provider = Provider::builder()
             .web(web())
             .client(
                 Client::public("spa", SPA_CB)
@@ -145,21 +145,21 @@ impl Fixture {
                 clock.clone(),
             )))
             .passwords(Arc::new(Argon2Verifier::new(directory)))
-            .store(store, true)
+            .store(store, Durability::Shared)
             .clock(clock.clone())
             .entropy(Arc::new(SeededEntropy::new(42)))
             .sealing_keys(vec![SealingKey::new(1, [9; 32])])
             .build()
-            .expect("engine");
+            .expect("provider");
         Self {
-            engine,
+            provider,
             clock,
             kdc,
             cusec: AtomicU32::new(0),
         }
     }
 
-    /// Now, as the engine sees it.
+    /// Now, as the provider sees it.
     pub fn now(&self) -> std::time::SystemTime {
         self.clock.now()
     }

@@ -1,17 +1,18 @@
-//! The suite against the engine alone, with the app written directly on
-//! `Engine::wants` / `handle` / `identify` and `Caller`: what every adapter does,
-//! without a framework. A baseline for the adapters' runs.
+//! The suite against the provider alone, with the app written directly on the
+//! adapter protocol (`Provider::wants` / `serve` / `identify`, `Caller`,
+//! `Continue::headers`): what every adapter does, without a framework. A
+//! baseline for the adapters' runs.
 
 use bytes::Bytes;
+use http_body_util::Full;
 use seamless_conformance::{
     ANONYMOUS, HOME, Harness, PlainRequest, PlainResponse, conformance_tests, identity_body,
 };
-use seamless_core::engine::Engine;
-use seamless_core::http::{Caller, Outcome, PeerAddr, Response, missing_middleware};
+use seamless_core::http::{Caller, PeerAddr, Provider, Response, missing_middleware};
 use seamless_core::testkit::sim::block_on;
 
 struct Core {
-    engine: Engine,
+    provider: Provider,
 }
 
 fn to_http(request: PlainRequest) -> http::Request<Bytes> {
@@ -77,17 +78,14 @@ fn app(head: &http::request::Parts, caller: Option<&Caller>) -> PlainResponse {
 impl Harness for Core {
     fn send(&mut self, request: PlainRequest) -> PlainResponse {
         let request = to_http(request);
-        if self.engine.wants(request.uri().path()) {
-            return match block_on(self.engine.handle(request)) {
-                Outcome::Respond(r) => plain(r),
-                other => panic!("{other:?}"),
-            };
+        if self.provider.wants(request.uri().path()) {
+            return plain(block_on(self.provider.serve(request.map(Full::new))));
         }
         let (head, _) = request.into_parts();
-        let seen = block_on(self.engine.identify(&head));
-        let caller = Caller::new(self.engine.clone(), seen.identity);
+        let seen = block_on(self.provider.identify(&head));
+        let caller = Caller::new(self.provider.clone(), seen.identity.clone());
         let mut response = app(&head, Some(&caller));
-        for (k, v) in &seen.response_headers {
+        for (k, v) in seen.headers() {
             response
                 .headers
                 .push((k.as_str().into(), v.to_str().unwrap_or_default().into()));
@@ -101,7 +99,7 @@ impl Harness for Core {
     }
 }
 
-conformance_tests!(|engine: Engine| Core { engine });
+conformance_tests!(|provider: Provider| Core { provider });
 
 #[test]
 fn the_suite_has_at_least_thirty_cases() {

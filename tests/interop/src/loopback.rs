@@ -7,19 +7,17 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use seamless_core::engine::Engine;
-use seamless_core::http::{Outcome, PeerAddr};
+use seamless_core::http::{PeerAddr, Provider};
 
 /// A running loopback server; stops when dropped.
 pub struct Loopback {
     /// Where it listens.
     pub addr: SocketAddr,
-    /// The engine it serves.
-    pub engine: Engine,
+    /// The provider it serves.
+    pub provider: Provider,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -38,9 +36,9 @@ impl Loopback {
     }
 }
 
-/// Binds a loopback port, builds the engine for that origin, and serves it.
-/// Requests the engine does not want get 404 (there is no application here).
-pub fn serve(make: impl FnOnce(&str) -> Engine) -> Loopback {
+/// Binds a loopback port, builds the provider for that origin, and serves it.
+/// Requests the provider does not want get 404 (there is no application here).
+pub fn serve(make: impl FnOnce(&str) -> Provider) -> Loopback {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -50,30 +48,18 @@ pub fn serve(make: impl FnOnce(&str) -> Engine) -> Loopback {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind loopback");
     let addr = listener.local_addr().expect("addr");
-    let engine = make(&format!("http://{addr}"));
-    let served = engine.clone();
+    let provider = make(&format!("http://{addr}"));
+    let served = provider.clone();
     runtime.spawn(async move {
         while let Ok((stream, peer)) = listener.accept().await {
-            let engine = served.clone();
+            let provider = served.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                    let engine = engine.clone();
+                    let provider = provider.clone();
                     async move {
                         let (mut head, body) = request.into_parts();
-                        let limit = engine.web().max_body;
-                        let body = match Limited::new(body, limit).collect().await {
-                            Ok(b) => b.to_bytes(),
-                            Err(_) => Bytes::from_static(b"\0too large"),
-                        };
                         head.extensions.insert(PeerAddr(peer.ip()));
-                        let response =
-                            match engine.handle(http::Request::from_parts(head, body)).await {
-                                Outcome::Respond(r) => r,
-                                _ => http::Response::builder()
-                                    .status(404)
-                                    .body(Bytes::new())
-                                    .expect("404"),
-                            };
+                        let response = provider.serve(http::Request::from_parts(head, body)).await;
                         Ok::<_, Infallible>(response.map(Full::new))
                     }
                 });
@@ -85,7 +71,7 @@ pub fn serve(make: impl FnOnce(&str) -> Engine) -> Loopback {
     });
     Loopback {
         addr,
-        engine,
+        provider,
         runtime: Some(runtime),
     }
 }

@@ -1,5 +1,5 @@
 //! The native flow end to end with a real MIT KDC and a real GSSAPI client: curl
-//! (MIT GSSAPI) posts a WS-Trust 1.3 RST to the engine served on loopback,
+//! (MIT GSSAPI) posts a WS-Trust 1.3 RST to the provider served on loopback,
 //! answers its 401 with a Negotiate token for a ticket the KDC issued, and gets an
 //! RSTR; the assertion inside is then redeemed at the token endpoint.
 
@@ -7,8 +7,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use base64::Engine as _;
+use seamless_core::Provider;
 use seamless_core::backends::{MemoryKeyStore, StaticDirectory};
-use seamless_core::engine::Engine;
 use seamless_core::http::{Client, WebConfig};
 use seamless_core::kerberos::{KeyRing, keytab};
 use seamless_interop::{MitRealm, loopback};
@@ -36,7 +36,7 @@ fn curl_with_an_mit_ticket_gets_an_assertion_that_redeems_once() {
     let server = loopback::serve(|origin| {
         let mut web = WebConfig::new(origin);
         web.dangerous().insecure_cookies();
-        Engine::builder()
+        Provider::builder()
             .web(web)
             .keys(Arc::new(MemoryKeyStore::new(ring)))
             .directory(Arc::new(
@@ -46,6 +46,7 @@ fn curl_with_an_mit_ticket_gets_an_assertion_that_redeems_once() {
                 .expect("directory"),
             ))
             .client(Client::public("office", "urn:ietf:wg:oauth:2.0:oob"))
+            .with_engine(|b| b.dangerous().no_passwords())
             .build()
             .expect("engine")
     });

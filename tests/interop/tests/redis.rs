@@ -9,11 +9,11 @@ use std::time::{Duration, SystemTime};
 use seamless_core::backends::{
     MemoryKeyStore, Password, RedisConfig, RedisStore, StaticDirectory, Store,
 };
-use seamless_core::engine::{Engine, EngineConfig, View};
+use seamless_core::engine::{Durability, Engine, EngineConfig, View};
 use seamless_core::error::Code;
 use seamless_core::flow::SignInRequest;
-use seamless_core::flow::seal::SealingKey;
 use seamless_core::kerberos::{Etype, Key};
+use seamless_core::seal::SealingKey;
 use seamless_core::testkit::store_contract::Pass;
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
 use seamless_interop::redis_server::RedisServer;
@@ -67,17 +67,17 @@ async fn engine(store: Arc<dyn Store>, kdc: &TestKdc, passwords: bool) -> Engine
     );
     let mut config = EngineConfig::default();
     config.limits.password_per_user = 3;
-    let mut builder = Engine::builder()
+    let builder = Engine::builder()
         .config(config)
         .keys(Arc::new(MemoryKeyStore::new(kdc.key_ring())))
         .directory(directory.clone())
-        .store(store, true)
+        .store(store, Durability::Shared)
         .sealing_keys(vec![SealingKey::new(1, [5; 32])]);
-    if passwords {
-        builder = builder.passwords(Arc::new(seamless_core::backends::Argon2Verifier::new(
-            directory,
-        )));
-    }
+    let builder = if passwords {
+        builder.passwords(seamless_core::backends::Argon2Verifier::new(directory))
+    } else {
+        builder.dangerous().no_passwords()
+    };
     builder.build().expect("engine")
 }
 
@@ -357,7 +357,7 @@ fn concurrent_wrong_passwords_on_two_instances_get_at_most_the_limit_of_checks()
                     .passwords(Arc::new(Slow(calls.clone())))
                     .store(
                         Arc::new(RedisStore::connect(&config(&server)).await.expect("redis")),
-                        true,
+                        Durability::Shared,
                     )
                     .sealing_keys(vec![SealingKey::new(1, [5; 32])])
                     .build()

@@ -1,4 +1,5 @@
-//! Sealing flow state into the page: versioned, encrypted and authenticated
+//! Sealing values the client carries for us (flow states in the page, sign-in
+//! tokens, session cookies): versioned, encrypted and authenticated
 //! (XChaCha20-Poly1305), expiring, under a key ring that can rotate.
 //!
 //! Format: base64url(`1` ‖ key id ‖ 24-byte nonce ‖ ciphertext+tag) of the JSON
@@ -14,7 +15,6 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::FlowState;
 use crate::error::Code;
 use crate::kerberos::Entropy;
 
@@ -22,9 +22,6 @@ const VERSION: u8 = 1;
 const NONCE: usize = 24;
 /// Sealed states larger than this are refused before decryption.
 pub const MAX_SEALED_LEN: usize = 32 * 1024;
-
-/// The purpose of sealed flow states.
-pub const PURPOSE_FLOW: &str = "flow";
 
 /// Version and key id, then the purpose: everything the ciphertext is bound to.
 fn associated_data(header: [u8; 2], purpose: &str) -> Vec<u8> {
@@ -103,26 +100,10 @@ impl Sealer {
         (!keys.is_empty()).then_some(Self { keys })
     }
 
-    /// Seals `state`, valid until `expires_at` (Unix seconds).
-    pub fn seal(
-        &self,
-        state: &FlowState,
-        expires_at: i64,
-        entropy: &dyn Entropy,
-    ) -> Result<String, Code> {
-        self.seal_value(PURPOSE_FLOW, state, expires_at, entropy)
-    }
-
-    /// Opens a sealed state at `now`: `FlowExpired` after its expiry, `FlowInvalid`
-    /// for anything that does not decrypt and parse.
-    pub fn open(&self, sealed: &str, now: i64) -> Result<FlowState, Code> {
-        self.open_value(PURPOSE_FLOW, sealed, now)
-    }
-
     /// Seals any serialisable value for one `purpose` (a label such as
     /// `"sign-in-token"`). The purpose is bound into the authenticated data, so a
     /// value sealed for one purpose never opens for another, whatever its shape.
-    pub fn seal_value<S: Serialize>(
+    pub fn seal<S: Serialize>(
         &self,
         purpose: &str,
         value: &S,
@@ -161,8 +142,8 @@ impl Sealer {
         Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out))
     }
 
-    /// Opens a value sealed by [`Sealer::seal_value`] for the same `purpose`.
-    pub fn open_value<S: for<'de> Deserialize<'de>>(
+    /// Opens a value sealed by [`Sealer::seal`] for the same `purpose`.
+    pub fn open<S: for<'de> Deserialize<'de>>(
         &self,
         purpose: &str,
         sealed: &str,

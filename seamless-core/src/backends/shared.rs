@@ -1,0 +1,57 @@
+//! A shared backend is a backend: `Arc<T>` implements each trait `T` does, so a
+//! builder takes `impl Trait` and one instance can serve several users (one
+//! directory behind the engine, the password verifier and the TOTP verifier).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{
+    Decision, Directory, KeyStore, MfaMethod, MfaVerifier, NegotiateContext, Password,
+    PasswordVerifier, Policy, PolicyInput, User, UserQuery,
+};
+use crate::error::{BackendError, Code};
+use crate::kerberos::KeyRing;
+
+#[async_trait]
+impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
+    async fn key_ring(&self) -> Result<Arc<KeyRing>, BackendError> {
+        (**self).key_ring().await
+    }
+}
+
+#[async_trait]
+impl<T: Directory + ?Sized> Directory for Arc<T> {
+    async fn find(&self, query: &UserQuery) -> Result<Option<User>, BackendError> {
+        (**self).find(query).await
+    }
+}
+
+impl<T: Policy + ?Sized> Policy for Arc<T> {
+    fn allow_negotiate(&self, ctx: &NegotiateContext<'_>) -> Result<(), Code> {
+        (**self).allow_negotiate(ctx)
+    }
+
+    fn decide(&self, input: &PolicyInput<'_>) -> Decision {
+        (**self).decide(input)
+    }
+}
+
+#[async_trait]
+impl<T: MfaVerifier + ?Sized> MfaVerifier for Arc<T> {
+    async fn verify(
+        &self,
+        user: &User,
+        method: MfaMethod,
+        code: &str,
+    ) -> Result<bool, BackendError> {
+        (**self).verify(user, method, code).await
+    }
+}
+
+#[async_trait]
+impl<T: PasswordVerifier + ?Sized> PasswordVerifier for Arc<T> {
+    async fn verify(&self, user: Option<&User>, password: &Password) -> Result<bool, BackendError> {
+        (**self).verify(user, password).await
+    }
+}

@@ -1,0 +1,265 @@
+//! Sign-in tokens (our DesktopSsoToken): a finished sign-in sealed for the page's
+//! form post (browser) or a native client's SAML bearer grant. Minted and
+//! redeemed only inside the crate, so no caller can make one for any user.
+
+use std::time::Duration;
+
+use super::Engine;
+use crate::error::Code;
+use crate::model::{Audience, Completion};
+
+/// The sealing purpose of sign-in tokens (never opens as anything else).
+const PURPOSE_SIGN_IN_TOKEN: &str = "sign-in-token";
+
+/// How long a sign-in token lives (PROTOCOL R9: minutes at most).
+pub const SIGN_IN_TOKEN_TTL: Duration = Duration::from_secs(120);
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SignInTokenBody {
+    jti: String,
+    aud: Audience,
+    completion: Completion,
+}
+
+impl Engine {
+    /// Seals a finished sign-in into a sign-in token: opaque, encrypted and
+    /// authenticated, valid for [`SIGN_IN_TOKEN_TTL`], redeemable once, only by
+    /// `audience`, and for a browser token only with the flow's binding.
+    pub(crate) fn issue_sign_in_token(
+        &self,
+        completion: &Completion,
+        audience: Audience,
+    ) -> Result<String, Code> {
+        let backends = &self.inner.backends;
+        let body = SignInTokenBody {
+            jti: backends.random_id()?,
+            aud: audience,
+            completion: completion.clone(),
+        };
+        let expires_at = self.now() + SIGN_IN_TOKEN_TTL.as_secs() as i64;
+        backends.sealer.seal(
+            PURPOSE_SIGN_IN_TOKEN,
+            &body,
+            expires_at,
+            backends.entropy.as_ref(),
+        )
+    }
+
+    /// Redeems a sign-in token once. `binding` is the browser's flow cookie (required
+    /// for [`Audience::Browser`]). Expired, tampered, foreign, reused or
+    /// wrong-audience tokens are `FlowExpired` / `FlowInvalid`; a store that cannot
+    /// record the use is `StoreUnavailable` (fail closed).
+    pub(crate) async fn redeem_sign_in_token(
+        &self,
+        token: &str,
+        audience: Audience,
+        binding: Option<&str>,
+    ) -> Result<Completion, Code> {
+        let backends = &self.inner.backends;
+        let body: SignInTokenBody =
+            backends
+                .sealer
+                .open(PURPOSE_SIGN_IN_TOKEN, token, self.now())?;
+        if body.aud != audience {
+            return Err(Code::FlowInvalid);
+        }
+        if audience == Audience::Browser {
+            let bound = binding.is_some_and(|b| {
+                bool::from(subtle::ConstantTimeEq::ct_eq(
+                    b.as_bytes(),
+                    body.completion.flow_id.as_bytes(),
+                ))
+            });
+            if !bound {
+                return Err(Code::FlowInvalid);
+            }
+        }
+        let key = format!("sign-in-token:{}", body.jti);
+        let ttl = SIGN_IN_TOKEN_TTL + Duration::from_secs(60);
+        match backends.store.insert_if_absent(&key, b"1", ttl).await {
+            Ok(true) => Ok(body.completion),
+            Ok(false) => Err(Code::FlowInvalid),
+            Err(_) => Err(Code::StoreUnavailable),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::backends::{MemoryKeyStore, MemoryStore, StaticDirectory, Store};
+    use crate::clock::{Clock, ManualClock};
+    use crate::engine::{Durability, View};
+    use crate::error::BackendError;
+    use crate::kerberos::Etype;
+    use crate::model::SignInRequest;
+    use crate::testkit::sim::block_on;
+    use crate::testkit::{PacSpec, TestKdc, TicketSpec};
+
+    const T0: i64 = 1_800_000_000;
+    const SID: &str = "S-1-5-21-1004336348-1177238915-682003330";
+
+    /// A memory store that can be made to fail.
+    struct Flaky(MemoryStore, Arc<AtomicBool>);
+
+    #[async_trait::async_trait]
+    impl Store for Flaky {
+        async fn insert_if_absent(
+            &self,
+            k: &str,
+            v: &[u8],
+            ttl: Duration,
+        ) -> Result<bool, BackendError> {
+            if self.1.load(Ordering::SeqCst) {
+                return Err(BackendError::unavailable("down"));
+            }
+            self.0.insert_if_absent(k, v, ttl).await
+        }
+        async fn put(&self, k: &str, v: &[u8], ttl: Duration) -> Result<(), BackendError> {
+            self.0.put(k, v, ttl).await
+        }
+        async fn get(&self, k: &str) -> Result<Option<Vec<u8>>, BackendError> {
+            self.0.get(k).await
+        }
+        async fn take(&self, k: &str) -> Result<Option<Vec<u8>>, BackendError> {
+            self.0.take(k).await
+        }
+        async fn increment(&self, k: &str, ttl: Duration) -> Result<u64, BackendError> {
+            self.0.increment(k, ttl).await
+        }
+        async fn count(&self, k: &str) -> Result<u64, BackendError> {
+            self.0.count(k).await
+        }
+        async fn release(&self, k: &str) -> Result<(), BackendError> {
+            self.0.release(k).await
+        }
+    }
+
+    /// A finished seamless sign-in of alice, and the engine that made it.
+    fn signed_in() -> (Engine, Completion, Arc<ManualClock>, Arc<AtomicBool>) {
+        let clock = Arc::new(ManualClock::new(T0));
+        let kdc = TestKdc::new("AD.TEST", "HTTP/app.ad.test", Etype::Aes256CtsHmacSha196);
+        let users =
+            format!("[[users]]\nid = \"u-alice\"\nupn = \"alice@ad.test\"\nsid = \"{SID}-1105\"\n");
+        let down = Arc::new(AtomicBool::new(false));
+        let store = Flaky(MemoryStore::new(1000, clock.clone()), down.clone());
+        let engine = Engine::builder()
+            .keys(MemoryKeyStore::new(kdc.key_ring()))
+            .directory(StaticDirectory::from_text(&users).expect("users"))
+            .store(Arc::new(store), Durability::Shared)
+            .clock(clock.clone())
+            .dangerous()
+            .no_passwords()
+            .build()
+            .expect("engine");
+        let request = SignInRequest {
+            client_id: "app".into(),
+            login_hint: Some("alice@ad.test".into()),
+            ..Default::default()
+        };
+        let pac = PacSpec::new(SID.parse().expect("sid"), 1105);
+        let token = kdc
+            .mint(&TicketSpec::new("alice", clock.now()).with_pac(pac))
+            .expect("mint")
+            .token;
+        let step = block_on(engine.start(request, None, false));
+        let sealed = step.sealed.as_deref().expect("sealed");
+        let done = block_on(engine.negotiate(sealed, &step.flow_id, Some(token.as_bytes())));
+        let View::Completed(completion) = done.view else {
+            panic!("{:?}", done.view);
+        };
+        (engine, *completion, clock, down)
+    }
+
+    #[test]
+    fn sign_in_tokens_are_sealed_short_lived_single_use_bound_and_audience_restricted() {
+        let (engine, completion, clock, store_down) = signed_in();
+        let redeem = |token: &str, audience, binding| {
+            block_on(engine.redeem_sign_in_token(token, audience, binding))
+        };
+        let browser = engine
+            .issue_sign_in_token(&completion, Audience::Browser)
+            .expect("issue");
+        assert!(!browser.contains("alice"), "opaque");
+
+        // Bound to the browser that ran the flow, and to its audience.
+        let flow = completion.flow_id.as_str();
+        assert_eq!(
+            redeem(&browser, Audience::Browser, Some("other")),
+            Err(Code::FlowInvalid)
+        );
+        assert_eq!(
+            redeem(&browser, Audience::Browser, None),
+            Err(Code::FlowInvalid)
+        );
+        assert_eq!(
+            redeem(&browser, Audience::Native, None),
+            Err(Code::FlowInvalid)
+        );
+        // Redeemed once.
+        assert_eq!(
+            redeem(&browser, Audience::Browser, Some(flow)),
+            Ok(completion.clone())
+        );
+        assert_eq!(
+            redeem(&browser, Audience::Browser, Some(flow)),
+            Err(Code::FlowInvalid),
+            "single use"
+        );
+
+        // Domain separation: a sealed flow state is not a sign-in token, nor the reverse.
+        let another = engine
+            .issue_sign_in_token(&completion, Audience::Browser)
+            .expect("issue");
+        let as_state = block_on(engine.negotiate(&another, flow, None));
+        assert_eq!(
+            as_state.view,
+            View::Restart {
+                code: Code::FlowInvalid
+            }
+        );
+        let state = block_on(engine.start(completion.request.clone(), None, false));
+        let sealed = state.sealed.as_deref().expect("sealed");
+        assert_eq!(
+            redeem(sealed, Audience::Native, None),
+            Err(Code::FlowInvalid)
+        );
+
+        // Native tokens need no binding; tampering and age are refused.
+        let native = engine
+            .issue_sign_in_token(&completion, Audience::Native)
+            .expect("issue");
+        let mut tampered = native.clone().into_bytes();
+        let i = tampered.len() / 3;
+        tampered[i] = if tampered[i] == b'x' { b'y' } else { b'x' };
+        let tampered = String::from_utf8(tampered).expect("ascii");
+        assert_eq!(
+            redeem(&tampered, Audience::Native, None),
+            Err(Code::FlowInvalid)
+        );
+
+        // A store that cannot record the use refuses the token, and does not use it up.
+        let fresh = engine
+            .issue_sign_in_token(&completion, Audience::Native)
+            .expect("issue");
+        store_down.store(true, Ordering::SeqCst);
+        assert_eq!(
+            redeem(&fresh, Audience::Native, None),
+            Err(Code::StoreUnavailable)
+        );
+        store_down.store(false, Ordering::SeqCst);
+        assert!(
+            redeem(&fresh, Audience::Native, None).is_ok(),
+            "not consumed"
+        );
+
+        clock.advance(SIGN_IN_TOKEN_TTL + Duration::from_secs(1));
+        assert_eq!(
+            redeem(&native, Audience::Native, None),
+            Err(Code::FlowExpired)
+        );
+    }
+}
