@@ -32,10 +32,14 @@
 mod address;
 mod cookies;
 mod form;
+mod logout;
 mod native;
+mod negotiate;
 mod oidc;
 mod pages;
 mod provider;
+mod revocation;
+mod routes;
 mod session;
 mod signin;
 
@@ -54,8 +58,9 @@ use crate::token::SigningAlgorithm;
 
 pub use native::NativeSettings;
 pub use provider::{Provider, ProviderBuilder};
-pub use session::{Caller, Identity, REVOCATION_CACHE, Source, missing_middleware};
-pub use signin::SIGN_IN_PATHS;
+pub use revocation::REVOCATION_CACHE;
+pub use routes::SIGN_IN_PATHS;
+pub use session::{Caller, Identity, Source, missing_middleware};
 
 /// A request as the engine takes it.
 pub type Request = http::Request<Bytes>;
@@ -309,8 +314,8 @@ impl Provider {
         self.route_of(path).is_some()
     }
 
-    fn route_of(&self, path: &str) -> Option<signin::Route> {
-        local_path(&self.web().base_path, path).and_then(signin::Route::of)
+    fn route_of(&self, path: &str) -> Option<routes::Route> {
+        local_path(&self.web().base_path, path).and_then(routes::Route::of)
     }
 
     /// Answers a request for the sign-in surface, reading its body (any

@@ -172,7 +172,7 @@ impl Provider {
             .headers
             .get(header::AUTHORIZATION)
             .map(|v| v.as_bytes());
-        let token = match authorization.map(super::signin::negotiate_token) {
+        let token = match authorization.map(super::negotiate::negotiate_token) {
             None => return refusal(Code::NoTicket),
             Some(Err(code)) => return refusal(code),
             Some(Ok(token)) => token,

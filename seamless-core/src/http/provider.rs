@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::session::RevocationCache;
+use super::revocation::RevocationCache;
 use super::{Client, Clients, WebConfig};
 use crate::backends::{Directory, KeyStore, MfaVerifier, PasswordVerifier, Policy, Store};
 use crate::clock::Clock;

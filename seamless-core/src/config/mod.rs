@@ -45,45 +45,34 @@
 //! `SEAMLESS_<SECTION>__<KEY>=value`, e.g. `SEAMLESS_SERVER__LISTEN=0.0.0.0:8080`
 //! or `SEAMLESS_KERBEROS__KEYTAB=/run/secrets/http.keytab` (the value is read as
 //! TOML when it parses, as a string otherwise). `SEAMLESS_CONFIG` names the file.
+//!
+//! `sections.rs` holds the file's sections, `dev.rs` the dev realm and demo users,
+//! `sealing.rs` the sealing key file.
+
+mod dev;
+mod sealing;
+mod sections;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Deserialize;
-
 use crate::backends::{
     Argon2Verifier, KeyStore, KeytabFileKeyStore, MemoryKeyStore, MemoryStore, RulePolicy,
-    StaticDirectory, Store, TotpVerifier, hash_password,
+    StaticDirectory, Store, TotpVerifier,
 };
-use crate::clock::{Clock, SystemClock, unix_now};
+use crate::clock::{Clock, SystemClock};
 use crate::engine::{Durability, EngineConfig};
 use crate::http::{Client, ClientSecret, Provider, WebConfig};
-use crate::kerberos::{Etype, Key, KeyRing, OsEntropy, PrincipalName, keytab};
 use crate::token::SigningAlgorithm;
 
-/// The dev realm.
-pub const DEV_REALM: &str = "DEV.SEAMLESS.TEST";
-/// The dev realm's service principal (without realm).
-pub const DEV_SERVICE: &str = "HTTP/localhost";
-/// The dev realm's domain SID (demo users are RIDs in it).
-pub const DEV_DOMAIN_SID: &str = "S-1-5-21-3623811015-3361044348-30300820";
-/// The demo users' UPN domain.
-pub const DEV_UPN_DOMAIN: &str = "dev.seamless.test";
-/// The demo users' password.
-pub const DEMO_PASSWORD: &str = "Passw0rd!";
-/// The demo users' TOTP secret (base32).
-pub const DEMO_TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
-/// The OIDC client the dev client uses.
-pub const DEV_CLIENT_ID: &str = "seamless-dev-client";
-/// Its redirect URI (never fetched: the dev client reads the code from `Location`).
-pub const DEV_CLIENT_REDIRECT: &str = "http://localhost/dev-client/callback";
-
-/// A demo user: login name, RID, display name, groups.
-pub const DEMO_USERS: &[(&str, u32, &str, &[&str])] = &[
-    ("alice", 1105, "Alice Example", &["staff"]),
-    ("bob", 1106, "Bob Example", &["staff", "mfa"]),
-];
+pub use dev::{
+    DEMO_PASSWORD, DEMO_TOTP_SECRET, DEMO_USERS, DEV_CLIENT_ID, DEV_CLIENT_REDIRECT,
+    DEV_DOMAIN_SID, DEV_REALM, DEV_SERVICE, DEV_UPN_DOMAIN, dev_api_audience,
+};
+use dev::{demo_directory, dev_realm};
+pub use sealing::sealing_keys;
+pub use sections::*;
 
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -92,207 +81,6 @@ pub struct ConfigError(pub String);
 
 fn err(e: impl std::fmt::Display) -> ConfigError {
     ConfigError(e.to_string())
-}
-
-/// The whole file.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Settings {
-    /// `[server]`.
-    pub server: ServerSettings,
-    /// `[kerberos]`.
-    pub kerberos: KerberosSettings,
-    /// `[directory]`.
-    pub directory: DirectorySettings,
-    /// `[policy]`.
-    pub policy: RulePolicy,
-    /// `[[clients]]`.
-    pub clients: Vec<ClientSettings>,
-    /// `[tokens]`.
-    pub tokens: TokenSettings,
-    /// `[dev]`: where the dev realm's keytab goes.
-    pub dev: DevSettings,
-    /// `[store]`: memory, or Redis for several instances.
-    pub store: StoreSettings,
-    /// `[sealing]`: the key that seals flow state, sign-in tokens and sessions.
-    pub sealing: SealingSettings,
-    /// `[session]`: session and refresh-token lifetimes.
-    pub session: SessionSettings,
-}
-
-/// `[session]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SessionSettings {
-    /// One session cookie's lifetime, seconds (also capped at the ticket's end).
-    pub ttl_secs: u64,
-    /// No session outlives its original authentication by more than this, seconds.
-    pub max_lifetime_secs: u64,
-    /// How often a session's account is looked up again (a disabled account's
-    /// sessions end within this), seconds.
-    pub recheck_secs: u64,
-    /// A refresh token unused this long is forgotten, seconds.
-    pub refresh_idle_secs: u64,
-    /// No refresh-token family outlives its original authentication by more
-    /// than this, seconds.
-    pub refresh_max_lifetime_secs: u64,
-}
-
-impl Default for SessionSettings {
-    fn default() -> Self {
-        let web = WebConfig::default();
-        let refresh = crate::grants::RefreshLifetimes::default();
-        Self {
-            ttl_secs: web.session_ttl.as_secs(),
-            max_lifetime_secs: web.session_max_lifetime.as_secs(),
-            recheck_secs: web.session_recheck.as_secs(),
-            refresh_idle_secs: refresh.idle.as_secs(),
-            refresh_max_lifetime_secs: refresh.absolute.as_secs(),
-        }
-    }
-}
-
-/// `[store]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StoreSettings {
-    /// `memory` (one instance), or `redis://host:6379/0` / `rediss://…` (feature
-    /// `redis`; several instances share it).
-    pub url: String,
-    /// Key prefix in Redis.
-    pub key_prefix: String,
-    /// Per-operation timeout in milliseconds.
-    pub timeout_ms: u64,
-}
-
-impl Default for StoreSettings {
-    fn default() -> Self {
-        Self {
-            url: "memory".into(),
-            key_prefix: "seamless:".into(),
-            timeout_ms: 500,
-        }
-    }
-}
-
-/// `[sealing]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SealingSettings {
-    /// A file of sealing keys, one base64 32-byte key per line, the first seals
-    /// (created owner-only with one key if absent). Every instance behind one
-    /// load balancer must use the same file. Absent: a random key per process.
-    pub key_file: Option<PathBuf>,
-}
-
-/// `[server]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ServerSettings {
-    /// Address to listen on.
-    pub listen: String,
-    /// The origin users reach (default `http://<listen>`, with `localhost` for a
-    /// loopback address).
-    pub public_origin: Option<String>,
-    /// Where the sign-in paths live.
-    pub base_path: String,
-    /// Cookies without `Secure`, for plain `http://localhost` only. Unset: relaxed
-    /// automatically for an `http://` loopback origin (cookies cannot leave the
-    /// machine there), `Secure` otherwise.
-    pub insecure_cookies: Option<bool>,
-    /// Page title.
-    pub title: String,
-    /// Access-token audiences the application's middleware accepts as Bearer
-    /// credentials (`[[clients]] audience`). Empty: sessions only. In dev mode the
-    /// dev client's tokens are for `<origin>/api`, which is then accepted.
-    pub bearer_audiences: Vec<String>,
-    /// Networks of reverse proxies whose `Forwarded` / `X-Forwarded-For` headers
-    /// are believed (rightmost hop that is not one of them). Empty: the socket
-    /// peer is the client.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-}
-
-impl Default for ServerSettings {
-    fn default() -> Self {
-        Self {
-            listen: "127.0.0.1:8080".into(),
-            public_origin: None,
-            base_path: String::new(),
-            insecure_cookies: None,
-            title: "Sign in".into(),
-            bearer_audiences: Vec::new(),
-            trusted_proxies: Vec::new(),
-        }
-    }
-}
-
-/// `[kerberos]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct KerberosSettings {
-    /// The service keytab (followed when it changes). Absent: the dev realm.
-    pub keytab: Option<PathBuf>,
-    /// Accept RC4 tickets.
-    pub allow_rc4: bool,
-}
-
-/// `[directory]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DirectorySettings {
-    /// A users file ([`StaticDirectory`] format). Absent: the demo users.
-    pub file: Option<PathBuf>,
-}
-
-/// `[[clients]]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientSettings {
-    /// `client_id`.
-    pub id: String,
-    /// Secret; absent for a public client.
-    #[serde(default)]
-    pub secret: Option<String>,
-    /// Redirect URIs (exact match).
-    pub redirect_uris: Vec<String>,
-    /// Post-logout redirect URIs.
-    #[serde(default)]
-    pub post_logout_redirect_uris: Vec<String>,
-    /// Signing algorithm.
-    #[serde(default)]
-    pub algorithm: SigningAlgorithm,
-    /// The API its access tokens are for (`aud`). Absent: the issuer.
-    #[serde(default)]
-    pub audience: Option<String>,
-}
-
-/// `[tokens]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TokenSettings {
-    /// The signing key file (created at first start). Absent: keys in memory.
-    pub key_file: Option<PathBuf>,
-}
-
-/// `[dev]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DevSettings {
-    /// Dev mode with a real keytab (demo users when `[directory]` is absent). Dev
-    /// mode is on by itself when no keytab is configured; either way it runs only
-    /// on a loopback public origin.
-    pub enabled: bool,
-    /// Where the dev realm's keytab is written.
-    pub keytab_out: PathBuf,
-}
-
-impl Default for DevSettings {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            keytab_out: std::env::temp_dir().join("seamless-dev").join("dev.keytab"),
-        }
-    }
 }
 
 /// Sets `path` (lower-case keys) in a TOML table to `value`.
@@ -582,107 +370,6 @@ impl Built {
         }
         out
     }
-}
-
-/// The sealing keys of a key file (created with one key if absent): one base64
-/// 32-byte key per line, the first seals, all open.
-pub fn sealing_keys(path: &Path) -> Result<Vec<crate::seal::SealingKey>, ConfigError> {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => zeroize::Zeroizing::new(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut key = zeroize::Zeroizing::new([0u8; 32]);
-            crate::kerberos::Entropy::fill(&OsEntropy, key.as_mut()).map_err(err)?;
-            let line = zeroize::Zeroizing::new(format!("{}\n", b64.encode(key.as_ref())));
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(err)?;
-            }
-            crate::fs::write_private(path, line.as_bytes())
-                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
-            line
-        }
-        Err(e) => return Err(ConfigError(format!("{}: {e}", path.display()))),
-    };
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
-    if lines.len() > 200 {
-        return Err(ConfigError(format!(
-            "{}: too many sealing keys",
-            path.display()
-        )));
-    }
-    // Each key's id comes from the key itself, so adding or retiring keys never
-    // renumbers the others (what they sealed keeps opening).
-    let keys = lines
-        .iter()
-        .enumerate()
-        .map(|(i, line)| {
-            let bytes = zeroize::Zeroizing::new(b64.decode(line).map_err(|_| {
-                ConfigError(format!("{}: line {} is not base64", path.display(), i + 1))
-            })?);
-            let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-                ConfigError(format!(
-                    "{}: line {} is not a 32-byte key",
-                    path.display(),
-                    i + 1
-                ))
-            })?;
-            Ok(crate::seal::SealingKey::from_material(key))
-        })
-        .collect::<Result<Vec<_>, ConfigError>>()?;
-    if keys.is_empty() {
-        return Err(ConfigError(format!("{}: no sealing key", path.display())));
-    }
-    Ok(keys)
-}
-
-/// The API the dev client's access tokens are for: the example apps' `/api`.
-pub fn dev_api_audience(origin: &str) -> String {
-    format!("{origin}/api")
-}
-
-/// A fresh dev-realm key, written to `keytab_out` (owner-only).
-fn dev_realm(keytab_out: &Path) -> Result<KeyRing, ConfigError> {
-    let mut material = [0u8; 32];
-    crate::kerberos::Entropy::fill(&OsEntropy, &mut material).map_err(err)?;
-    let key = Key::new(Etype::Aes256CtsHmacSha196, &material).map_err(err)?;
-    let principal: PrincipalName = format!("{DEV_SERVICE}@{DEV_REALM}").parse().map_err(err)?;
-    let entry = keytab::KeytabEntry {
-        principal,
-        timestamp: unix_now().max(0) as u32,
-        kvno: 1,
-        key: Ok(key),
-    };
-    if let Some(dir) = keytab_out.parent() {
-        std::fs::create_dir_all(dir).map_err(err)?;
-    }
-    let entries = [entry];
-    crate::fs::write_private(keytab_out, &keytab::write(&entries))
-        .map_err(|e| ConfigError(format!("{}: {e}", keytab_out.display())))?;
-    KeyRing::from_keytab(&entries).map_err(err)
-}
-
-/// The demo users as a [`StaticDirectory`] file.
-fn demo_directory() -> Result<String, ConfigError> {
-    let hash = hash_password(DEMO_PASSWORD).map_err(err)?;
-    let mut out = String::new();
-    for (name, rid, display, groups) in DEMO_USERS {
-        let mfa = if groups.contains(&"mfa") {
-            "mfa = [\"totp\"]\n"
-        } else {
-            ""
-        };
-        out.push_str(&format!(
-            "[[users]]\nid = \"demo-{name}\"\nupn = \"{name}@{DEV_UPN_DOMAIN}\"\ndisplay_name = \"{display}\"\n\
-             sid = \"{DEV_DOMAIN_SID}-{rid}\"\ngroups = {groups:?}\nalternate_logins = [\"DEV\\\\{name}\"]\n\
-             password_hash = \"{hash}\"\ntotp_secret = \"{DEMO_TOTP_SECRET}\"\n{mfa}\n"
-        ));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

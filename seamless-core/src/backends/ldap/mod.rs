@@ -1,0 +1,204 @@
+//! Active Directory over LDAP (feature `ldap`): the directory (users by objectSid
+//! or login name) and pass-through password verification by LDAP bind.
+//!
+//! `directory.rs` (LdapDirectory), `bind.rs` (LdapBindVerifier) and `admin.rs`
+//! (AccountAdmin, the service account) share the connection set-up here.
+//!
+//! Connections use LDAPS or StartTLS with rustls; the CA is given explicitly
+//! (`ca_file`), never "trust anything". Bound connections are pooled; every
+//! operation has a timeout; a failed connection is dropped, not reused.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, SearchEntry};
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use serde::Deserialize;
+
+use crate::error::BackendError;
+
+/// userAccountControl bits (MS-ADTS 2.2.16).
+const UAC_ACCOUNTDISABLE: u32 = 0x2;
+const UAC_LOCKOUT: u32 = 0x10;
+const UAC_PASSWORD_EXPIRED: u32 = 0x80_0000;
+/// LDAP result code for a wrong password.
+const RC_INVALID_CREDENTIALS: u32 = 49;
+
+const ATTRIBUTES: [&str; 10] = [
+    "objectGUID",
+    "objectSid",
+    "userPrincipalName",
+    "sAMAccountName",
+    "displayName",
+    "memberOf",
+    "userAccountControl",
+    "pwdLastSet",
+    "lockoutTime",
+    "accountExpires",
+];
+
+/// How to reach the directory.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapConfig {
+    /// `ldaps://dc.contoso.com` (port 636) or `ldap://dc.contoso.com` with `starttls`.
+    pub url: String,
+    /// Upgrade a plain `ldap://` connection with StartTLS.
+    #[serde(default)]
+    pub starttls: bool,
+    /// PEM file of the CA(s) that issued the DC's certificate.
+    pub ca_file: PathBuf,
+    /// The name to check the DC's certificate against when the URL uses an address.
+    #[serde(default)]
+    pub tls_server_name: Option<String>,
+    /// Service account to search with (a DN or a UPN).
+    pub bind_dn: String,
+    /// Its password.
+    pub bind_password: String,
+    /// Where users live (`DC=contoso,DC=com`).
+    pub base_dn: String,
+    /// Extra filter every user must match.
+    #[serde(default = "default_user_filter")]
+    pub user_filter: String,
+    /// Per-operation timeout in seconds (default 5).
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    /// Pooled connections kept open (default 4).
+    #[serde(default = "default_pool")]
+    pub pool_size: usize,
+}
+
+fn default_user_filter() -> String {
+    "(&(objectCategory=person)(objectClass=user))".into()
+}
+fn default_timeout() -> u64 {
+    5
+}
+fn default_pool() -> usize {
+    4
+}
+
+impl fmt::Debug for LdapConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LdapConfig")
+            .field("url", &self.url)
+            .field("bind_dn", &self.bind_dn)
+            .field("base_dn", &self.base_dn)
+            .field("bind_password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks the server certificate against the configured CA, for a configured name.
+#[derive(Debug)]
+struct NamedVerifier {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    name: Option<ServerName<'static>>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for NamedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let name = self.name.as_ref().unwrap_or(server_name);
+        self.inner
+            .verify_server_cert(end_entity, intermediates, name, ocsp, now)
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+fn settings(config: &LdapConfig) -> Result<LdapConnSettings, BackendError> {
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(&config.ca_file).map_err(|e| {
+        BackendError::unavailable(format!(
+            "cannot read ca_file {}: {e}",
+            config.ca_file.display()
+        ))
+    })?;
+    for cert in certs {
+        let cert = cert.map_err(|e| {
+            BackendError::corrupt(format!("ca_file {}: {e}", config.ca_file.display()))
+        })?;
+        roots.add(cert).map_err(|e| {
+            BackendError::corrupt(format!("ca_file {}: {e}", config.ca_file.display()))
+        })?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| BackendError::corrupt(format!("CA: {e}")))?;
+    let name = config
+        .tls_server_name
+        .as_deref()
+        .map(|n| ServerName::try_from(n.to_string()))
+        .transpose()
+        .map_err(|e| BackendError::corrupt(format!("tls_server_name: {e}")))?;
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| BackendError::corrupt(format!("TLS: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(NamedVerifier { inner, name }))
+        .with_no_client_auth();
+    Ok(LdapConnSettings::new()
+        .set_conn_timeout(Duration::from_secs(config.timeout_secs))
+        .set_starttls(config.starttls)
+        .set_config(Arc::new(tls)))
+}
+
+async fn connect(config: &LdapConfig, settings: &LdapConnSettings) -> Result<Ldap, BackendError> {
+    let (conn, ldap) = LdapConnAsync::with_settings(settings.clone(), &config.url)
+        .await
+        .map_err(|e| {
+            BackendError::unavailable(format!("cannot connect to {}", config.url)).with_source(e)
+        })?;
+    ldap3::drive!(conn);
+    Ok(ldap)
+}
+
+pub(super) fn first<'a>(entry: &'a SearchEntry, name: &str) -> Option<&'a str> {
+    entry
+        .attrs
+        .get(name)
+        .and_then(|v| v.first())
+        .map(String::as_str)
+}
+
+mod admin;
+mod bind;
+mod directory;
+
+pub use admin::{
+    AccountAdmin, ServiceAccountInfo, UAC_TRUSTED_FOR_DELEGATION,
+    UAC_TRUSTED_TO_AUTH_FOR_DELEGATION, UAC_WORKSTATION_TRUST_ACCOUNT,
+};
+pub use bind::LdapBindVerifier;
+pub use directory::LdapDirectory;

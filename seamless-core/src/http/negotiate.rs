@@ -1,0 +1,136 @@
+//! The background Negotiate request and the probe: the only endpoints that
+//! challenge with `WWW-Authenticate: Negotiate` (never NTLM or Basic).
+
+use http::StatusCode;
+use http::header;
+use http::request::Parts;
+
+use super::{Provider, Response, add_header, cookies, json, json_code};
+use crate::engine::{Step, View};
+use crate::error::Code;
+use crate::model::Audience;
+
+/// The header the page sends the sealed flow state in on the background request
+/// (not the URL, so it stays out of access logs).
+const FLOW_HEADER: &str = "seamless-flow";
+
+impl Provider {
+    /// `GET /winauth/sso`: the background Negotiate request. Only this endpoint
+    /// ever sends `WWW-Authenticate: Negotiate`; it never offers NTLM or Basic.
+    pub(super) async fn sso(&self, head: &Parts) -> Response {
+        let flow = head.headers.get(FLOW_HEADER).and_then(|v| v.to_str().ok());
+        let binding = cookies::get(self.web(), &head.headers, cookies::FLOW);
+        let (Some(sealed), Some(binding)) = (flow, binding) else {
+            return json(StatusCode::BAD_REQUEST, &json_code(Code::FlowInvalid));
+        };
+        let header_block: usize = head
+            .headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum();
+        let authorization = head
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(|v| v.as_bytes());
+        let step = match authorization {
+            _ if header_block > self.web().max_header_block => {
+                self.engine()
+                    .refuse_negotiate(sealed, binding, Code::TicketTooLarge)
+                    .await
+            }
+            None => self.engine().negotiate(sealed, binding, None).await,
+            Some(value) => match negotiate_token(value) {
+                Ok(token) => self.engine().negotiate(sealed, binding, Some(token)).await,
+                Err(code) => self.engine().refuse_negotiate(sealed, binding, code).await,
+            },
+        };
+        self.sso_response(step)
+    }
+
+    pub(super) fn sso_response(&self, step: Step) -> Response {
+        if step.challenge {
+            let mut response = json(StatusCode::UNAUTHORIZED, &json_code(Code::NoTicket));
+            add_header(&mut response, header::WWW_AUTHENTICATE, "Negotiate");
+            return response;
+        }
+        let mut response = match step.view {
+            View::Completed(completion) => {
+                match self
+                    .engine()
+                    .issue_sign_in_token(&completion, Audience::Browser)
+                {
+                    Ok(token) => json(StatusCode::OK, &serde_json::json!({"token": token})),
+                    Err(code) => json(StatusCode::SERVICE_UNAVAILABLE, &json_code(code)),
+                }
+            }
+            View::Password { reason, .. } => {
+                let code = reason.unwrap_or(Code::NoTicket);
+                let mut body = json_code(code);
+                body["state"] = step.sealed.clone().unwrap_or_default().into();
+                json(StatusCode::FORBIDDEN, &body)
+            }
+            View::Mfa { .. } | View::Username { .. } | View::Challenge { .. } => json(
+                StatusCode::OK,
+                &serde_json::json!({"state": step.sealed.clone().unwrap_or_default()}),
+            ),
+            View::Denied { code } => {
+                let status = if code.is_transient() {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::FORBIDDEN
+                };
+                json(status, &json_code(code))
+            }
+            View::Restart { code } => {
+                let mut body = json_code(code);
+                body["restart"] = true.into();
+                json(StatusCode::BAD_REQUEST, &body)
+            }
+        };
+        // The final token (mutual authentication) goes with a success only: a
+        // refusal after a valid ticket is not a completed authentication.
+        if let Some(ap_rep) = step
+            .negotiate_response
+            .as_ref()
+            .filter(|_| response.status() == StatusCode::OK)
+        {
+            add_header(
+                &mut response,
+                header::WWW_AUTHENTICATE,
+                &format!("Negotiate {ap_rep}"),
+            );
+        }
+        response
+    }
+}
+
+/// `GET /winauth/ssoprobe`: a cheap Negotiate-protected URL the page calls
+/// first. Chromium drops the first Negotiate challenge of a fresh browser
+/// process; this one absorbs it, so the real request works on the first page
+/// load. The token, if any, is not validated (nothing is granted here).
+pub(super) fn probe(head: &Parts) -> Response {
+    if head.headers.contains_key(header::AUTHORIZATION) {
+        return json(StatusCode::OK, &serde_json::json!({"ok": true}));
+    }
+    let mut response = json(StatusCode::UNAUTHORIZED, &json_code(Code::NoTicket));
+    add_header(&mut response, header::WWW_AUTHENTICATE, "Negotiate");
+    response
+}
+
+/// The token of an `Authorization: Negotiate <base64>` header; other schemes
+/// (NTLM, Basic, ...) and empty tokens are refused with a code.
+pub(super) fn negotiate_token(value: &[u8]) -> Result<&[u8], Code> {
+    let text = std::str::from_utf8(value).map_err(|_| Code::MalformedTicket)?;
+    let (scheme, token) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
+    if scheme.eq_ignore_ascii_case("negotiate") {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(Code::MalformedTicket);
+        }
+        Ok(token.as_bytes())
+    } else if scheme.eq_ignore_ascii_case("ntlm") {
+        Err(Code::PackageNotSupported)
+    } else {
+        Err(Code::MalformedTicket)
+    }
+}
