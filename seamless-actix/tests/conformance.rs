@@ -6,7 +6,8 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::{App, test, web};
 use seamless_actix::{MaybeSignedIn, Seamless, SignedIn};
 use seamless_conformance::{
-    ANONYMOUS, HOME, Harness, PlainRequest, PlainResponse, conformance_tests, identity_body,
+    ANONYMOUS, APP_DENIED, HOME, Harness, PlainRequest, PlainResponse, conformance_tests,
+    identity_body,
 };
 use seamless_core::Provider;
 
@@ -22,12 +23,17 @@ async fn home() -> &'static str {
     HOME
 }
 
+async fn denied() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Unauthorized().body(APP_DENIED)
+}
+
 fn routes(config: &mut web::ServiceConfig) {
     config
         .route("/", web::get().to(home))
         .route("/me", web::get().to(me))
         .route("/api/me", web::get().to(me))
-        .route("/maybe", web::get().to(maybe));
+        .route("/maybe", web::get().to(maybe))
+        .route("/denied", web::get().to(denied));
 }
 
 struct Actix<G, U> {
@@ -72,7 +78,10 @@ where
         .uri(&request.uri)
         .peer_addr(request.peer_addr());
     for (k, v) in &request.headers {
-        builder = builder.insert_header((k.as_str(), v.as_str()));
+        // Appended (a repeated header keeps every value), by bytes (values may
+        // hold non-ASCII obs-text bytes).
+        let value = actix_web::http::header::HeaderValue::from_bytes(v.as_bytes()).expect("value");
+        builder = builder.append_header((k.as_str(), value));
     }
     let request = builder.set_payload(request.body).to_request();
     runner.block_on(async {

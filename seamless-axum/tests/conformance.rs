@@ -6,7 +6,8 @@ use axum::body::Body;
 use axum::routing::get;
 use seamless_axum::{MaybeSignedIn, SeamlessLayer, SignedIn};
 use seamless_conformance::{
-    ANONYMOUS, HOME, Harness, PlainRequest, PlainResponse, conformance_tests, identity_body,
+    ANONYMOUS, APP_DENIED, HOME, Harness, PlainRequest, PlainResponse, conformance_tests,
+    identity_body,
 };
 use seamless_core::Provider;
 use tower::ServiceExt as _;
@@ -25,6 +26,10 @@ fn routes() -> Router {
         .route("/me", get(me))
         .route("/api/me", get(me))
         .route("/maybe", get(maybe))
+        .route(
+            "/denied",
+            get(|| async { (http::StatusCode::UNAUTHORIZED, APP_DENIED) }),
+        )
 }
 
 struct Axum {
@@ -38,7 +43,8 @@ fn run(runtime: &tokio::runtime::Runtime, app: &Router, request: PlainRequest) -
         .method(request.method.as_str())
         .uri(request.uri.as_str());
     for (k, v) in &request.headers {
-        builder = builder.header(k.as_str(), v.as_str());
+        // By bytes: values may hold non-ASCII (obs-text) bytes.
+        builder = builder.header(k.as_str(), v.as_bytes());
     }
     let peer = request.peer_addr();
     let mut request = builder.body(Body::from(request.body)).expect("request");

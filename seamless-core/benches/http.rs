@@ -17,15 +17,10 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::Method;
 use http_body_util::Full;
 use seamless_core::Provider;
-use seamless_core::backends::{
-    MemoryKeyStore, MemoryStore, Method as Factor, StaticDirectory, User,
-};
+use seamless_core::backends::{MemoryKeyStore, MemoryStore, StaticDirectory};
 use seamless_core::clock::SystemClock;
 use seamless_core::engine::Durability;
-use seamless_core::flow::{AuthFacts, SignInRequest};
-use seamless_core::grants::CodeRequest;
 use seamless_core::http::{Client, Response, WebConfig};
-use seamless_core::model::Completion;
 use seamless_core::testkit::sim::block_on;
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
 use seamless_core::token::SigningAlgorithm;
@@ -113,6 +108,34 @@ fn authorize(alg: &str) -> String {
     )
 }
 
+/// A browser sign-in up to the authorization code, as an adapter drives it:
+/// authorize → probe → Negotiate → the sign-in token posted → the code.
+fn code_for(engine: &Provider, alg: &str, auth: &str) -> String {
+    let page = send(engine, Method::GET, &authorize(alg), &[], String::new());
+    let flow = cookie(&page);
+    let state = field(&page, "state");
+    send(
+        engine,
+        Method::GET,
+        "/winauth/ssoprobe",
+        &[("cookie", &flow)],
+        String::new(),
+    );
+    let headers = [
+        ("cookie", flow.as_str()),
+        ("seamless-flow", &state),
+        ("authorization", auth),
+    ];
+    let r = send(engine, Method::GET, "/winauth/sso", &headers, String::new());
+    let token: serde_json::Value = serde_json::from_slice(r.body()).expect("json");
+    let token = token["token"].as_str().expect("token");
+    let body = format!("step=sso&state={state}&token={token}");
+    let done = send(engine, Method::POST, "/login", &[("cookie", &flow)], body);
+    let location = done.headers()["location"].to_str().expect("ascii");
+    let code = location.split("code=").nth(1).expect("code");
+    code.split('&').next().expect("code").to_string()
+}
+
 fn http_benches(c: &mut Criterion) {
     let mut bench = Bench::new();
     let engine = bench.engine.clone();
@@ -149,32 +172,10 @@ fn http_benches(c: &mut Criterion) {
     });
 
     // Code → tokens, per algorithm.
-    let completion = Completion {
-        flow_id: "f".into(),
-        user: {
-            let mut u = User::new("u-alice", "alice@ad.test");
-            u.groups = vec!["staff".into()];
-            u
-        },
-        auth: AuthFacts {
-            methods: vec![Factor::Kerberos],
-            auth_time: 1,
-            not_after: None,
-            ticket: None,
-        },
-        request: SignInRequest::default(),
-    };
     for alg in SigningAlgorithm::ALL {
-        let request = CodeRequest {
-            client_id: alg.name().into(),
-            redirect_uri: CB.into(),
-            code_challenge: None,
-            nonce: Some("n".into()),
-            scope: "openid".into(),
-        };
         c.bench_function(&format!("http/code_to_tokens/{}", alg.name()), |b| {
             b.iter_batched(
-                || block_on(engine.grants().issue_code(&completion, &request)).expect("code"),
+                || code_for(&engine, alg.name(), &format!("Negotiate {}", bench.ticket())),
                 |code| {
                     let body = format!("grant_type=authorization_code&code={code}&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&client_id={}&client_secret=secret", alg.name());
                     let r = send(&engine, Method::POST, "/token", &[], body);
@@ -244,16 +245,7 @@ fn http_benches(c: &mut Criterion) {
         b.iter_batched(
             || format!("Negotiate {}", bench.ticket()),
             |auth| {
-                let page = send(&engine, Method::GET, &authorize("ES256"), &[], String::new());
-                let flow = cookie(&page);
-                let state = field(&page, "state");
-                send(&engine, Method::GET, "/winauth/ssoprobe", &[("cookie", &flow)], String::new());
-                let r = send(&engine, Method::GET, "/winauth/sso", &[("cookie", &flow), ("seamless-flow", &state), ("authorization", &auth)], String::new());
-                let token: serde_json::Value = serde_json::from_slice(r.body()).expect("json");
-                let body = format!("step=sso&state={state}&token={}", token["token"].as_str().expect("token"));
-                let done = send(&engine, Method::POST, "/login", &[("cookie", &flow)], body);
-                let location = done.headers()["location"].to_str().expect("ascii");
-                let code = location.split("code=").nth(1).expect("code").split('&').next().expect("code");
+                let code = code_for(&engine, "ES256", &auth);
                 let body = format!("grant_type=authorization_code&code={code}&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&client_id=ES256&client_secret=secret");
                 let tokens = send(&engine, Method::POST, "/token", &[], body);
                 assert_eq!(tokens.status(), 200);

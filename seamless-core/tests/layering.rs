@@ -74,7 +74,8 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
             .to_string_lossy()
             .trim_end_matches(".rs")
             .to_string();
-        if module == "lib" {
+        // `lib.rs` declares; a `tests.rs` is a unit-test module (`#[cfg(test)] mod tests;`).
+        if module == "lib" || file.file_name().is_some_and(|n| n == "tests.rs") {
             continue;
         }
         graph.entry(module.clone()).or_default();

@@ -2,11 +2,12 @@
 //! rocket's blocking local `Client`.
 
 use rocket::config::{Config, LogLevel};
-use rocket::http::{Header, Method};
+use rocket::http::{Header, Method, Status};
 use rocket::local::blocking::Client;
-use rocket::{Build, Rocket, get, routes};
+use rocket::{Build, Rocket, catch, catchers, get, routes};
 use seamless_conformance::{
-    ANONYMOUS, HOME, Harness, PlainRequest, PlainResponse, conformance_tests, identity_body,
+    ANONYMOUS, APP_DENIED, HOME, Harness, PlainRequest, PlainResponse, conformance_tests,
+    identity_body,
 };
 use seamless_core::Provider;
 use seamless_rocket::{MaybeSignedIn, Seamless, SignedIn};
@@ -32,12 +33,25 @@ fn maybe(user: MaybeSignedIn) -> String {
         .map_or_else(|| ANONYMOUS.to_string(), |u| identity_body(&u))
 }
 
+#[get("/denied")]
+fn denied() -> Status {
+    Status::Unauthorized
+}
+
+/// The application's own 401 catcher.
+#[catch(401)]
+fn unauthorized() -> &'static str {
+    APP_DENIED
+}
+
 fn app() -> Rocket<Build> {
     let config = Config {
         log_level: LogLevel::Off,
         ..Config::debug_default()
     };
-    rocket::custom(config).mount("/", routes![home, me, api_me, maybe])
+    rocket::custom(config)
+        .mount("/", routes![home, me, api_me, maybe, denied])
+        .register("/", catchers![unauthorized])
 }
 
 struct RocketHarness {

@@ -502,3 +502,36 @@ fn add_header(response: &mut Response, name: HeaderName, value: &str) {
         response.headers_mut().append(name, v);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `HeaderMap::into_iter` names a repeated header once (`None` after): an
+    /// adapter that skipped those dropped values. `headers()`/`apply` keep all.
+    #[test]
+    fn continue_headers_keep_every_value_of_a_repeated_header() {
+        let mut seen = Continue::default();
+        for v in ["a=1", "b=2", "c=3"] {
+            seen.response_headers
+                .append(header::SET_COOKIE, HeaderValue::from_static(v));
+        }
+        let pairs: Vec<(&str, &[u8])> = seen
+            .headers()
+            .map(|(k, v)| (k.as_str(), v.as_bytes()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("set-cookie", &b"a=1"[..]),
+                ("set-cookie", b"b=2"),
+                ("set-cookie", b"c=3")
+            ]
+        );
+        let mut response = HeaderMap::new();
+        response.append(header::SET_COOKIE, HeaderValue::from_static("app=1"));
+        seen.apply(&mut response);
+        let all: Vec<_> = response.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(all, ["app=1", "a=1", "b=2", "c=3"]);
+    }
+}

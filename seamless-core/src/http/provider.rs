@@ -73,8 +73,8 @@ impl Provider {
         &self.inner.tokens
     }
 
-    /// Codes and refresh tokens.
-    pub fn grants(&self) -> &Grants {
+    /// Codes and refresh tokens (minted only inside the crate).
+    pub(crate) fn grants(&self) -> &Grants {
         &self.inner.grants
     }
 

@@ -6,7 +6,7 @@ use seamless_core::grants::s256_challenge;
 use seamless_core::testkit::{Flaw, PacSpec, TicketSpec, WINDOWS_GSS_FLAGS};
 
 use crate::fixture::{DOMAIN, ORIGIN, SPA_CB, VERIFIER, WEB_CB};
-use crate::{ANONYMOUS, Client, Fixture, HOME, Harness, PlainRequest, PlainResponse};
+use crate::{ANONYMOUS, APP_DENIED, Client, Fixture, HOME, Harness, PlainRequest, PlainResponse};
 
 /// An authorization request for `client` with PKCE, state and nonce.
 pub fn authorize_uri(client: &str, extra: &[(&str, &str)]) -> String {
@@ -583,6 +583,45 @@ cases! { $
         let lookalike = c.get("/tokenizer");
         assert_eq!(lookalike.status, 404);
         assert!(!lookalike.text().contains("not_found"));
+    }
+
+    /// Repeated headers survive both ways: every `Set-Cookie` of a finished
+    /// sign-in arrives, and cookies sent in separate `Cookie` headers are all read.
+    fn repeated_headers_survive(fx, h) {
+        let mut c = Client::new(h).one_cookie_header_each();
+        let page = c.get("/signin?return=%2Fme&login_hint=alice%40ad.test");
+        assert_eq!(page.field("step"), "fallback", "{}", page.text());
+        let done = seamless(&mut c, &page, &fx.token("alice", 1105));
+        assert_eq!(done.status, 303, "{}", done.text());
+        let set: Vec<&str> = done.headers_named("set-cookie").collect();
+        assert_eq!(set.len(), 3, "session, flow cleared, sign-out marker cleared: {set:?}");
+        assert!(set.iter().any(|v| v.starts_with("__Host-seamless-session=")));
+        // The session and the (cleared) others now travel as separate headers.
+        let me = c.get("/me");
+        assert_eq!(me.status, 200, "{}", me.text());
+    }
+
+    /// Non-ASCII header bytes are data, never a 500: a Negotiate header with
+    /// them gets a coded refusal, a cookie with them is no session.
+    fn non_ascii_header_bytes_get_coded_answers(fx, h) {
+        let mut c = Client::new(h);
+        let page = hinted(&mut c, "alice");
+        let _ = fx;
+        let r = c.sso(&page, Some("Negotiate caf\u{e9}"));
+        assert!(r.status == 400 || r.status == 403, "{} {}", r.status, r.text());
+        assert!(r.json()["code"].as_u64().is_some(), "{}", r.text());
+        let mut anon = Client::new(c.harness());
+        let maybe = anon.get_with("/maybe", &[("cookie", "__Host-seamless-session=caf\u{e9}")]);
+        assert_eq!((maybe.status, maybe.text()), (200, ANONYMOUS));
+    }
+
+    /// The application's own refusals stay its own: a `401` it answers (in rocket
+    /// through its own catcher) reaches the client unchanged.
+    fn the_applications_own_401_is_untouched(fx, h) {
+        let _ = fx;
+        let r = Client::new(h).get("/denied");
+        assert_eq!((r.status, r.text()), (401, APP_DENIED));
+        assert!(r.header("www-authenticate").is_none(), "no challenge added");
     }
 
     /// `prompt=none` without a session: `login_required` to the client.

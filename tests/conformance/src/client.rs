@@ -101,6 +101,7 @@ pub struct Client<'h> {
     harness: &'h mut dyn Harness,
     jar: BTreeMap<String, String>,
     peer: Option<String>,
+    split_cookies: bool,
 }
 
 impl<'h> Client<'h> {
@@ -110,7 +111,15 @@ impl<'h> Client<'h> {
             harness,
             jar: BTreeMap::new(),
             peer: None,
+            split_cookies: false,
         }
+    }
+
+    /// Sends each cookie in a `Cookie` header of its own (as HTTP/2 clients
+    /// may), so the core must read every value of a repeated header.
+    pub fn one_cookie_header_each(mut self) -> Self {
+        self.split_cookies = true;
+        self
     }
 
     /// Connects from `peer` (`ip:port`) from now on.
@@ -131,9 +140,11 @@ impl<'h> Client<'h> {
             .iter()
             .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
             .collect();
-        if !self.jar.is_empty() {
-            let cookie: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            all.push(("cookie".into(), cookie.join("; ")));
+        let cookies = self.jar.iter().map(|(k, v)| format!("{k}={v}"));
+        if self.split_cookies {
+            all.extend(cookies.map(|c| ("cookie".to_string(), c)));
+        } else if !self.jar.is_empty() {
+            all.push(("cookie".into(), cookies.collect::<Vec<_>>().join("; ")));
         }
         let response = self.harness.send(PlainRequest {
             method: method.into(),

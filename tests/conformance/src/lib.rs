@@ -16,7 +16,10 @@
 //! With the Seamless middleware, at the root:
 //! - `GET /` → `200` `home` (public);
 //! - `GET /me` and `GET /api/me` → `SignedIn` → `200` [`identity_body`];
-//! - `GET /maybe` → `MaybeSignedIn` → `200` [`identity_body`] or `anonymous`.
+//! - `GET /maybe` → `MaybeSignedIn` → `200` [`identity_body`] or `anonymous`;
+//! - `GET /denied` → the application's own `401` with body [`APP_DENIED`] (in
+//!   rocket through a 401 catcher the application registers: the fairing must
+//!   neither collide with it nor replace its answer).
 //!
 //! Without the middleware ([`Harness::send_unguarded`]): `GET /me` → `SignedIn`.
 
@@ -56,3 +59,5 @@ pub fn identity_body(identity: &Identity) -> String {
 pub const ANONYMOUS: &str = "anonymous";
 /// The body `/` answers.
 pub const HOME: &str = "home";
+/// The body of the application's own `401` at `/denied`.
+pub const APP_DENIED: &str = "the application says no";

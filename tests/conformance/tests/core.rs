@@ -6,7 +6,8 @@
 use bytes::Bytes;
 use http_body_util::Full;
 use seamless_conformance::{
-    ANONYMOUS, HOME, Harness, PlainRequest, PlainResponse, conformance_tests, identity_body,
+    ANONYMOUS, APP_DENIED, HOME, Harness, PlainRequest, PlainResponse, conformance_tests,
+    identity_body,
 };
 use seamless_core::http::{Caller, PeerAddr, Provider, Response, missing_middleware};
 use seamless_core::testkit::sim::block_on;
@@ -20,7 +21,8 @@ fn to_http(request: PlainRequest) -> http::Request<Bytes> {
         .method(request.method.as_str())
         .uri(request.uri.as_str());
     for (k, v) in &request.headers {
-        builder = builder.header(k.as_str(), v.as_str());
+        // By bytes: values may hold non-ASCII (obs-text) bytes.
+        builder = builder.header(k.as_str(), v.as_bytes());
     }
     let peer = request.peer_addr();
     let mut request = builder.body(Bytes::from(request.body)).expect("request");
@@ -71,6 +73,7 @@ fn app(head: &http::request::Parts, caller: Option<&Caller>) -> PlainResponse {
                 None => text(200, ANONYMOUS.into(), "text/plain"),
             },
         },
+        "/denied" => text(401, APP_DENIED.into(), "text/plain"),
         _ => text(404, String::new(), "text/plain"),
     }
 }

@@ -1,17 +1,16 @@
-//! Authorization codes and refresh-token families in the store.
+//! Authorization codes and refresh-token families in the store (unit tests:
+//! minting codes and refresh tokens is the crate's alone).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use seamless_core::backends::{MemoryStore, Store, User};
-use seamless_core::clock::ManualClock;
-use seamless_core::error::BackendError;
-use seamless_core::flow::{AuthFacts, SignInRequest};
-use seamless_core::grants::{
-    CODE_TTL, CodeRequest, GrantError, Grants, RefreshLifetimes, s256_challenge,
-};
-use seamless_core::model::Completion;
-use seamless_core::testkit::sim::{SeededEntropy, block_on};
+use super::{CODE_TTL, CodeRequest, GrantError, Grants, RefreshLifetimes, s256_challenge};
+use crate::backends::{MemoryStore, Store, User};
+use crate::clock::ManualClock;
+use crate::error::BackendError;
+use crate::flow::{AuthFacts, SignInRequest};
+use crate::model::Completion;
+use crate::testkit::sim::{SeededEntropy, block_on};
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
@@ -20,7 +19,7 @@ fn completion() -> Completion {
         flow_id: "f1".into(),
         user: User::new("u-alice", "alice@ad.test"),
         auth: AuthFacts {
-            methods: vec![seamless_core::backends::Method::Kerberos],
+            methods: vec![crate::backends::Method::Kerberos],
             auth_time: 1_800_000_000,
             not_after: Some(1_800_036_000),
             ticket: None,

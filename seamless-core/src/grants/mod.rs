@@ -139,7 +139,7 @@ fn valid_verifier(v: &str) -> bool {
 
 impl Grants {
     /// Grants in `store`, with families living `lifetimes` by `clock`.
-    pub fn new(
+    pub(crate) fn new(
         store: Arc<dyn Store>,
         entropy: Arc<dyn Entropy>,
         clock: Arc<dyn Clock>,
@@ -153,13 +153,8 @@ impl Grants {
         }
     }
 
-    /// The lifetimes.
-    pub fn lifetimes(&self) -> RefreshLifetimes {
-        self.lifetimes
-    }
-
     /// When a family started by `completion` must end (Unix seconds).
-    pub fn family_deadline(&self, completion: &Completion) -> i64 {
+    pub(crate) fn family_deadline(&self, completion: &Completion) -> i64 {
         completion
             .auth
             .auth_time
@@ -182,7 +177,7 @@ impl Grants {
 
     /// Revokes every token of `family` (theft, or an account that may no longer
     /// sign in). The mark outlives any family.
-    pub async fn revoke(&self, family: &str) -> Result<(), GrantError> {
+    pub(crate) async fn revoke(&self, family: &str) -> Result<(), GrantError> {
         self.store
             .put(
                 &format!("family-revoked:{family}"),
@@ -194,7 +189,7 @@ impl Grants {
     }
 
     /// Whether tokens of `family` have been revoked (for introspection too).
-    pub async fn is_revoked(&self, family: &str) -> Result<bool, GrantError> {
+    pub(crate) async fn is_revoked(&self, family: &str) -> Result<bool, GrantError> {
         self.store
             .get(&format!("family-revoked:{family}"))
             .await
@@ -203,7 +198,7 @@ impl Grants {
     }
 
     /// Issues an authorization code for a finished sign-in.
-    pub async fn issue_code(
+    pub(crate) async fn issue_code(
         &self,
         completion: &Completion,
         request: &CodeRequest,
@@ -231,7 +226,7 @@ impl Grants {
     }
 
     /// Redeems a code once. A second redemption revokes everything issued from it.
-    pub async fn redeem_code(
+    pub(crate) async fn redeem_code(
         &self,
         code: &str,
         client_id: &str,
@@ -286,7 +281,7 @@ impl Grants {
 
     /// Issues a refresh token in `grant`'s family, living the idle timeout but
     /// never past the family's end.
-    pub async fn issue_refresh(&self, grant: &Grant) -> Result<String, GrantError> {
+    pub(crate) async fn issue_refresh(&self, grant: &Grant) -> Result<String, GrantError> {
         let left = self
             .left(grant.family_ends_at)
             .ok_or(GrantError::InvalidGrant(
@@ -309,7 +304,7 @@ impl Grants {
     /// user up before [`Grants::redeem_refresh`], so an outage during that look-up
     /// does not cost the client its token. `None`: unknown or expired (a reused
     /// token is found out by `redeem_refresh`).
-    pub async fn peek_refresh(&self, token: &str) -> Result<Option<Grant>, GrantError> {
+    pub(crate) async fn peek_refresh(&self, token: &str) -> Result<Option<Grant>, GrantError> {
         let raw = self
             .store
             .get(&format!("refresh:{}", hash(token)))
@@ -348,7 +343,11 @@ impl Grants {
     /// Uses a refresh token up and returns its grant. Presenting a token that was
     /// already rotated revokes the family. The caller re-checks the account and
     /// then issues the next token with [`Grants::issue_refresh`].
-    pub async fn redeem_refresh(&self, token: &str, client_id: &str) -> Result<Grant, GrantError> {
+    pub(crate) async fn redeem_refresh(
+        &self,
+        token: &str,
+        client_id: &str,
+    ) -> Result<Grant, GrantError> {
         let h = hash(token);
         let raw = self
             .take_once(
@@ -389,8 +388,9 @@ impl Grants {
     }
 
     /// [`Grants::redeem_refresh`] then [`Grants::issue_refresh`] with the same
-    /// grant, for callers with nothing to re-check (tests, tools).
-    pub async fn rotate_refresh(
+    /// grant, for the tests (the token endpoint re-checks the account between).
+    #[cfg(test)]
+    pub(crate) async fn rotate_refresh(
         &self,
         token: &str,
         client_id: &str,
@@ -400,3 +400,6 @@ impl Grants {
         Ok((grant, next))
     }
 }
+
+#[cfg(test)]
+mod tests;
