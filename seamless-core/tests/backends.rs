@@ -403,3 +403,19 @@ mod memory_store_contract {
 
     seamless_core::store_contract_tests!(run);
 }
+
+mod static_directory_contract {
+    use std::future::Future;
+    use std::sync::Arc;
+
+    use seamless_core::backends::{Directory, StaticDirectory};
+    use seamless_core::testkit::directory_contract::POPULATION;
+    use seamless_core::testkit::sim::block_on;
+
+    fn run<F: Future<Output = ()>>(case: fn(Arc<dyn Directory>) -> F) {
+        let directory = StaticDirectory::from_text(POPULATION).expect("population");
+        block_on(case(Arc::new(directory)));
+    }
+
+    seamless_core::directory_contract_tests!(run);
+}

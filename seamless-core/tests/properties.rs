@@ -138,10 +138,10 @@ fn mutations() -> impl Strategy<Value = Vec<Mutation>> {
 #[test]
 fn samples_parse_unmutated() {
     let s = samples();
-    assert!(fuzz::spnego(&s.token));
-    assert!(fuzz::enc_ticket_part(&s.ticket_plain));
-    assert!(fuzz::authenticator(&s.authenticator_plain));
-    assert!(fuzz::pac(&s.pac, "alice", AUTHTIME));
+    assert_eq!(fuzz::spnego(&s.token), Ok(()));
+    assert_eq!(fuzz::enc_ticket_part(&s.ticket_plain), Ok(()));
+    assert_eq!(fuzz::authenticator(&s.authenticator_plain), Ok(()));
+    assert_eq!(fuzz::pac(&s.pac, "alice", AUTHTIME), Ok(()));
     assert!(keytab::parse(&s.keytab).is_ok_and(|e| e.len() == 5));
     let b64 = base64::engine::general_purpose::STANDARD.encode(&s.token);
     assert!(
@@ -161,46 +161,74 @@ proptest! {
         let token = apply(&s.token, &m);
         let b64 = base64::engine::general_purpose::STANDARD.encode(&token);
         let acceptor = Acceptor::new(AcceptorConfig { allow_rc4: true, ..Default::default() });
-        if let Err(e) = acceptor.validate(b64.as_bytes(), &s.ring, now()) {
-            prop_assert!((81001..=81013).contains(&e.code()));
+        match acceptor.validate(b64.as_bytes(), &s.ring, now()) {
+            Err(e) => prop_assert!((81001..=81013).contains(&e.code()), "{e:?}"),
+            // A mutation that still validates changed nothing that is checked.
+            Ok(t) => prop_assert_eq!(t.client.to_string(), "alice@AD.TEST"),
         }
     }
 
     #[test]
-    fn spnego_survives_mutations(m in mutations()) {
-        fuzz::spnego(&apply(&samples().token, &m));
+    fn mutated_framing_is_refused_with_a_framing_code(m in mutations()) {
+        // NTLM / NegoEx / no Kerberos → 81005; anything else malformed → 81009.
+        if let Err(code) = fuzz::spnego(&apply(&samples().token, &m)) {
+            prop_assert!(code == 81005 || code == 81009, "{code}");
+        }
     }
 
     #[test]
-    fn enc_ticket_part_survives_mutations(m in mutations()) {
-        fuzz::enc_ticket_part(&apply(&samples().ticket_plain, &m));
+    fn mutated_ticket_part_is_refused_as_malformed(m in mutations()) {
+        if let Err(code) = fuzz::enc_ticket_part(&apply(&samples().ticket_plain, &m)) {
+            prop_assert_eq!(code, 81009);
+        }
     }
 
     #[test]
-    fn authenticator_survives_mutations(m in mutations()) {
-        fuzz::authenticator(&apply(&samples().authenticator_plain, &m));
+    fn mutated_authenticator_is_refused_as_malformed(m in mutations()) {
+        if let Err(code) = fuzz::authenticator(&apply(&samples().authenticator_plain, &m)) {
+            prop_assert_eq!(code, 81009);
+        }
     }
 
     #[test]
-    fn pac_survives_mutations(m in mutations()) {
-        fuzz::pac(&apply(&samples().pac, &m), "alice", AUTHTIME);
+    fn mutated_pac_is_refused_as_not_acceptable(m in mutations()) {
+        // A PAC that does not decode, or does not match its ticket: 81004.
+        if let Err(code) = fuzz::pac(&apply(&samples().pac, &m), "alice", AUTHTIME) {
+            prop_assert_eq!(code, 81004);
+        }
     }
 
     #[test]
-    fn keytab_survives_mutations(m in mutations()) {
-        let _ = keytab::parse(&apply(&samples().keytab, &m));
+    fn mutated_keytab_is_refused_or_parses(m in mutations()) {
+        // Not network input, but read at start-up: an error names the problem.
+        if let Err(e) = keytab::parse(&apply(&samples().keytab, &m)) {
+            prop_assert!(!e.to_string().is_empty());
+        }
     }
 
     #[test]
-    fn parsers_survive_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        fuzz::spnego(&bytes);
-        fuzz::ap_req(&bytes);
-        fuzz::enc_ticket_part(&bytes);
-        fuzz::authenticator(&bytes);
-        fuzz::pac(&bytes, "alice", AUTHTIME);
-        let _ = keytab::parse(&bytes);
+    fn random_bytes_are_refused_with_codes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        for code in [
+            fuzz::spnego(&bytes).err(),
+            fuzz::ap_req(&bytes).err(),
+            fuzz::enc_ticket_part(&bytes).err(),
+            fuzz::authenticator(&bytes).err(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            prop_assert!(code == 81005 || code == 81009, "{code}");
+        }
+        if let Err(code) = fuzz::pac(&bytes, "alice", AUTHTIME) {
+            prop_assert_eq!(code, 81004);
+        }
         let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
-        let _ = Acceptor::default().validate(b64.as_bytes(), &samples().ring, now());
+        let refused = Acceptor::default().validate(b64.as_bytes(), &samples().ring, now());
+        prop_assert!(
+            refused.as_ref().is_err_and(|e| (81001..=81013).contains(&e.code())),
+            "random bytes never validate: {:?}",
+            refused.err()
+        );
     }
 }
 

@@ -38,13 +38,10 @@ impl Handler for SignInRoutes {
         };
         let head = head(request);
         let limit = provider.web().max_body;
-        let declared = request
-            .headers()
-            .get_one("Content-Length")
-            .and_then(|v| v.trim().parse::<usize>().ok());
-        let answer = if declared.is_some_and(|n| n > limit) {
-            // Refused before any of it is read.
-            provider.payload_too_large()
+        // Rocket reads the body itself: what the head alone refuses is refused
+        // before any of it is read.
+        let answer = if let Some(refusal) = provider.refuse_before_reading(&head) {
+            refusal
         } else {
             match data.open(limit.bytes()).into_bytes().await {
                 Ok(body) if body.is_complete() => {

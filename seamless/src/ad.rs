@@ -88,6 +88,7 @@ impl Connection {
             user_filter: String::new(),
             timeout_secs: 10,
             pool_size: 1,
+            netbios_domain: None,
         })
     }
 

@@ -329,23 +329,43 @@ impl Provider {
     {
         let (mut head, body) = request.into_parts();
         self.resolve_client(&mut head);
-        let Some(route) = self.route_of(head.uri.path()) else {
-            return json(
-                StatusCode::NOT_FOUND,
-                &serde_json::json!({"error": "not_found"}),
-            );
+        let route = match self.admit(&head) {
+            Ok(route) => route,
+            Err(refusal) => return *refusal,
         };
-        if let Some(refusal) = route.refuse_method(&head.method) {
-            return refusal;
-        }
-        match self.read_body(&head, body).await {
+        match self.read_body(body).await {
             Ok(body) => self.route(route, &head, &body).await,
             Err(refusal) => refusal,
         }
     }
 
+    /// What [`Provider::serve`] refuses from the head alone, before any of the
+    /// body is read: a path that is not ours (`404`), a method the route does
+    /// not serve (`405` with `Allow`), a `Content-Length` over
+    /// [`WebConfig::max_body`] (`413`). For adapters whose framework reads the
+    /// body itself (rocket), so they never read what will be refused.
+    pub fn refuse_before_reading(&self, head: &http::request::Parts) -> Option<Response> {
+        self.admit(head).err().map(|refusal| *refusal)
+    }
+
+    fn admit(&self, head: &http::request::Parts) -> Result<routes::Route, Box<Response>> {
+        let Some(route) = self.route_of(head.uri.path()) else {
+            return Err(Box::new(json(
+                StatusCode::NOT_FOUND,
+                &serde_json::json!({"error": "not_found"}),
+            )));
+        };
+        if let Some(refusal) = route.refuse_method(&head.method) {
+            return Err(Box::new(refusal));
+        }
+        if declared_length(head).is_some_and(|n| n > self.web().max_body as u64) {
+            return Err(Box::new(payload_too_large()));
+        }
+        Ok(route)
+    }
+
     /// Reads a body up to [`WebConfig::max_body`]; the error is the answer.
-    async fn read_body<B>(&self, head: &http::request::Parts, body: B) -> Result<Bytes, Response>
+    async fn read_body<B>(&self, body: B) -> Result<Bytes, Response>
     where
         B: http_body::Body,
     {
@@ -353,12 +373,7 @@ impl Provider {
         use http_body_util::BodyExt as _;
 
         let limit = self.web().max_body;
-        let declared = head
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if declared.unwrap_or(0).max(body.size_hint().lower()) > limit as u64 {
+        if body.size_hint().lower() > limit as u64 {
             return Err(payload_too_large());
         }
         let mut body = std::pin::pin!(body);
@@ -413,6 +428,14 @@ impl Provider {
     pub fn sign_in_required(&self, head: &http::request::Parts) -> Response {
         session::sign_in_required(self, head)
     }
+}
+
+/// The request's `Content-Length`, when it declares one.
+fn declared_length(head: &http::request::Parts) -> Option<u64> {
+    head.headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 fn payload_too_large() -> Response {
@@ -533,5 +556,51 @@ mod tests {
         seen.apply(&mut response);
         let all: Vec<_> = response.get_all(header::SET_COOKIE).iter().collect();
         assert_eq!(all, ["app=1", "a=1", "b=2", "c=3"]);
+    }
+
+    /// A body that records whether anyone read it.
+    struct Watched(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+    impl http_body::Body for Watched {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            std::task::Poll::Ready(None)
+        }
+    }
+
+    #[test]
+    fn what_the_head_refuses_is_refused_before_the_body_is_read() {
+        use crate::backends::{MemoryKeyStore, StaticDirectory};
+        let provider = Provider::builder()
+            .keys(MemoryKeyStore::default())
+            .directory(StaticDirectory::from_text("").expect("directory"))
+            .with_engine(|b| b.dangerous().no_passwords())
+            .build()
+            .expect("provider");
+        for (method, path, length, status) in [
+            ("POST", "/token", "10000000", 413),
+            ("DELETE", "/token", "10", 405),
+            ("POST", "/not-ours", "10", 404),
+        ] {
+            let read = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let request = http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header(header::CONTENT_LENGTH, length)
+                .body(Watched(read.clone()))
+                .expect("request");
+            let response = crate::testkit::sim::block_on(provider.serve(request));
+            assert_eq!(response.status().as_u16(), status, "{method} {path}");
+            assert!(
+                !read.load(std::sync::atomic::Ordering::SeqCst),
+                "{method} {path}: body read"
+            );
+        }
     }
 }

@@ -1,42 +1,56 @@
 //! Entry points for property tests and fuzzers: each runs one parser on arbitrary
-//! bytes and must return (never panic, never hang) whatever the input.
+//! bytes and must return (never panic, never hang) whatever the input, with the
+//! stable code (81001–81013) the acceptor would refuse it with.
 
 use crate::kerberos::crypto::Etype;
-use crate::kerberos::{messages, pac, spnego};
+use crate::kerberos::{KerberosError, messages, pac};
 
-/// SPNEGO / GSS framing of an initial Negotiate token.
-pub fn spnego(bytes: &[u8]) -> bool {
-    spnego::parse_initial(bytes).is_ok()
+fn malformed(e: crate::kerberos::der::DerError) -> u32 {
+    KerberosError::Malformed(e.what).code()
+}
+
+/// SPNEGO / GSS framing of an initial Negotiate token, then the AP-REQ in it.
+pub fn spnego(bytes: &[u8]) -> Result<(), u32> {
+    crate::kerberos::acceptor::frame_only(bytes).map_err(|e| e.code())
 }
 
 /// AP-REQ decoding.
-pub fn ap_req(bytes: &[u8]) -> bool {
-    messages::ApReq::decode(bytes).is_ok()
+pub fn ap_req(bytes: &[u8]) -> Result<(), u32> {
+    messages::ApReq::decode(bytes)
+        .map(|_| ())
+        .map_err(|_| KerberosError::Malformed("AP-REQ").code())
 }
 
 /// EncTicketPart decoding (the decrypted ticket).
-pub fn enc_ticket_part(bytes: &[u8]) -> bool {
-    messages::EncTicketPart::decode(bytes).is_ok_and(|p| {
-        p.authorization_data
-            .is_none_or(|ad| messages::decode_authorization_data(ad).is_ok())
-    })
+pub fn enc_ticket_part(bytes: &[u8]) -> Result<(), u32> {
+    let part = messages::EncTicketPart::decode(bytes).map_err(malformed)?;
+    match part.authorization_data {
+        Some(ad) => messages::decode_authorization_data(ad)
+            .map(|_| ())
+            .map_err(malformed),
+        None => Ok(()),
+    }
 }
 
 /// Authenticator decoding (the decrypted authenticator).
-pub fn authenticator(bytes: &[u8]) -> bool {
-    messages::Authenticator::decode(bytes).is_ok()
+pub fn authenticator(bytes: &[u8]) -> Result<(), u32> {
+    messages::Authenticator::decode(bytes)
+        .map(|_| ())
+        .map_err(malformed)
 }
 
 /// PAC buffers and NDR, with the signature's value not checked (its presence,
 /// type and length are).
-pub fn pac(bytes: &[u8], client: &str, authtime: i64) -> bool {
+pub fn pac(bytes: &[u8], client: &str, authtime: i64) -> Result<(), u32> {
     let components = [client];
     let view = pac::TicketView {
         client_components: &components,
         client_realm: "EXAMPLE.TEST",
         authtime,
     };
-    pac::decode_unsigned(bytes, Etype::Aes256CtsHmacSha196, &view).is_ok()
+    pac::decode_unsigned(bytes, Etype::Aes256CtsHmacSha196, &view)
+        .map(|_| ())
+        .map_err(|e| KerberosError::Pac(e).code())
 }
 
 /// The raw PAC bytes the test kit would put in a ticket (for seeding mutations).
@@ -59,7 +73,7 @@ pub fn sample_plaintexts(
     let raw = base64::engine::general_purpose::STANDARD
         .decode(minted.token)
         .ok()?;
-    let init = spnego::parse_initial(&raw).ok()?;
+    let init = crate::kerberos::spnego::parse_initial(&raw).ok()?;
     let ap_req = messages::ApReq::decode(init.ap_req).ok()?;
     let ticket = kdc
         .key()

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod dev_client;
+pub mod directory_contract;
 pub mod fuzz;
 mod pac;
 pub mod sim;

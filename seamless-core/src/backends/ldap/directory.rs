@@ -129,7 +129,7 @@ fn group_name(dn: &str) -> String {
         .to_string()
 }
 
-fn to_user(entry: &SearchEntry, now: i64) -> Result<User, BackendError> {
+fn to_user(entry: &SearchEntry, now: i64, netbios: &str) -> Result<User, BackendError> {
     let guid = entry
         .bin_attrs
         .get("objectGUID")
@@ -162,7 +162,8 @@ fn to_user(entry: &SearchEntry, now: i64) -> Result<User, BackendError> {
         .map(|dns| dns.iter().map(|dn| group_name(dn)).collect())
         .unwrap_or_default();
     if !sam.is_empty() {
-        user.alternate_logins.push(sam);
+        // `DOMAIN\sam`: a bare `sam` typed still matches it, another domain's does not.
+        user.alternate_logins.push(format!("{netbios}\\{sam}"));
     }
     user.enabled = uac & UAC_ACCOUNTDISABLE == 0;
     user.locked = uac & UAC_LOCKOUT != 0 || filetime("lockoutTime").is_some_and(|t| t > 0);
@@ -178,9 +179,15 @@ impl Directory for LdapDirectory {
         let clause = match query {
             UserQuery::Sid(sid) => format!("(objectSid={})", escape_bytes(&sid.to_bytes())),
             UserQuery::Logins(names) => {
+                let netbios = self.config.netbios();
                 let mut alternatives = String::new();
                 for name in names {
-                    let bare = name.rsplit('\\').next().unwrap_or(name);
+                    let bare = match name.split_once('\\') {
+                        // Another domain's account is not one of ours.
+                        Some((domain, _)) if !domain.eq_ignore_ascii_case(&netbios) => continue,
+                        Some((_, bare)) => bare,
+                        None => name.as_str(),
+                    };
                     alternatives.push_str(&format!(
                         "(userPrincipalName={})",
                         ldap_escape(name.as_str())
@@ -188,6 +195,9 @@ impl Directory for LdapDirectory {
                     if !bare.contains('@') {
                         alternatives.push_str(&format!("(sAMAccountName={})", ldap_escape(bare)));
                     }
+                }
+                if alternatives.is_empty() {
+                    return Ok(None);
                 }
                 format!("(|{alternatives})")
             }
@@ -197,7 +207,7 @@ impl Directory for LdapDirectory {
         let now = crate::clock::unix_now();
         match entries.as_slice() {
             [] => Ok(None),
-            [one] => to_user(one, now).map(Some),
+            [one] => to_user(one, now, &self.config.netbios()).map(Some),
             _ => Err(BackendError::corrupt("more than one user matches")),
         }
     }

@@ -69,6 +69,26 @@ pub struct LdapConfig {
     /// Pooled connections kept open (default 4).
     #[serde(default = "default_pool")]
     pub pool_size: usize,
+    /// The domain's NetBIOS name, for `DOMAIN\name` logins (default: the first
+    /// `DC=` label of `base_dn`, upper-cased). A login naming another domain
+    /// finds nobody.
+    #[serde(default)]
+    pub netbios_domain: Option<String>,
+}
+
+impl LdapConfig {
+    /// The NetBIOS domain name `DOMAIN\name` logins must carry.
+    pub fn netbios(&self) -> String {
+        if let Some(name) = &self.netbios_domain {
+            return name.to_ascii_uppercase();
+        }
+        self.base_dn
+            .split(',')
+            .filter_map(|rdn| rdn.trim().split_once('='))
+            .find(|(attr, _)| attr.trim().eq_ignore_ascii_case("dc"))
+            .map(|(_, value)| value.trim().to_ascii_uppercase())
+            .unwrap_or_default()
+    }
 }
 
 fn default_user_filter() -> String {

@@ -17,6 +17,13 @@ pub use ticket::{ChannelBindingState, ValidatedTicket};
 #[cfg(feature = "gssapi")]
 pub(crate) use token::authenticator_replay_key;
 pub(crate) use token::decode_token;
+
+/// The framing stage alone (SPNEGO or raw GSS, then the AP-REQ): for the fuzz
+/// entry points.
+#[cfg(feature = "testkit")]
+pub(crate) fn frame_only(token: &[u8]) -> Result<(), KerberosError> {
+    stages::frame(token).map(|_| ())
+}
 pub use token::reject_token;
 use token::{framing_error, replay_key};
 
