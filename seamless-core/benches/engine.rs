@@ -9,10 +9,11 @@ use std::time::SystemTime;
 use criterion::{Criterion, criterion_group, criterion_main};
 use seamless_core::backends::{MemoryKeyStore, MemoryStore, StaticDirectory};
 use seamless_core::clock::SystemClock;
-use seamless_core::engine::{Durability, Engine, View};
+use seamless_core::engine::{Durability, Engine};
 use seamless_core::flow::SignInRequest;
 use seamless_core::testkit::sim::block_on;
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
+use seamless_core::testkit::{Shown as View, StepExt as _};
 
 fn sign_in(c: &mut Criterion) {
     let kdc = TestKdc::new(
@@ -56,12 +57,12 @@ fn sign_in(c: &mut Criterion) {
                     let step = engine.start(request.clone(), None, false).await;
                     let done = engine
                         .negotiate(
-                            step.sealed.as_deref().expect("sealed"),
-                            &step.flow_id,
+                            step.sealed().expect("sealed"),
+                            step.flow_id(),
                             Some(token.as_bytes()),
                         )
                         .await;
-                    assert!(matches!(done.view, View::Completed(_)));
+                    assert!(matches!(done.shown(), View::Completed(_)));
                     black_box(done)
                 })
             },

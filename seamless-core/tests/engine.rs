@@ -9,19 +9,20 @@ use std::time::Duration;
 
 use common::*;
 use seamless_core::backends::{Method, MfaMethod, RulePolicy};
-use seamless_core::engine::{EngineConfig, Step, View};
+use seamless_core::engine::{EngineConfig, Step};
 use seamless_core::error::Code;
 use seamless_core::kerberos::{Etype, Key};
 use seamless_core::seal::SealingKey;
 use seamless_core::testkit::sim::block_on;
 use seamless_core::testkit::{Flaw, PacSpec, TicketSpec};
+use seamless_core::testkit::{Shown as View, StepExt as _};
 
 #[test]
 fn hinted_seamless_sign_in_completes_with_kerberos_facts() {
     let w = world(RulePolicy::default());
     let step = w.start(Some("alice@ad.test"));
     assert_eq!(
-        step.view,
+        step.shown(),
         View::Challenge {
             username: Some("alice@ad.test".into())
         }
@@ -41,39 +42,39 @@ fn hinted_seamless_sign_in_completes_with_kerberos_facts() {
         Some(format!("{DOMAIN}-1105"))
     );
     assert_eq!(c.request.redirect_uri, "https://app.example/cb");
-    assert!(done.sealed.is_none(), "no state survives a completion");
+    assert!(done.sealed().is_none(), "no state survives a completion");
 }
 
 #[test]
 fn username_step_then_challenge_without_token_asks_for_negotiate() {
     let w = world(RulePolicy::default());
     let step = w.start(None);
-    assert_eq!(step.view, View::Username { error: None });
+    assert_eq!(step.shown(), View::Username { error: None });
     let bad = block_on(w.engine.submit_username(
-        step.sealed.as_deref().expect("sealed"),
-        &step.flow_id,
+        step.sealed().expect("sealed"),
+        step.flow_id(),
         " \u{7} ",
     ));
     assert_eq!(
-        bad.view,
+        bad.shown(),
         View::Username {
             error: Some(Code::BadRequest)
         }
     );
     let step = block_on(w.engine.submit_username(
-        bad.sealed.as_deref().expect("sealed"),
-        &bad.flow_id,
+        bad.sealed().expect("sealed"),
+        bad.flow_id(),
         "AD\\alice",
     ));
     assert_eq!(
-        step.view,
+        step.shown(),
         View::Challenge {
             username: Some("AD\\alice".into())
         }
     );
     let challenged = w.negotiate(&step, None);
-    assert!(challenged.challenge);
-    assert_eq!(challenged.view, step.view);
+    assert!(challenged.challenged());
+    assert_eq!(challenged.shown(), step.shown());
     assert_eq!(
         completed(&w.negotiate(&challenged, Some(&w.token("alice", 1105))))
             .user
@@ -106,14 +107,14 @@ fn kerberos_problems_fall_back_to_the_password_form_with_their_code() {
         let next = w.negotiate(&step, Some(&token));
         assert_eq!(fallback_reason(&next), Some(code), "{code:?}");
         assert!(
-            next.sealed.is_some(),
+            next.sealed().is_some(),
             "the password form continues the flow"
         );
     }
     let step = w.start(Some("alice@ad.test"));
     let next = block_on(
         w.engine
-            .give_up(step.sealed.as_deref().expect("sealed"), &step.flow_id),
+            .give_up(step.sealed().expect("sealed"), step.flow_id()),
     );
     assert_eq!(fallback_reason(&next), Some(Code::NoTicket));
 }
@@ -157,15 +158,15 @@ fn disabled_and_denied_users_are_refused_for_good() {
         Some(&w.token("carol", 1107)),
     );
     assert_eq!(
-        carol.view,
+        carol.shown(),
         View::Denied {
             code: Code::AccountDisabled
         }
     );
-    assert!(carol.sealed.is_none());
+    assert!(carol.sealed().is_none());
     let dave = w.negotiate(&w.start(Some("dave@ad.test")), Some(&w.token("dave", 1108)));
     assert_eq!(
-        dave.view,
+        dave.shown(),
         View::Denied {
             code: Code::PolicyDenied
         }
@@ -182,7 +183,7 @@ impl Pipe for Step {}
 fn submit_name(w: &World, step: &Step, name: &str) -> Step {
     block_on(
         w.engine
-            .submit_username(step.sealed.as_deref().expect("sealed"), &step.flow_id, name),
+            .submit_username(step.sealed().expect("sealed"), step.flow_id(), name),
     )
 }
 
@@ -194,7 +195,7 @@ fn mfa_group_requires_totp_and_limits_failures() {
     });
     let step = w.negotiate(&w.start(Some("bob@ad.test")), Some(&w.token("bob", 1106)));
     assert_eq!(
-        step.view,
+        step.shown(),
         View::Mfa {
             methods: vec![MfaMethod::Totp],
             error: None
@@ -202,7 +203,7 @@ fn mfa_group_requires_totp_and_limits_failures() {
     );
     let wrong = w.mfa(&step, "000000");
     assert_eq!(
-        wrong.view,
+        wrong.shown(),
         View::Mfa {
             methods: vec![MfaMethod::Totp],
             error: Some(Code::MfaFailed)
@@ -218,7 +219,7 @@ fn mfa_group_requires_totp_and_limits_failures() {
     // The same code cannot be used twice, even in a new flow.
     let step = w.negotiate(&w.start(Some("bob@ad.test")), Some(&w.token("bob", 1106)));
     assert_eq!(
-        w.mfa(&step, &w.code_now()).view,
+        w.mfa(&step, &w.code_now()).shown(),
         View::Mfa {
             methods: vec![MfaMethod::Totp],
             error: Some(Code::MfaFailed)
@@ -231,7 +232,7 @@ fn mfa_group_requires_totp_and_limits_failures() {
         last = w.mfa(&step, "111111");
     }
     assert_eq!(
-        last.view,
+        last.shown(),
         View::Denied {
             code: Code::MfaFailed
         }
@@ -246,7 +247,7 @@ fn mfa_without_enrolment_is_denied() {
     });
     let step = w.negotiate(&w.start(Some("erin@ad.test")), Some(&w.token("erin", 1109)));
     assert_eq!(
-        step.view,
+        step.shown(),
         View::Denied {
             code: Code::MfaNotEnrolled
         }
@@ -264,7 +265,7 @@ fn staged_rollout_sends_others_to_their_own_password() {
         Some(&w.token("alice", 1105)),
     );
     assert_eq!(
-        step.view,
+        step.shown(),
         View::Password {
             username: Some("alice@ad.test".into()),
             reason: Some(Code::SeamlessNotEnabled),
@@ -273,7 +274,7 @@ fn staged_rollout_sends_others_to_their_own_password() {
     );
     let other = w.password(&step, "bob@ad.test", "bob-pw");
     assert_eq!(
-        other.view,
+        other.shown(),
         View::Password {
             username: Some("alice@ad.test".into()),
             reason: Some(Code::SeamlessNotEnabled),
@@ -305,7 +306,7 @@ fn outside_the_intranet_negotiate_is_never_attempted() {
         w.engine
             .start(request(Some("alice@ad.test")), inside, false),
     );
-    assert!(matches!(step.view, View::Challenge { .. }));
+    assert!(matches!(step.shown(), View::Challenge { .. }));
 }
 
 #[test]
@@ -313,19 +314,19 @@ fn sign_out_suppresses_automatic_negotiate_until_the_user_acts() {
     let w = world(RulePolicy::default());
     let step = block_on(w.engine.start(request(Some("alice@ad.test")), None, true));
     assert_eq!(
-        step.view,
+        step.shown(),
         View::Username { error: None },
         "no automatic challenge after sign-out"
     );
     let step = submit_name(&w, &step, "alice@ad.test");
     assert!(
-        matches!(step.view, View::Challenge { .. }),
+        matches!(step.shown(), View::Challenge { .. }),
         "an explicit user name starts it"
     );
     let mut prompt = request(Some("alice@ad.test"));
     prompt.prompt_login = true;
     assert_eq!(
-        block_on(w.engine.start(prompt, None, false)).view,
+        block_on(w.engine.start(prompt, None, false)).shown(),
         View::Username { error: None }
     );
 }
@@ -339,7 +340,7 @@ fn backend_outages_fail_closed_with_their_own_codes() {
         Some(&w.token("alice", 1105)),
     );
     assert_eq!(
-        step.view,
+        step.shown(),
         View::Denied {
             code: Code::DirectoryUnavailable
         }
@@ -350,7 +351,7 @@ fn backend_outages_fail_closed_with_their_own_codes() {
     w.store_down.store(true, Ordering::SeqCst);
     let refused = w.negotiate(&step, Some(&w.token("alice", 1105)));
     assert_eq!(
-        refused.view,
+        refused.shown(),
         View::Denied {
             code: Code::StoreUnavailable
         },
@@ -363,7 +364,7 @@ fn backend_outages_fail_closed_with_their_own_codes() {
             &w.start(Some("alice@ad.test")),
             Some(&w.token("alice", 1105))
         )
-        .view,
+        .shown(),
         View::Completed(_)
     ));
 }
@@ -378,12 +379,12 @@ fn passwords_have_uniform_errors_and_rate_limits() {
         vec![SealingKey::new(1, [7; 32])],
     );
     let step = block_on(w.engine.give_up(
-        w.start(Some("alice@ad.test")).sealed.as_deref().expect("s"),
-        &w.start(Some("x")).flow_id,
+        w.start(Some("alice@ad.test")).sealed().expect("s"),
+        w.start(Some("x")).flow_id(),
     ));
     assert!(
         matches!(
-            step.view,
+            step.shown(),
             View::Restart {
                 code: Code::FlowInvalid
             }
@@ -394,11 +395,11 @@ fn passwords_have_uniform_errors_and_rate_limits() {
     let first = w.start(Some("alice@ad.test"));
     let form = block_on(
         w.engine
-            .give_up(first.sealed.as_deref().expect("s"), &first.flow_id),
+            .give_up(first.sealed().expect("s"), first.flow_id()),
     );
     let unknown = w.password(&form, "nobody@ad.test", "x");
     let wrong = w.password(&form, "alice@ad.test", "nope");
-    let error = |s: &Step| match &s.view {
+    let error = |s: &Step| match &s.shown() {
         View::Password { error, .. } => *error,
         other => panic!("{other:?}"),
     };
@@ -421,11 +422,11 @@ fn passwords_have_uniform_errors_and_rate_limits() {
     let later = w.start(Some("alice@ad.test"));
     let form = block_on(
         w.engine
-            .give_up(later.sealed.as_deref().expect("s"), &later.flow_id),
+            .give_up(later.sealed().expect("s"), later.flow_id()),
     );
     assert!(
         matches!(
-            w.password(&form, "alice@ad.test", "alice-pw").view,
+            w.password(&form, "alice@ad.test", "alice-pw").shown(),
             View::Completed(_)
         ),
         "the window passed"
@@ -436,8 +437,8 @@ fn passwords_have_uniform_errors_and_rate_limits() {
 fn sealed_state_is_bound_expiring_tamper_proof_and_rotatable() {
     let w = world(RulePolicy::default());
     let step = w.start(Some("alice@ad.test"));
-    let sealed = step.sealed.clone().expect("sealed");
-    let restart = |s: Step| match s.view {
+    let sealed = step.sealed().map(str::to_string).expect("sealed");
+    let restart = |s: Step| match s.shown() {
         View::Restart { code } => code,
         other => panic!("{other:?}"),
     };
@@ -454,11 +455,19 @@ fn sealed_state_is_bound_expiring_tamper_proof_and_rotatable() {
     tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).expect("ascii");
     assert_eq!(
-        restart(block_on(w.engine.negotiate(&tampered, &step.flow_id, None))),
+        restart(block_on(w.engine.negotiate(
+            &tampered,
+            step.flow_id(),
+            None
+        ))),
         Code::FlowInvalid
     );
     assert_eq!(
-        restart(block_on(w.engine.negotiate("garbage", &step.flow_id, None))),
+        restart(block_on(w.engine.negotiate(
+            "garbage",
+            step.flow_id(),
+            None
+        ))),
         Code::FlowInvalid
     );
 
@@ -469,7 +478,7 @@ fn sealed_state_is_bound_expiring_tamper_proof_and_rotatable() {
         vec![SealingKey::new(2, [9; 32]), SealingKey::new(1, [7; 32])],
     );
     assert!(matches!(
-        block_on(rotated.engine.negotiate(&sealed, &step.flow_id, None)).view,
+        block_on(rotated.engine.negotiate(&sealed, step.flow_id(), None)).shown(),
         View::Challenge { .. }
     ));
     let retired = world_with(
@@ -480,7 +489,7 @@ fn sealed_state_is_bound_expiring_tamper_proof_and_rotatable() {
     assert_eq!(
         restart(block_on(retired.engine.negotiate(
             &sealed,
-            &step.flow_id,
+            step.flow_id(),
             None
         ))),
         Code::FlowInvalid
@@ -488,7 +497,7 @@ fn sealed_state_is_bound_expiring_tamper_proof_and_rotatable() {
 
     w.clock.advance(Duration::from_secs(601));
     assert_eq!(
-        restart(block_on(w.engine.negotiate(&sealed, &step.flow_id, None))),
+        restart(block_on(w.engine.negotiate(&sealed, step.flow_id(), None))),
         Code::FlowExpired
     );
 }
@@ -499,7 +508,7 @@ fn a_state_posted_to_the_wrong_step_is_shown_again() {
     let step = w.start(Some("alice@ad.test"));
     let again = w.mfa(&step, "123456");
     assert_eq!(
-        again.view,
+        again.shown(),
         View::Challenge {
             username: Some("alice@ad.test".into())
         }

@@ -7,8 +7,8 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use seamless_core::backends::{Password, RulePolicy};
-use seamless_core::engine::View;
 use seamless_core::testkit::sim::block_on;
+use seamless_core::testkit::{Shown as View, StepExt as _};
 
 fn cases() -> u32 {
     std::env::var("SEAMLESS_PROPTEST_CASES")
@@ -30,7 +30,7 @@ proptest! {
     fn mutated_sealed_state_never_opens(flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..4), cut in any::<usize>()) {
         let w = world(RulePolicy::default());
         let step = w.start(Some("alice@ad.test"));
-        let sealed = step.sealed.clone().unwrap_or_default();
+        let sealed = step.sealed().map(str::to_string).unwrap_or_default();
         let mut bytes = sealed.clone().into_bytes();
         for (i, v) in &flips {
             let len = bytes.len();
@@ -44,8 +44,8 @@ proptest! {
         }
         let mutated = String::from_utf8_lossy(&bytes).to_string();
         prop_assume!(mutated != sealed);
-        let out = block_on(w.engine.negotiate(&mutated, &step.flow_id, Some(w.token("alice", 1105).as_bytes())));
-        prop_assert!(matches!(out.view, View::Restart { .. }), "{:?}", out.view);
+        let out = block_on(w.engine.negotiate(&mutated, step.flow_id(), Some(w.token("alice", 1105).as_bytes())));
+        prop_assert!(matches!(out.shown(), View::Restart { .. }), "{:?}", out.shown());
     }
 
 }
@@ -58,26 +58,26 @@ proptest! {
     fn arbitrary_form_input_gets_a_coded_answer(name in prop_oneof!["[a-zA-Z.]{1,20}(@ad\\.test)?", ".{0,300}"], pw in ".{0,100}", code in ".{0,12}", binding in "[0-9a-f]{0,40}") {
         let w = world(RulePolicy { mfa_groups: vec!["mfa".into()], ..Default::default() });
         let step = w.start(None);
-        let sealed = step.sealed.clone().unwrap_or_default();
-        let a = block_on(w.engine.submit_username(&sealed, &step.flow_id, &name));
-        prop_assert!(!is_completed(&a.view));
+        let sealed = step.sealed().map(str::to_string).unwrap_or_default();
+        let a = block_on(w.engine.submit_username(&sealed, step.flow_id(), &name));
+        prop_assert!(!is_completed(&a.shown()));
         let b = block_on(w.engine.submit_username(&sealed, &binding, &name));
-        let restarted = matches!(b.view, View::Restart { .. });
-        prop_assert!(binding == step.flow_id || restarted, "{:?}", b.view);
-        let form = block_on(w.engine.give_up(&w.start(Some("bob@ad.test")).sealed.unwrap_or_default(), "x"));
-        let restarted = matches!(form.view, View::Restart { .. });
-        prop_assert!(restarted, "{:?}", form.view);
+        let restarted = matches!(b.shown(), View::Restart { .. });
+        prop_assert!(binding == step.flow_id() || restarted, "{:?}", b.shown());
+        let form = block_on(w.engine.give_up(w.start(Some("bob@ad.test")).sealed().unwrap_or_default(), "x"));
+        let restarted = matches!(form.shown(), View::Restart { .. });
+        prop_assert!(restarted, "{:?}", form.shown());
         let start = w.start(Some("bob@ad.test"));
-        let form = block_on(w.engine.give_up(start.sealed.as_deref().unwrap_or_default(), &start.flow_id));
-        let on_form = matches!(form.view, View::Password { .. });
-        prop_assert!(on_form, "{:?}", form.view);
-        let c = block_on(w.engine.submit_password(form.sealed.as_deref().unwrap_or_default(), &form.flow_id, &name, &Password::new(pw.clone())));
-        prop_assert!(!is_completed(&c.view), "a completion from random credentials");
-        let answered = matches!(c.view, View::Password { error: Some(_), .. });
-        prop_assert!(answered, "{:?}", c.view);
-        if let Some(sealed) = c.sealed.as_deref() {
-            let d = block_on(w.engine.submit_mfa(sealed, &c.flow_id, &code));
-            prop_assert!(!is_completed(&d.view));
+        let form = block_on(w.engine.give_up(start.sealed().unwrap_or_default(), start.flow_id()));
+        let on_form = matches!(form.shown(), View::Password { .. });
+        prop_assert!(on_form, "{:?}", form.shown());
+        let c = block_on(w.engine.submit_password(form.sealed().unwrap_or_default(), form.flow_id(), &name, &Password::new(pw.clone())));
+        prop_assert!(!is_completed(&c.shown()), "a completion from random credentials");
+        let answered = matches!(c.shown(), View::Password { error: Some(_), .. });
+        prop_assert!(answered, "{:?}", c.shown());
+        if let Some(sealed) = c.sealed() {
+            let d = block_on(w.engine.submit_mfa(sealed, c.flow_id(), &code));
+            prop_assert!(!is_completed(&d.shown()));
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use super::{Engine, Step, View};
+use super::{Engine, Step, View, Waiting};
 use crate::backends::{Method, PolicyInput, TicketFacts, User};
 use crate::error::Code;
 use crate::flow::{
@@ -58,16 +58,15 @@ impl Engine {
     pub(super) async fn drive(&self, next: Next) -> Step {
         match self.settle(next).await {
             Settled::Wait(state) => self.wait(state, true),
-            Settled::Completed(done) => {
-                let completion = completion(*done);
-                let flow_id = completion.flow_id.clone();
-                Step::ended(flow_id, View::Completed(Box::new(completion)), None)
-            }
-            Settled::Denied(denied) => Step::ended(
-                denied.core.id,
-                View::Denied { code: denied.code },
-                Some(denied.core.request),
-            ),
+            Settled::Completed(done) => Step::Completed {
+                completion: Box::new(completion(*done)),
+                negotiate_response: None,
+            },
+            Settled::Denied(denied) => Step::Denied {
+                flow_id: denied.core.id,
+                code: denied.code,
+                request: denied.core.request,
+            },
         }
     }
 
@@ -222,10 +221,13 @@ impl Engine {
                 .sealer
                 .seal(PURPOSE_FLOW, &state, expires_at, backends.entropy.as_ref());
         match sealed {
-            Ok(sealed) => Step {
-                sealed: Some(sealed),
-                ..Step::ended(flow_id, view, Some(state.core().request.clone()))
-            },
+            Ok(sealed) => Step::Page(Waiting {
+                flow_id,
+                view,
+                sealed,
+                request: state.core().request.clone(),
+                negotiate_response: None,
+            }),
             Err(code) => Step::restart(flow_id, code),
         }
     }

@@ -12,7 +12,7 @@
 //! |---|---|
 //! | `builder.rs` | [`EngineBuilder`]: required and default backends |
 //! | `config.rs` | [`EngineConfig`], [`Limits`], [`Durability`] |
-//! | `step.rs` | [`Step`], [`View`]: what one call returns |
+//! | `step.rs` | [`Step`] (page, challenge, completed, denied, restart), [`View`] |
 //! | `driver.rs` | the one loop that settles the machine, browser and native |
 //! | `attempts.rs` | passwords, second factors and their limits |
 //! | `sign_in_token.rs` | sealing a finished sign-in for the page or a native client |
@@ -32,7 +32,7 @@ use std::sync::Arc;
 pub use builder::{DangerousBuilder, EngineBuilder};
 pub use config::{Durability, EngineConfig, Limits};
 pub use sign_in_token::SIGN_IN_TOKEN_TTL;
-pub use step::{Step, View};
+pub use step::{Step, View, Waiting};
 
 use crate::backends::{
     Decision, Directory, KeyStore, Method, MfaVerifier, NegotiateContext, Password,
@@ -208,14 +208,12 @@ impl Engine {
             FlowState::into_challenging,
             move |state| async move {
                 let Some(token) = authorization else {
-                    let mut step = self.wait(FlowState::Challenging(state), false);
-                    step.challenge = true;
-                    return step;
+                    let waiting = self.wait(FlowState::Challenging(state), false);
+                    return waiting.into_challenge();
                 };
                 let (verdict, response) = self.validate(token).await;
-                let mut step = self.drive(state.on_ticket(verdict)).await;
-                step.negotiate_response = response;
-                step
+                let step = self.drive(state.on_ticket(verdict)).await;
+                step.with_negotiate_response(response)
             },
         )
         .await

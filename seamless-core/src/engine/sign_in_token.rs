@@ -92,7 +92,7 @@ mod tests {
     use super::*;
     use crate::backends::{MemoryKeyStore, MemoryStore, StaticDirectory, Store};
     use crate::clock::{Clock, ManualClock};
-    use crate::engine::{Durability, View};
+    use crate::engine::{Durability, Step};
     use crate::error::BackendError;
     use crate::kerberos::Etype;
     use crate::model::SignInRequest;
@@ -166,10 +166,10 @@ mod tests {
             .expect("mint")
             .token;
         let step = block_on(engine.start(request, None, false));
-        let sealed = step.sealed.as_deref().expect("sealed");
-        let done = block_on(engine.negotiate(sealed, &step.flow_id, Some(token.as_bytes())));
-        let View::Completed(completion) = done.view else {
-            panic!("{:?}", done.view);
+        let sealed = step.sealed().expect("sealed");
+        let done = block_on(engine.negotiate(sealed, step.flow_id(), Some(token.as_bytes())));
+        let Step::Completed { completion, .. } = done else {
+            panic!("{done:?}");
         };
         (engine, *completion, clock, down)
     }
@@ -215,14 +215,18 @@ mod tests {
             .issue_sign_in_token(&completion, Audience::Browser)
             .expect("issue");
         let as_state = block_on(engine.negotiate(&another, flow, None));
-        assert_eq!(
-            as_state.view,
-            View::Restart {
-                code: Code::FlowInvalid
-            }
+        assert!(
+            matches!(
+                as_state,
+                Step::Restart {
+                    code: Code::FlowInvalid,
+                    ..
+                }
+            ),
+            "{as_state:?}"
         );
         let state = block_on(engine.start(completion.request.clone(), None, false));
-        let sealed = state.sealed.as_deref().expect("sealed");
+        let sealed = state.sealed().expect("sealed");
         assert_eq!(
             redeem(sealed, Audience::Native, None),
             Err(Code::FlowInvalid)

@@ -5,6 +5,7 @@ use http::StatusCode;
 use http::header;
 use http::request::Parts;
 
+use super::signin::refusal_status;
 use super::{Provider, Response, add_header, cookies, json, json_code};
 use crate::engine::{Step, View};
 use crate::error::Code;
@@ -48,52 +49,49 @@ impl Provider {
     }
 
     pub(super) fn sso_response(&self, step: Step) -> Response {
-        if step.challenge {
-            let mut response = json(StatusCode::UNAUTHORIZED, &json_code(Code::NoTicket));
-            add_header(&mut response, header::WWW_AUTHENTICATE, "Negotiate");
-            return response;
-        }
-        let mut response = match step.view {
-            View::Completed(completion) => {
-                match self
+        let (mut response, ap_rep) = match step {
+            Step::Challenge(_) => {
+                let mut response = json(StatusCode::UNAUTHORIZED, &json_code(Code::NoTicket));
+                add_header(&mut response, header::WWW_AUTHENTICATE, "Negotiate");
+                return response;
+            }
+            Step::Completed {
+                completion,
+                negotiate_response,
+            } => {
+                let token = self
                     .engine()
-                    .issue_sign_in_token(&completion, Audience::Browser)
-                {
+                    .issue_sign_in_token(&completion, Audience::Browser);
+                let response = match token {
                     Ok(token) => json(StatusCode::OK, &serde_json::json!({"token": token})),
                     Err(code) => json(StatusCode::SERVICE_UNAVAILABLE, &json_code(code)),
-                }
-            }
-            View::Password { reason, .. } => {
-                let code = reason.unwrap_or(Code::NoTicket);
-                let mut body = json_code(code);
-                body["state"] = step.sealed.clone().unwrap_or_default().into();
-                json(StatusCode::FORBIDDEN, &body)
-            }
-            View::Mfa { .. } | View::Username { .. } | View::Challenge { .. } => json(
-                StatusCode::OK,
-                &serde_json::json!({"state": step.sealed.clone().unwrap_or_default()}),
-            ),
-            View::Denied { code } => {
-                let status = if code.is_transient() {
-                    StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    StatusCode::FORBIDDEN
                 };
-                json(status, &json_code(code))
+                (response, negotiate_response)
             }
-            View::Restart { code } => {
+            Step::Page(waiting) => {
+                let response = match waiting.view {
+                    View::Password { reason, .. } => {
+                        let mut body = json_code(reason.unwrap_or(Code::NoTicket));
+                        body["state"] = waiting.sealed.into();
+                        json(StatusCode::FORBIDDEN, &body)
+                    }
+                    View::Mfa { .. } | View::Username { .. } | View::Challenge { .. } => json(
+                        StatusCode::OK,
+                        &serde_json::json!({"state": waiting.sealed}),
+                    ),
+                };
+                (response, waiting.negotiate_response)
+            }
+            Step::Denied { code, .. } => (json(refusal_status(code), &json_code(code)), None),
+            Step::Restart { code, .. } => {
                 let mut body = json_code(code);
                 body["restart"] = true.into();
-                json(StatusCode::BAD_REQUEST, &body)
+                (json(StatusCode::BAD_REQUEST, &body), None)
             }
         };
         // The final token (mutual authentication) goes with a success only: a
         // refusal after a valid ticket is not a completed authentication.
-        if let Some(ap_rep) = step
-            .negotiate_response
-            .as_ref()
-            .filter(|_| response.status() == StatusCode::OK)
-        {
+        if let Some(ap_rep) = ap_rep.filter(|_| response.status() == StatusCode::OK) {
             add_header(
                 &mut response,
                 header::WWW_AUTHENTICATE,

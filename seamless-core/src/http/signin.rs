@@ -12,7 +12,7 @@ use super::pages::{self, Page};
 use super::session::safe_return;
 use super::{ClientAddr, Response, add_header, cookies, redirect};
 use crate::backends::Password;
-use crate::engine::{Step, View};
+use crate::engine::{Step, View, Waiting};
 use crate::error::Code;
 use crate::grants::CodeRequest;
 use crate::model::SignInRequest;
@@ -191,14 +191,12 @@ impl Provider {
         let addr = head.extensions.get::<ClientAddr>().map(|a| a.0);
         let suppressed = cookies::get(self.web(), &head.headers, cookies::SIGNED_OUT).is_some();
         let step = self.engine().start(request, addr, suppressed).await;
-        let mut response = self.render(step.clone()).await;
-        if step.sealed.is_some() {
-            let cookie = cookies::set(
-                self.web(),
-                cookies::FLOW,
-                &step.flow_id,
-                Some(self.engine().config().flow_ttl.as_secs()),
-            );
+        let flow_cookie = step.waiting().map(|w| {
+            let ttl = self.engine().config().flow_ttl.as_secs();
+            cookies::set(self.web(), cookies::FLOW, &w.flow_id, Some(ttl))
+        });
+        let mut response = self.render(step).await;
+        if let Some(cookie) = flow_cookie {
             add_header(&mut response, header::SET_COOKIE, &cookie);
         }
         response
@@ -206,14 +204,23 @@ impl Provider {
 
     /// The page for a step.
     pub(super) async fn render(&self, step: Step) -> Response {
-        let target = step
-            .request
-            .as_ref()
-            .filter(|r| r.client_id != APP_CLIENT)
-            .and_then(|r| origin(&r.redirect_uri));
-        let sealed = step.sealed.unwrap_or_default();
+        match step {
+            Step::Page(waiting) | Step::Challenge(waiting) => self.waiting_page(waiting),
+            Step::Completed { completion, .. } => self.finish(*completion).await,
+            Step::Denied { code, .. } => self.error_page(refusal_status(code), code, None),
+            Step::Restart { code, .. } => self.error_page(StatusCode::BAD_REQUEST, code, None),
+        }
+    }
+
+    /// The form a waiting flow shows.
+    fn waiting_page(&self, waiting: Waiting) -> Response {
+        let request = &waiting.request;
+        let target = (request.client_id != APP_CLIENT)
+            .then(|| origin(&request.redirect_uri))
+            .flatten();
+        let sealed = waiting.sealed;
         let web = self.web();
-        match step.view {
+        match waiting.view {
             View::Username { error } => self.page(StatusCode::OK, target, |_| {
                 pages::username(web, &sealed, error)
             }),
@@ -237,16 +244,6 @@ impl Provider {
             View::Mfa { methods, error } => self.page(StatusCode::OK, target, |_| {
                 pages::mfa(web, &sealed, &methods, error)
             }),
-            View::Completed(completion) => self.finish(*completion).await,
-            View::Denied { code } => {
-                let status = if code.is_transient() {
-                    StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    StatusCode::FORBIDDEN
-                };
-                self.error_page(status, code, None)
-            }
-            View::Restart { code } => self.error_page(StatusCode::BAD_REQUEST, code, None),
         }
     }
 
@@ -365,4 +362,13 @@ impl Provider {
 /// Whether a `login_hint` (if any) names the session's user.
 fn hint_fits(hint: Option<&str>, upn: &str) -> bool {
     hint.is_none_or(|h| h.eq_ignore_ascii_case(upn))
+}
+
+/// The status of a final refusal: `503` when trying later may work, else `403`.
+pub(super) fn refusal_status(code: Code) -> StatusCode {
+    if code.is_transient() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::FORBIDDEN
+    }
 }

@@ -21,6 +21,7 @@ pub mod dev_client;
 pub mod directory_contract;
 pub mod fuzz;
 mod pac;
+mod shown;
 pub mod sim;
 pub mod store_contract;
 
@@ -37,6 +38,7 @@ use crate::kerberos::spnego::{self, oid};
 use crate::kerberos::{KeyRing, KeyState, PrincipalName, ServiceAccount};
 
 pub use pac::{PacFlaw, PacSpec};
+pub use shown::{Shown, StepExt};
 
 /// GSS flags Windows sends (mutual, replay, sequence, confidentiality, integrity, extended error).
 pub const WINDOWS_GSS_FLAGS: u32 = 0x403E;

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use seamless_core::backends::{Password, PasswordVerifier, RulePolicy, User};
-use seamless_core::engine::{EngineConfig, View};
+use seamless_core::engine::EngineConfig;
 use seamless_core::error::{BackendError, Code};
 use seamless_core::seal::SealingKey;
 use seamless_core::testkit::sim::block_on;
+use seamless_core::testkit::{Shown as View, StepExt as _};
 
 use crate::common::{World, completed, world, world_custom};
 
@@ -17,12 +18,12 @@ fn password_form(w: &World, hint: &str) -> seamless_core::engine::Step {
     let step = w.start(Some(hint));
     block_on(
         w.engine
-            .give_up(step.sealed.as_deref().expect("sealed"), &step.flow_id),
+            .give_up(step.sealed().expect("sealed"), step.flow_id()),
     )
 }
 
 fn error_of(step: &seamless_core::engine::Step) -> Option<Code> {
-    match &step.view {
+    match &step.shown() {
         View::Password { error, .. } => *error,
         other => panic!("expected the password form, got {other:?}"),
     }
@@ -72,9 +73,9 @@ fn a_right_password_gives_its_slot_back() {
 
 fn completed_or_mfa(step: &seamless_core::engine::Step) {
     assert!(
-        matches!(step.view, View::Completed(_) | View::Mfa { .. }),
+        matches!(step.shown(), View::Completed(_) | View::Mfa { .. }),
         "{:?}",
-        step.view
+        step.shown()
     );
 }
 
@@ -122,8 +123,8 @@ fn concurrent_wrong_passwords_get_at_most_the_limit_of_checks() {
                     let step = w
                         .engine
                         .submit_password(
-                            form.sealed.as_deref().expect("sealed"),
-                            &form.flow_id,
+                            form.sealed().expect("sealed"),
+                            form.flow_id(),
                             "alice@ad.test",
                             &Password::new("guess"),
                         )
@@ -160,7 +161,7 @@ fn replaying_an_mfa_state_buys_no_more_tries() {
     });
     let step = w.start(Some("bob@ad.test"));
     let mfa = w.negotiate(&step, Some(&w.token("bob", 1106)));
-    assert!(matches!(mfa.view, View::Mfa { .. }), "{:?}", mfa.view);
+    assert!(matches!(mfa.shown(), View::Mfa { .. }), "{:?}", mfa.shown());
     let max = EngineConfig::default().limits.mfa_per_flow;
     for _ in 0..max {
         // Always the first sealed state, as an attacker replaying it would.
@@ -168,7 +169,7 @@ fn replaying_an_mfa_state_buys_no_more_tries() {
     }
     let last = w.mfa(&mfa, &w.code_now());
     assert_eq!(
-        last.view,
+        last.shown(),
         View::Denied {
             code: Code::MfaFailed
         }

@@ -7,13 +7,14 @@ use std::time::Duration;
 use http::{Method, StatusCode};
 use seamless_core::backends::RulePolicy;
 use seamless_core::clock::Clock;
-use seamless_core::engine::{EngineConfig, View};
+use seamless_core::engine::EngineConfig;
 use seamless_core::error::Code;
 use seamless_core::http::WebConfig;
 use seamless_core::kerberos::AcceptorConfig;
 use seamless_core::seal::SealingKey;
 use seamless_core::testkit::sim::block_on;
 use seamless_core::testkit::{PacSpec, TicketSpec};
+use seamless_core::testkit::{Shown as View, StepExt as _};
 
 use crate::common::browser::*;
 use crate::common::{DOMAIN, World, fallback_reason, world_custom};
@@ -84,9 +85,9 @@ fn password_attempt(w: &World, user: &str, addr: &str) -> View {
     ));
     let form = block_on(
         w.engine
-            .give_up(step.sealed.as_deref().expect("sealed"), &step.flow_id),
+            .give_up(step.sealed().expect("sealed"), step.flow_id()),
     );
-    w.password(&form, user, "guess").view
+    w.password(&form, user, "guess").shown()
 }
 
 fn is_limited(view: &View) -> bool {
@@ -163,7 +164,7 @@ fn limits_mfa_per_user_across_flows() {
     let _ = w.mfa(&first, "000000");
     let second = mfa_step();
     assert_eq!(
-        w.mfa(&second, &w.code_now()).view,
+        w.mfa(&second, &w.code_now()).shown(),
         View::Denied {
             code: Code::MfaFailed
         },
@@ -178,7 +179,7 @@ fn flow_ttl() {
     w.clock.advance(Duration::from_secs(61));
     let late = w.negotiate(&step, Some(&w.token("alice", 1105)));
     assert_eq!(
-        late.view,
+        late.shown(),
         View::Restart {
             code: Code::FlowExpired
         }

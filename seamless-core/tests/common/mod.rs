@@ -15,7 +15,7 @@ use seamless_core::backends::{
     Store, TotpVerifier, User, UserQuery, hash_password, totp_code,
 };
 use seamless_core::clock::{Clock, ManualClock};
-use seamless_core::engine::{Durability, Engine, EngineConfig, Step, View};
+use seamless_core::engine::{Durability, Engine, EngineConfig, Step};
 use seamless_core::error::{BackendError, Code};
 use seamless_core::flow::SignInRequest;
 use seamless_core::http::{Continue, Provider, ProviderBuilder, Request, Response};
@@ -23,6 +23,7 @@ use seamless_core::kerberos::{Etype, Key};
 use seamless_core::seal::SealingKey;
 use seamless_core::testkit::sim::{SeededEntropy, block_on};
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
+use seamless_core::testkit::{Shown as View, StepExt as _};
 use seamless_core::token::{SigningAlgorithm, SigningKeys};
 
 pub const T0: i64 = 1_800_000_000;
@@ -326,27 +327,26 @@ impl World {
 
     pub fn negotiate(&self, step: &Step, token: Option<&str>) -> Step {
         block_on(self.engine.negotiate(
-            step.sealed.as_deref().expect("sealed"),
-            &step.flow_id,
+            step.sealed().expect("sealed"),
+            step.flow_id(),
             token.map(str::as_bytes),
         ))
     }
 
     pub fn password(&self, step: &Step, user: &str, pw: &str) -> Step {
         block_on(self.engine.submit_password(
-            step.sealed.as_deref().expect("sealed"),
-            &step.flow_id,
+            step.sealed().expect("sealed"),
+            step.flow_id(),
             user,
             &Password::new(pw),
         ))
     }
 
     pub fn mfa(&self, step: &Step, code: &str) -> Step {
-        block_on(self.engine.submit_mfa(
-            step.sealed.as_deref().expect("sealed"),
-            &step.flow_id,
-            code,
-        ))
+        block_on(
+            self.engine
+                .submit_mfa(step.sealed().expect("sealed"), step.flow_id(), code),
+        )
     }
 
     pub fn code_now(&self) -> String {
@@ -355,14 +355,12 @@ impl World {
 }
 
 pub fn completed(step: &Step) -> &seamless_core::model::Completion {
-    match &step.view {
-        View::Completed(c) => c,
-        other => panic!("expected completion, got {other:?}"),
-    }
+    step.completion()
+        .unwrap_or_else(|| panic!("expected completion, got {:?}", step.shown()))
 }
 
 pub fn fallback_reason(step: &Step) -> Option<Code> {
-    match &step.view {
+    match &step.shown() {
         View::Password {
             reason,
             error: None,

@@ -9,10 +9,11 @@ use seamless_core::backends::{
     Directory, KeytabFileKeyStore, LdapBindVerifier, LdapConfig, LdapDirectory, Password,
     PasswordVerifier, RulePolicy, UserQuery,
 };
-use seamless_core::engine::{Engine, View};
+use seamless_core::engine::Engine;
 use seamless_core::error::BackendErrorKind;
 use seamless_core::error::Code;
 use seamless_core::flow::SignInRequest;
+use seamless_core::testkit::{Shown as View, StepExt as _};
 use seamless_interop::curl_negotiate;
 use seamless_interop::samba::{ADMIN_PASSWORD, SambaDc};
 
@@ -155,17 +156,21 @@ async fn ldap_directory_and_bind_against_samba_ad_and_a_whole_sign_in() {
     // And the password fallback, checked by AD itself.
     let step = engine.start(hinted(), None, false).await;
     let form = engine
-        .give_up(step.sealed.as_deref().expect("sealed"), &step.flow_id)
+        .give_up(step.sealed().expect("sealed"), step.flow_id())
         .await;
     let done = engine
         .submit_password(
-            form.sealed.as_deref().expect("sealed"),
-            &form.flow_id,
+            form.sealed().expect("sealed"),
+            form.flow_id(),
             "AD\\alice",
             &Password::new("Al1ce-Passw0rd!"),
         )
         .await;
-    assert!(matches!(done.view, View::Completed(_)), "{:?}", done.view);
+    assert!(
+        matches!(done.shown(), View::Completed(_)),
+        "{:?}",
+        done.shown()
+    );
 
     // R7: alice's password changes in AD. A ticket from her logon before the
     // change (her old TGT, still cached) falls back to the password form; a
@@ -214,12 +219,12 @@ async fn sign_in(engine: &Engine, token: &str) -> View {
     let step = engine.start(hinted(), None, false).await;
     engine
         .negotiate(
-            step.sealed.as_deref().expect("sealed"),
-            &step.flow_id,
+            step.sealed().expect("sealed"),
+            step.flow_id(),
             Some(token.as_bytes()),
         )
         .await
-        .view
+        .shown()
 }
 
 fn hinted() -> SignInRequest {

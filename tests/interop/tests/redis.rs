@@ -9,13 +9,14 @@ use std::time::{Duration, SystemTime};
 use seamless_core::backends::{
     MemoryKeyStore, Password, RedisConfig, RedisStore, StaticDirectory, Store,
 };
-use seamless_core::engine::{Durability, Engine, EngineConfig, View};
+use seamless_core::engine::{Durability, Engine, EngineConfig};
 use seamless_core::error::Code;
 use seamless_core::flow::SignInRequest;
 use seamless_core::kerberos::{Etype, Key};
 use seamless_core::seal::SealingKey;
 use seamless_core::testkit::store_contract::Pass;
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
+use seamless_core::testkit::{Shown as View, StepExt as _};
 use seamless_interop::redis_server::RedisServer;
 
 fn config(server: &RedisServer) -> RedisConfig {
@@ -94,12 +95,12 @@ async fn sign_in(engine: &Engine, token: &str) -> View {
     let step = engine.start(request(), None, false).await;
     engine
         .negotiate(
-            step.sealed.as_deref().expect("s"),
-            &step.flow_id,
+            step.sealed().expect("s"),
+            step.flow_id(),
             Some(token.as_bytes()),
         )
         .await
-        .view
+        .shown()
 }
 
 #[test]
@@ -168,61 +169,63 @@ fn two_engines_share_replay_flows_and_limits_and_fail_closed_when_redis_dies() {
         let step = a.start(request(), None, false).await;
         let done = b
             .negotiate(
-                step.sealed.as_deref().expect("s"),
-                &step.flow_id,
+                step.sealed().expect("s"),
+                step.flow_id(),
                 Some(token(&kdc).as_bytes()),
             )
             .await;
-        assert!(matches!(done.view, View::Completed(_)), "{:?}", done.view);
+        assert!(
+            matches!(done.shown(), View::Completed(_)),
+            "{:?}",
+            done.shown()
+        );
 
         // Password failures count across both instances.
         for (i, engine) in [&a, &b, &a].into_iter().enumerate() {
             let step = engine.start(request(), None, false).await;
             let form = engine
-                .give_up(step.sealed.as_deref().expect("s"), &step.flow_id)
+                .give_up(step.sealed().expect("s"), step.flow_id())
                 .await;
             let wrong = engine
                 .submit_password(
-                    form.sealed.as_deref().expect("s"),
-                    &form.flow_id,
+                    form.sealed().expect("s"),
+                    form.flow_id(),
                     "alice@ad.test",
                     &Password::new("nope"),
                 )
                 .await;
             assert!(
                 matches!(
-                    wrong.view,
+                    wrong.shown(),
                     View::Password {
                         error: Some(Code::InvalidCredentials),
                         ..
                     }
                 ),
                 "attempt {i}: {:?}",
-                wrong.view
+                wrong.shown()
             );
         }
         let step = b.start(request(), None, false).await;
-        let form = b
-            .give_up(step.sealed.as_deref().expect("s"), &step.flow_id)
-            .await;
+        let form = b.give_up(step.sealed().expect("s"), step.flow_id()).await;
         let locked = b
             .submit_password(
-                form.sealed.as_deref().expect("s"),
-                &form.flow_id,
+                form.sealed().expect("s"),
+                form.flow_id(),
                 "alice@ad.test",
                 &Password::new("alice-pw"),
             )
             .await;
         assert!(
             matches!(
-                locked.view,
+                locked.shown(),
                 View::Password {
                     error: Some(Code::RateLimited),
                     ..
                 }
             ),
             "{:?}",
-            locked.view
+            locked.shown()
         );
 
         // Redis dies: no replay check can run, so no ticket passes; then it returns.
@@ -230,13 +233,13 @@ fn two_engines_share_replay_flows_and_limits_and_fail_closed_when_redis_dies() {
         server.stop();
         let down = a
             .negotiate(
-                step.sealed.as_deref().expect("s"),
-                &step.flow_id,
+                step.sealed().expect("s"),
+                step.flow_id(),
                 Some(token(&kdc).as_bytes()),
             )
             .await;
         assert_eq!(
-            down.view,
+            down.shown(),
             View::Denied {
                 code: Code::StoreUnavailable
             }
@@ -247,12 +250,12 @@ fn two_engines_share_replay_flows_and_limits_and_fail_closed_when_redis_dies() {
             let step = a.start(request(), None, false).await;
             let r = a
                 .negotiate(
-                    step.sealed.as_deref().expect("s"),
-                    &step.flow_id,
+                    step.sealed().expect("s"),
+                    step.flow_id(),
                     Some(token(&kdc).as_bytes()),
                 )
                 .await;
-            if matches!(r.view, View::Completed(_)) {
+            if matches!(r.shown(), View::Completed(_)) {
                 recovered = true;
                 break;
             }
@@ -370,17 +373,17 @@ fn concurrent_wrong_passwords_on_two_instances_get_at_most_the_limit_of_checks()
             tasks.push(tokio::spawn(async move {
                 let step = engine.start(request(), None, false).await;
                 let form = engine
-                    .give_up(step.sealed.as_deref().expect("s"), &step.flow_id)
+                    .give_up(step.sealed().expect("s"), step.flow_id())
                     .await;
                 engine
                     .submit_password(
-                        form.sealed.as_deref().expect("s"),
-                        &form.flow_id,
+                        form.sealed().expect("s"),
+                        form.flow_id(),
                         "alice@ad.test",
                         &Password::new("guess"),
                     )
                     .await
-                    .view
+                    .shown()
             }));
         }
         let mut limited = 0;
