@@ -154,7 +154,7 @@ pub struct KerberosSettings {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DirectorySettings {
-    /// A users file ([`StaticDirectory`] format). Absent: the demo users.
+    /// A users file ([`StaticDirectory`](crate::backends::StaticDirectory) format). Absent: the demo users.
     pub file: Option<PathBuf>,
 }
 

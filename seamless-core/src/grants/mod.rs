@@ -9,8 +9,8 @@
 //! A family ends: after [`RefreshLifetimes::idle`] without a refresh, and in any
 //! case [`RefreshLifetimes::absolute`] after the original authentication; rotation
 //! never extends the absolute deadline. Whoever redeems a refresh token must look
-//! the user up again before issuing anything ([`Grants::peek_refresh`] then
-//! [`Grants::redeem_refresh`]).
+//! the user up again before issuing anything (`Grants::peek_refresh` then
+//! `Grants::redeem_refresh`, inside the crate).
 
 use std::sync::Arc;
 use std::time::Duration;
