@@ -128,8 +128,12 @@ macro_rules! cases {
                     // Spelled out: an adapter's scope may hold another `test` macro.
                     #[::core::prelude::v1::test]
                     fn $name() {
-                        let fx = $d crate::Fixture::new();
-                        let mut harness = ($d make)(fx.provider.clone());
+                        let mut fx = $d crate::Fixture::new();
+                        let make = $d make;
+                        let mut harness = make(fx.provider.clone());
+                        fx.set_harness_maker(Box::new(move |provider| {
+                            Box::new(make(provider)) as Box<dyn $d crate::Harness>
+                        }));
                         $d crate::cases::$name(&fx, &mut harness);
                     }
                 )*
@@ -622,6 +626,33 @@ cases! { $
         let r = Client::new(h).get("/denied");
         assert_eq!((r.status, r.text()), (401, APP_DENIED));
         assert!(r.header("www-authenticate").is_none(), "no challenge added");
+    }
+
+    /// A non-root `base_path`: the sign-in surface lives under it (discovery,
+    /// keys, `HEAD`, middleware sign-in, the redirect to sign in), and the same
+    /// paths at the root are the application's.
+    fn a_non_root_base_path_is_served_under_it(fx, h) {
+        let _ = h;
+        let under = Fixture::under("/sso");
+        let mut harness = fx.harness_for(&under);
+        let mut c = Client::new(harness.as_mut());
+        let discovery = c.get("/sso/.well-known/openid-configuration");
+        assert_eq!(discovery.status, 200, "{}", discovery.text());
+        assert_eq!(discovery.json()["issuer"], format!("{ORIGIN}/sso"));
+        assert_eq!(discovery.json()["jwks_uri"], format!("{ORIGIN}/sso/jwks"));
+        assert_eq!(c.get("/sso/jwks").status, 200);
+        let head = c.send("HEAD", "/sso/jwks", &[], b"");
+        assert_eq!((head.status, head.body.len()), (200, 0));
+        let at_root = c.get("/.well-known/openid-configuration");
+        assert_eq!(at_root.status, 404, "the root is the application's");
+        assert!(!at_root.text().contains("issuer"));
+        let to_sign_in = c.get_with("/me", &[("accept", "text/html")]);
+        assert_eq!(to_sign_in.status, 303);
+        assert_eq!(to_sign_in.header("location"), Some("/sso/signin?return=%2Fme"));
+        let page = c.get("/sso/signin?return=%2Fme&login_hint=alice%40ad.test");
+        assert_eq!(page.field("step"), "fallback", "{}", page.text());
+        let wrong = c.send("DELETE", "/sso/token", &[], b"");
+        assert_eq!((wrong.status, wrong.header("allow")), (405, Some("POST")));
     }
 
     /// `prompt=none` without a session: `login_required` to the client.

@@ -92,7 +92,11 @@ pub struct Fixture {
     /// The test KDC holding the service key.
     pub kdc: TestKdc,
     cusec: AtomicU32,
+    make: Option<MakeHarness>,
 }
+
+/// Builds the adapter's harness around a provider (set by `conformance_tests!`).
+pub type MakeHarness = Box<dyn Fn(Provider) -> Box<dyn crate::Harness>>;
 
 /// The API the app serves: `spa`'s access tokens are for it.
 pub const API: &str = "https://app.example/api";
@@ -114,6 +118,32 @@ impl Default for Fixture {
 impl Fixture {
     /// A fresh world.
     pub fn new() -> Self {
+        Self::with_web(web())
+    }
+
+    /// The same world, serving the sign-in paths under `base_path`.
+    pub fn under(base_path: &str) -> Self {
+        let mut web = web();
+        web.base_path = base_path.to_string();
+        Self::with_web(web)
+    }
+
+    /// Remembers how the adapter under test builds its harness.
+    pub fn set_harness_maker(&mut self, make: MakeHarness) {
+        self.make = Some(make);
+    }
+
+    /// The adapter's harness around another fixture's provider (a case that
+    /// needs other settings builds one with it).
+    pub fn harness_for(&self, other: &Fixture) -> Box<dyn crate::Harness> {
+        let make = self
+            .make
+            .as_ref()
+            .expect("conformance_tests! sets the maker");
+        make(other.provider.clone())
+    }
+
+    fn with_web(web: WebConfig) -> Self {
         let clock = Arc::new(ManualClock::new(T0));
         let key = Key::new(Etype::Aes256CtsHmacSha196, &[0x41; 32]).expect("key");
         let kdc = TestKdc::with_key("AD.TEST", "HTTP/app.example", key, 2)
@@ -121,7 +151,7 @@ impl Fixture {
         let directory = Arc::new(StaticDirectory::from_text(&directory()).expect("directory"));
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new(100_000, clock.clone()));
         let provider = Provider::builder()
-            .web(web())
+            .web(web)
             .client(
                 Client::public("spa", SPA_CB)
                     .with_algorithm(SigningAlgorithm::Es256)
@@ -156,6 +186,7 @@ impl Fixture {
             clock,
             kdc,
             cusec: AtomicU32::new(0),
+            make: None,
         }
     }
 
