@@ -166,6 +166,22 @@ cases! { $
         assert_eq!(claims["amr"], serde_json::json!(["kerberos"]));
         assert_eq!(claims["onprem_sid"], format!("{DOMAIN}-1105"));
         assert_eq!(claims["iss"], ORIGIN);
+        assert_eq!(claims["upn"], "alice@ad.test");
+        assert_eq!(claims["groups"], serde_json::json!(["staff"]));
+        assert_eq!(claims["auth_time"], crate::fixture::T0, "the ticket's authtime");
+        assert_eq!((body["token_type"].as_str(), body["expires_in"].as_u64()), (Some("Bearer"), Some(600)));
+        let id_header = body["id_token"].as_str().and_then(|t| t.split('.').next()).expect("header");
+        let id_header: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id_header).expect("b64"),
+        )
+        .expect("json");
+        assert_eq!(id_header["alg"], "ES256", "the client's algorithm");
+        assert!(c.has_cookie("__Host-seamless-session"));
+        assert!(!c.has_cookie("__Host-seamless-flow"), "the flow cookie is spent");
+        // The access token opens /userinfo.
+        let access = body["access_token"].as_str().expect("access token");
+        let info = c.get_with("/userinfo", &[("authorization", &format!("Bearer {access}"))]);
+        assert_eq!((info.status, info.json()["sub"].as_str()), (200, Some("u-alice")));
     }
 
     /// `login_hint` skips the user-name form.
@@ -325,7 +341,9 @@ cases! { $
         let page = hinted(&mut c, "alice");
         let form = c.post("/login", &[("step", "fallback"), ("state", &page.field("state"))]);
         assert_eq!(form.field("step"), "password");
-        let done = c.post("/login", &[("step", "password"), ("state", &form.field("state")), ("username", "alice@ad.test"), ("password", "alice-pw")]);
+        let bad = c.post("/login", &[("step", "password"), ("state", &form.field("state")), ("username", "alice@ad.test"), ("password", "nope")]);
+        assert!(bad.text().contains("(50126)"), "a wrong password first");
+        let done = c.post("/login", &[("step", "password"), ("state", &bad.field("state")), ("username", "alice@ad.test"), ("password", "alice-pw")]);
         assert_eq!(done.status, 303);
         let claims = payload_b64(redeem(&mut c, &done, VERIFIER).json()["id_token"].as_str().expect("id"));
         assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
@@ -355,7 +373,13 @@ cases! { $
         assert!(!c.has_cookie("__Host-seamless-session"));
         assert!(c.has_cookie("__Host-seamless-signed-out"));
         let page = c.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
-        assert_eq!(page.field("step"), "username");
+        assert_eq!(page.field("step"), "username", "no automatic Negotiate after sign-out");
+        // Typing the name explicitly starts it, and signing in clears the marker.
+        let next = c.post("/login", &[("step", "username"), ("state", &page.field("state")), ("username", "alice@ad.test")]);
+        fx.advance(1);
+        let done = seamless(&mut c, &next, &fx.token("alice", 1105));
+        assert_eq!(done.status, 303);
+        assert!(!c.has_cookie("__Host-seamless-signed-out"));
     }
 
     /// Cross-site form posts are refused.
@@ -366,8 +390,10 @@ cases! { $
         let body = format!("step=username&state={}&username=alice%40ad.test", page.field("state"));
         let r = c.send("POST", "/login", &[("content-type", "application/x-www-form-urlencoded"), ("sec-fetch-site", "cross-site")], body.as_bytes());
         assert_eq!(r.status, 403);
-        let r = c.send("POST", "/login", &[("content-type", "application/x-www-form-urlencoded"), ("origin", "https://evil.example")], body.as_bytes());
-        assert_eq!(r.status, 403);
+        for origin in ["https://evil.example", "null"] {
+            let r = c.send("POST", "/login", &[("content-type", "application/x-www-form-urlencoded"), ("origin", origin)], body.as_bytes());
+            assert_eq!(r.status, 403, "{origin}");
+        }
     }
 
     /// Another browser's sealed state does not open here.
@@ -378,19 +404,38 @@ cases! { $
         };
         let mut other = Client::new(h);
         let _ = fx;
-        other.get(&authorize_uri("spa", &[]));
-        let r = other.post("/login", &[("step", "username"), ("state", &state), ("username", "alice@ad.test")]);
-        assert_eq!(r.status, 400);
-        assert!(r.text().contains("(90011)"));
+        // Without a flow cookie, and with its own.
+        for own_flow in [false, true] {
+            if own_flow {
+                other.get(&authorize_uri("spa", &[]));
+            }
+            let r = other.post("/login", &[("step", "username"), ("state", &state), ("username", "alice@ad.test")]);
+            assert_eq!(r.status, 400);
+            assert!(r.text().contains("(90011)"), "flow invalid");
+        }
     }
 
-    /// Unregistered redirect URIs get an error page, never a redirect.
+    /// Unregistered redirect URIs (and unknown or repeated clients) get an error
+    /// page, never a redirect; errors for a registered URI go back to it.
     fn unregistered_redirect_uri_is_never_followed(fx, h) {
         let mut c = Client::new(h);
         let _ = fx;
-        let r = c.get("/authorize?client_id=spa&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&response_type=code");
-        assert_eq!(r.status, 400);
-        assert!(r.header("location").is_none());
+        for uri in [
+            "/authorize?client_id=spa&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&response_type=code",
+            "/authorize?client_id=spa&redirect_uri=https%3A%2F%2Fspa.example%2Fcb%2Fx&response_type=code",
+            "/authorize?client_id=nobody&redirect_uri=https%3A%2F%2Fspa.example%2Fcb&response_type=code",
+            "/authorize?client_id=spa&client_id=spa&redirect_uri=https%3A%2F%2Fspa.example%2Fcb",
+            "/authorize",
+        ] {
+            let r = c.get(uri);
+            assert_eq!(r.status, 400, "{uri}");
+            assert!(r.header("location").is_none(), "{uri}");
+        }
+        let r = c.get("/authorize?client_id=spa&redirect_uri=https%3A%2F%2Fspa.example%2Fcb&response_type=token&state=s");
+        let q = r.location_query();
+        assert_eq!((q["error"].as_str(), q["state"].as_str()), ("unsupported_response_type", "s"));
+        let r = c.get("/authorize?client_id=spa&redirect_uri=https%3A%2F%2Fspa.example%2Fcb&response_type=code");
+        assert_eq!(r.location_query()["error"], "invalid_request", "public client without PKCE");
     }
 
     /// The middleware sign-in returns only to local paths.
@@ -670,9 +715,14 @@ cases! { $
         let _ = fx;
         let d = c.get("/.well-known/openid-configuration").json();
         assert_eq!(d["issuer"], ORIGIN);
+        assert_eq!(d["token_endpoint"], format!("{ORIGIN}/token"));
         assert_eq!(d["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256"]));
+        assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["S256"]));
         let jwks = c.get("/jwks").json();
-        assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(2));
+        let keys = jwks["keys"].as_array().expect("keys");
+        assert_eq!(keys.len(), 2);
+        assert!(keys.iter().all(|k| k["kid"].is_string()), "every key has a kid");
+        assert!(!jwks.to_string().contains("\"d\""), "no private parts");
     }
 
     /// Mutual authentication: the AP-REP arrives in the final header.
@@ -687,7 +737,20 @@ cases! { $
         let r = c.sso(&page, Some(&format!("Negotiate {}", minted.token)));
         let header = r.header("www-authenticate").expect("final header");
         let ap_rep = header.strip_prefix("Negotiate ").expect("Negotiate");
-        assert!(seamless_core::testkit::verify_response(ap_rep, &minted.session_key).is_ok());
+        let echoed = seamless_core::testkit::verify_response(ap_rep, &minted.session_key)
+            .expect("the AP-REP verifies with the session key");
+        assert_eq!(echoed, minted.ctime_cusec);
+        // Without mutual authentication the final token (SPNEGO accept-completed,
+        // if any) carries no AP-REP.
+        let mut other = Client::new(c.harness());
+        let page = hinted(&mut other, "alice");
+        fx.advance(1);
+        let r = other.sso(&page, Some(&format!("Negotiate {}", fx.token("alice", 1105))));
+        assert_eq!(r.status, 200);
+        if let Some(h) = r.header("www-authenticate") {
+            let token = h.strip_prefix("Negotiate ").expect("Negotiate <token>");
+            assert!(seamless_core::testkit::verify_response(token, &minted.session_key).is_err());
+        }
     }
 
     /// The native client: realm, MEX, RST with Negotiate, assertion, grant.
