@@ -13,7 +13,7 @@ use seamless_core::engine::{Durability, Engine};
 use seamless_core::flow::SignInRequest;
 use seamless_core::testkit::sim::block_on;
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
-use seamless_core::testkit::{Shown as View, StepExt as _};
+use seamless_core::testkit::{Shown, StepExt as _};
 
 fn sign_in(c: &mut Criterion) {
     let kdc = TestKdc::new(
@@ -62,7 +62,7 @@ fn sign_in(c: &mut Criterion) {
                             Some(token.as_bytes()),
                         )
                         .await;
-                    assert!(matches!(done.shown(), View::Completed(_)));
+                    assert!(matches!(done.shown(), Shown::Completed(_)));
                     black_box(done)
                 })
             },

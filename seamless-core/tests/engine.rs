@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use common::*;
 use seamless_core::backends::{Method, MfaMethod, RulePolicy};
+use seamless_core::engine::View;
 use seamless_core::engine::{EngineConfig, Step};
 use seamless_core::error::Code;
 use seamless_core::kerberos::{Etype, Key};
 use seamless_core::seal::SealingKey;
 use seamless_core::testkit::sim::block_on;
 use seamless_core::testkit::{Flaw, PacSpec, TicketSpec};
-use seamless_core::testkit::{Shown as View, StepExt as _};
+use seamless_core::testkit::{Shown, StepExt as _};
 
 #[test]
 fn hinted_seamless_sign_in_completes_with_kerberos_facts() {
@@ -23,9 +24,9 @@ fn hinted_seamless_sign_in_completes_with_kerberos_facts() {
     let step = w.start(Some("alice@ad.test"));
     assert_eq!(
         step.shown(),
-        View::Challenge {
+        Shown::Page(View::Challenge {
             username: Some("alice@ad.test".into())
-        }
+        })
     );
     let done = w.negotiate(&step, Some(&w.token("alice", 1105)));
     let c = completed(&done);
@@ -49,7 +50,7 @@ fn hinted_seamless_sign_in_completes_with_kerberos_facts() {
 fn username_step_then_challenge_without_token_asks_for_negotiate() {
     let w = world(RulePolicy::default());
     let step = w.start(None);
-    assert_eq!(step.shown(), View::Username { error: None });
+    assert_eq!(step.shown(), Shown::Page(View::Username { error: None }));
     let bad = block_on(w.engine.submit_username(
         step.sealed().expect("sealed"),
         step.flow_id(),
@@ -57,9 +58,9 @@ fn username_step_then_challenge_without_token_asks_for_negotiate() {
     ));
     assert_eq!(
         bad.shown(),
-        View::Username {
+        Shown::Page(View::Username {
             error: Some(Code::BadRequest)
-        }
+        })
     );
     let step = block_on(w.engine.submit_username(
         bad.sealed().expect("sealed"),
@@ -68,9 +69,9 @@ fn username_step_then_challenge_without_token_asks_for_negotiate() {
     ));
     assert_eq!(
         step.shown(),
-        View::Challenge {
+        Shown::Page(View::Challenge {
             username: Some("AD\\alice".into())
-        }
+        })
     );
     let challenged = w.negotiate(&step, None);
     assert!(challenged.challenged());
@@ -159,7 +160,7 @@ fn disabled_and_denied_users_are_refused_for_good() {
     );
     assert_eq!(
         carol.shown(),
-        View::Denied {
+        Shown::Denied {
             code: Code::AccountDisabled
         }
     );
@@ -167,7 +168,7 @@ fn disabled_and_denied_users_are_refused_for_good() {
     let dave = w.negotiate(&w.start(Some("dave@ad.test")), Some(&w.token("dave", 1108)));
     assert_eq!(
         dave.shown(),
-        View::Denied {
+        Shown::Denied {
             code: Code::PolicyDenied
         }
     );
@@ -196,18 +197,18 @@ fn mfa_group_requires_totp_and_limits_failures() {
     let step = w.negotiate(&w.start(Some("bob@ad.test")), Some(&w.token("bob", 1106)));
     assert_eq!(
         step.shown(),
-        View::Mfa {
+        Shown::Page(View::Mfa {
             methods: vec![MfaMethod::Totp],
             error: None
-        }
+        })
     );
     let wrong = w.mfa(&step, "000000");
     assert_eq!(
         wrong.shown(),
-        View::Mfa {
+        Shown::Page(View::Mfa {
             methods: vec![MfaMethod::Totp],
             error: Some(Code::MfaFailed)
-        }
+        })
     );
     let done = w.mfa(&wrong, &w.code_now());
     let c = completed(&done);
@@ -220,10 +221,10 @@ fn mfa_group_requires_totp_and_limits_failures() {
     let step = w.negotiate(&w.start(Some("bob@ad.test")), Some(&w.token("bob", 1106)));
     assert_eq!(
         w.mfa(&step, &w.code_now()).shown(),
-        View::Mfa {
+        Shown::Page(View::Mfa {
             methods: vec![MfaMethod::Totp],
             error: Some(Code::MfaFailed)
-        }
+        })
     );
 
     // Replaying an older sealed state does not reset the failure count: it is in the store.
@@ -233,7 +234,7 @@ fn mfa_group_requires_totp_and_limits_failures() {
     }
     assert_eq!(
         last.shown(),
-        View::Denied {
+        Shown::Denied {
             code: Code::MfaFailed
         }
     );
@@ -248,7 +249,7 @@ fn mfa_without_enrolment_is_denied() {
     let step = w.negotiate(&w.start(Some("erin@ad.test")), Some(&w.token("erin", 1109)));
     assert_eq!(
         step.shown(),
-        View::Denied {
+        Shown::Denied {
             code: Code::MfaNotEnrolled
         }
     );
@@ -266,20 +267,20 @@ fn staged_rollout_sends_others_to_their_own_password() {
     );
     assert_eq!(
         step.shown(),
-        View::Password {
+        Shown::Page(View::Password {
             username: Some("alice@ad.test".into()),
             reason: Some(Code::SeamlessNotEnabled),
             error: None
-        }
+        })
     );
     let other = w.password(&step, "bob@ad.test", "bob-pw");
     assert_eq!(
         other.shown(),
-        View::Password {
+        Shown::Page(View::Password {
             username: Some("alice@ad.test".into()),
             reason: Some(Code::SeamlessNotEnabled),
             error: Some(Code::UserMismatch)
-        }
+        })
     );
     let done = w.password(&other, "alice@ad.test", "alice-pw");
     assert_eq!(completed(&done).auth.methods, vec![Method::Password]);
@@ -306,7 +307,7 @@ fn outside_the_intranet_negotiate_is_never_attempted() {
         w.engine
             .start(request(Some("alice@ad.test")), inside, false),
     );
-    assert!(matches!(step.shown(), View::Challenge { .. }));
+    assert!(matches!(step.shown(), Shown::Page(View::Challenge { .. })));
 }
 
 #[test]
@@ -315,19 +316,19 @@ fn sign_out_suppresses_automatic_negotiate_until_the_user_acts() {
     let step = block_on(w.engine.start(request(Some("alice@ad.test")), None, true));
     assert_eq!(
         step.shown(),
-        View::Username { error: None },
+        Shown::Page(View::Username { error: None }),
         "no automatic challenge after sign-out"
     );
     let step = submit_name(&w, &step, "alice@ad.test");
     assert!(
-        matches!(step.shown(), View::Challenge { .. }),
+        matches!(step.shown(), Shown::Page(View::Challenge { .. })),
         "an explicit user name starts it"
     );
     let mut prompt = request(Some("alice@ad.test"));
     prompt.prompt_login = true;
     assert_eq!(
         block_on(w.engine.start(prompt, None, false)).shown(),
-        View::Username { error: None }
+        Shown::Page(View::Username { error: None })
     );
 }
 
@@ -341,7 +342,7 @@ fn backend_outages_fail_closed_with_their_own_codes() {
     );
     assert_eq!(
         step.shown(),
-        View::Denied {
+        Shown::Denied {
             code: Code::DirectoryUnavailable
         }
     );
@@ -352,7 +353,7 @@ fn backend_outages_fail_closed_with_their_own_codes() {
     let refused = w.negotiate(&step, Some(&w.token("alice", 1105)));
     assert_eq!(
         refused.shown(),
-        View::Denied {
+        Shown::Denied {
             code: Code::StoreUnavailable
         },
         "a replay check that cannot run must not pass"
@@ -365,7 +366,7 @@ fn backend_outages_fail_closed_with_their_own_codes() {
             Some(&w.token("alice", 1105))
         )
         .shown(),
-        View::Completed(_)
+        Shown::Completed(_)
     ));
 }
 
@@ -385,7 +386,7 @@ fn passwords_have_uniform_errors_and_rate_limits() {
     assert!(
         matches!(
             step.shown(),
-            View::Restart {
+            Shown::Restart {
                 code: Code::FlowInvalid
             }
         ),
@@ -400,7 +401,7 @@ fn passwords_have_uniform_errors_and_rate_limits() {
     let unknown = w.password(&form, "nobody@ad.test", "x");
     let wrong = w.password(&form, "alice@ad.test", "nope");
     let error = |s: &Step| match &s.shown() {
-        View::Password { error, .. } => *error,
+        Shown::Page(View::Password { error, .. }) => *error,
         other => panic!("{other:?}"),
     };
     assert_eq!(
@@ -427,7 +428,7 @@ fn passwords_have_uniform_errors_and_rate_limits() {
     assert!(
         matches!(
             w.password(&form, "alice@ad.test", "alice-pw").shown(),
-            View::Completed(_)
+            Shown::Completed(_)
         ),
         "the window passed"
     );
@@ -439,7 +440,7 @@ fn sealed_state_is_bound_expiring_tamper_proof_and_rotatable() {
     let step = w.start(Some("alice@ad.test"));
     let sealed = step.sealed().map(str::to_string).expect("sealed");
     let restart = |s: Step| match s.shown() {
-        View::Restart { code } => code,
+        Shown::Restart { code } => code,
         other => panic!("{other:?}"),
     };
     assert_eq!(
@@ -479,7 +480,7 @@ fn sealed_state_is_bound_expiring_tamper_proof_and_rotatable() {
     );
     assert!(matches!(
         block_on(rotated.engine.negotiate(&sealed, step.flow_id(), None)).shown(),
-        View::Challenge { .. }
+        Shown::Page(View::Challenge { .. })
     ));
     let retired = world_with(
         RulePolicy::default(),
@@ -509,9 +510,9 @@ fn a_state_posted_to_the_wrong_step_is_shown_again() {
     let again = w.mfa(&step, "123456");
     assert_eq!(
         again.shown(),
-        View::Challenge {
+        Shown::Page(View::Challenge {
             username: Some("alice@ad.test".into())
-        }
+        })
     );
 }
 

@@ -7,8 +7,9 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use seamless_core::backends::{Password, RulePolicy};
+use seamless_core::engine::View;
 use seamless_core::testkit::sim::block_on;
-use seamless_core::testkit::{Shown as View, StepExt as _};
+use seamless_core::testkit::{Shown, StepExt as _};
 
 fn cases() -> u32 {
     std::env::var("SEAMLESS_PROPTEST_CASES")
@@ -19,8 +20,8 @@ fn cases() -> u32 {
         .max(100)
 }
 
-fn is_completed(view: &View) -> bool {
-    matches!(view, View::Completed(_))
+fn is_completed(view: &Shown) -> bool {
+    matches!(view, Shown::Completed(_))
 }
 
 proptest! {
@@ -45,7 +46,7 @@ proptest! {
         let mutated = String::from_utf8_lossy(&bytes).to_string();
         prop_assume!(mutated != sealed);
         let out = block_on(w.engine.negotiate(&mutated, step.flow_id(), Some(w.token("alice", 1105).as_bytes())));
-        prop_assert!(matches!(out.shown(), View::Restart { .. }), "{:?}", out.shown());
+        prop_assert!(matches!(out.shown(), Shown::Restart { .. }), "{:?}", out.shown());
     }
 
 }
@@ -62,18 +63,18 @@ proptest! {
         let a = block_on(w.engine.submit_username(&sealed, step.flow_id(), &name));
         prop_assert!(!is_completed(&a.shown()));
         let b = block_on(w.engine.submit_username(&sealed, &binding, &name));
-        let restarted = matches!(b.shown(), View::Restart { .. });
+        let restarted = matches!(b.shown(), Shown::Restart { .. });
         prop_assert!(binding == step.flow_id() || restarted, "{:?}", b.shown());
         let form = block_on(w.engine.give_up(w.start(Some("bob@ad.test")).sealed().unwrap_or_default(), "x"));
-        let restarted = matches!(form.shown(), View::Restart { .. });
+        let restarted = matches!(form.shown(), Shown::Restart { .. });
         prop_assert!(restarted, "{:?}", form.shown());
         let start = w.start(Some("bob@ad.test"));
         let form = block_on(w.engine.give_up(start.sealed().unwrap_or_default(), start.flow_id()));
-        let on_form = matches!(form.shown(), View::Password { .. });
+        let on_form = matches!(form.shown(), Shown::Page(View::Password { .. }));
         prop_assert!(on_form, "{:?}", form.shown());
         let c = block_on(w.engine.submit_password(form.sealed().unwrap_or_default(), form.flow_id(), &name, &Password::new(pw.clone())));
         prop_assert!(!is_completed(&c.shown()), "a completion from random credentials");
-        let answered = matches!(c.shown(), View::Password { error: Some(_), .. });
+        let answered = matches!(c.shown(), Shown::Page(View::Password { error: Some(_), .. }));
         prop_assert!(answered, "{:?}", c.shown());
         if let Some(sealed) = c.sealed() {
             let d = block_on(w.engine.submit_mfa(sealed, c.flow_id(), &code));

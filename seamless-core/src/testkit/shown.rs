@@ -4,37 +4,13 @@
 
 use crate::engine::{Step, View};
 use crate::error::Code;
-use crate::model::{Completion, MfaMethod};
+use crate::model::Completion;
 
 /// A step as one comparable value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Shown {
-    /// [`View::Username`].
-    Username {
-        /// Why the last entry was refused.
-        error: Option<Code>,
-    },
-    /// [`View::Challenge`] (also when answered with a Negotiate challenge).
-    Challenge {
-        /// The user name being signed in.
-        username: Option<String>,
-    },
-    /// [`View::Password`].
-    Password {
-        /// Prefilled user name.
-        username: Option<String>,
-        /// Why seamless sign-in did not happen.
-        reason: Option<Code>,
-        /// Why the last password was refused.
-        error: Option<Code>,
-    },
-    /// [`View::Mfa`].
-    Mfa {
-        /// Acceptable methods.
-        methods: Vec<MfaMethod>,
-        /// Why the last code was refused.
-        error: Option<Code>,
-    },
+    /// A waiting flow's page ([`Step::Page`] and [`Step::Challenge`]).
+    Page(View),
     /// [`Step::Completed`].
     Completed(Box<Completion>),
     /// [`Step::Denied`].
@@ -60,20 +36,7 @@ pub trait StepExt {
 impl StepExt for Step {
     fn shown(&self) -> Shown {
         match self {
-            Step::Page(w) | Step::Challenge(w) => match w.view.clone() {
-                View::Username { error } => Shown::Username { error },
-                View::Challenge { username } => Shown::Challenge { username },
-                View::Password {
-                    username,
-                    reason,
-                    error,
-                } => Shown::Password {
-                    username,
-                    reason,
-                    error,
-                },
-                View::Mfa { methods, error } => Shown::Mfa { methods, error },
-            },
+            Step::Page(w) | Step::Challenge(w) => Shown::Page(w.view.clone()),
             Step::Completed { completion, .. } => Shown::Completed(completion.clone()),
             Step::Denied { code, .. } => Shown::Denied { code: *code },
             Step::Restart { code, .. } => Shown::Restart { code: *code },

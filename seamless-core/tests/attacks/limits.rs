@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use seamless_core::backends::{Password, PasswordVerifier, RulePolicy, User};
 use seamless_core::engine::EngineConfig;
+use seamless_core::engine::View;
 use seamless_core::error::{BackendError, Code};
 use seamless_core::seal::SealingKey;
 use seamless_core::testkit::sim::block_on;
-use seamless_core::testkit::{Shown as View, StepExt as _};
+use seamless_core::testkit::{Shown, StepExt as _};
 
 use crate::common::{World, completed, world, world_custom};
 
@@ -24,7 +25,7 @@ fn password_form(w: &World, hint: &str) -> seamless_core::engine::Step {
 
 fn error_of(step: &seamless_core::engine::Step) -> Option<Code> {
     match &step.shown() {
-        View::Password { error, .. } => *error,
+        Shown::Page(View::Password { error, .. }) => *error,
         other => panic!("expected the password form, got {other:?}"),
     }
 }
@@ -73,7 +74,10 @@ fn a_right_password_gives_its_slot_back() {
 
 fn completed_or_mfa(step: &seamless_core::engine::Step) {
     assert!(
-        matches!(step.shown(), View::Completed(_) | View::Mfa { .. }),
+        matches!(
+            step.shown(),
+            Shown::Completed(_) | Shown::Page(View::Mfa { .. })
+        ),
         "{:?}",
         step.shown()
     );
@@ -161,7 +165,11 @@ fn replaying_an_mfa_state_buys_no_more_tries() {
     });
     let step = w.start(Some("bob@ad.test"));
     let mfa = w.negotiate(&step, Some(&w.token("bob", 1106)));
-    assert!(matches!(mfa.shown(), View::Mfa { .. }), "{:?}", mfa.shown());
+    assert!(
+        matches!(mfa.shown(), Shown::Page(View::Mfa { .. })),
+        "{:?}",
+        mfa.shown()
+    );
     let max = EngineConfig::default().limits.mfa_per_flow;
     for _ in 0..max {
         // Always the first sealed state, as an attacker replaying it would.
@@ -170,7 +178,7 @@ fn replaying_an_mfa_state_buys_no_more_tries() {
     let last = w.mfa(&mfa, &w.code_now());
     assert_eq!(
         last.shown(),
-        View::Denied {
+        Shown::Denied {
             code: Code::MfaFailed
         }
     );

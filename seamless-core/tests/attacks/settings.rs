@@ -8,13 +8,14 @@ use http::{Method, StatusCode};
 use seamless_core::backends::RulePolicy;
 use seamless_core::clock::Clock;
 use seamless_core::engine::EngineConfig;
+use seamless_core::engine::View;
 use seamless_core::error::Code;
 use seamless_core::http::WebConfig;
 use seamless_core::kerberos::AcceptorConfig;
 use seamless_core::seal::SealingKey;
 use seamless_core::testkit::sim::block_on;
 use seamless_core::testkit::{PacSpec, TicketSpec};
-use seamless_core::testkit::{Shown as View, StepExt as _};
+use seamless_core::testkit::{Shown, StepExt as _};
 
 use crate::common::browser::*;
 use crate::common::{DOMAIN, World, fallback_reason, world_custom};
@@ -77,7 +78,7 @@ fn acceptor_max_skew() {
     );
 }
 
-fn password_attempt(w: &World, user: &str, addr: &str) -> View {
+fn password_attempt(w: &World, user: &str, addr: &str) -> Shown {
     let step = block_on(w.engine.start(
         crate::common::request(Some(user)),
         Some(addr.parse().expect("ip")),
@@ -90,13 +91,13 @@ fn password_attempt(w: &World, user: &str, addr: &str) -> View {
     w.password(&form, user, "guess").shown()
 }
 
-fn is_limited(view: &View) -> bool {
+fn is_limited(view: &Shown) -> bool {
     matches!(
         view,
-        View::Password {
+        Shown::Page(View::Password {
             error: Some(Code::RateLimited),
             ..
-        }
+        })
     )
 }
 
@@ -165,7 +166,7 @@ fn limits_mfa_per_user_across_flows() {
     let second = mfa_step();
     assert_eq!(
         w.mfa(&second, &w.code_now()).shown(),
-        View::Denied {
+        Shown::Denied {
             code: Code::MfaFailed
         },
         "the user's tries are spent, whatever the flow"
@@ -180,7 +181,7 @@ fn flow_ttl() {
     let late = w.negotiate(&step, Some(&w.token("alice", 1105)));
     assert_eq!(
         late.shown(),
-        View::Restart {
+        Shown::Restart {
             code: Code::FlowExpired
         }
     );

@@ -15,6 +15,7 @@ use seamless_core::backends::{
     Store, TotpVerifier, User, UserQuery, hash_password, totp_code,
 };
 use seamless_core::clock::{Clock, ManualClock};
+use seamless_core::engine::View;
 use seamless_core::engine::{Durability, Engine, EngineConfig, Step};
 use seamless_core::error::{BackendError, Code};
 use seamless_core::flow::SignInRequest;
@@ -23,7 +24,7 @@ use seamless_core::kerberos::{Etype, Key};
 use seamless_core::seal::SealingKey;
 use seamless_core::testkit::sim::{SeededEntropy, block_on};
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
-use seamless_core::testkit::{Shown as View, StepExt as _};
+use seamless_core::testkit::{Shown, StepExt as _};
 use seamless_core::token::{SigningAlgorithm, SigningKeys};
 
 pub const T0: i64 = 1_800_000_000;
@@ -361,11 +362,11 @@ pub fn completed(step: &Step) -> &seamless_core::model::Completion {
 
 pub fn fallback_reason(step: &Step) -> Option<Code> {
     match &step.shown() {
-        View::Password {
+        Shown::Page(View::Password {
             reason,
             error: None,
             ..
-        } => *reason,
+        }) => *reason,
         other => panic!("expected the password form, got {other:?}"),
     }
 }

@@ -10,10 +10,11 @@ use seamless_core::backends::{
     PasswordVerifier, RulePolicy, UserQuery,
 };
 use seamless_core::engine::Engine;
+use seamless_core::engine::View;
 use seamless_core::error::BackendErrorKind;
 use seamless_core::error::Code;
 use seamless_core::flow::SignInRequest;
-use seamless_core::testkit::{Shown as View, StepExt as _};
+use seamless_core::testkit::{Shown, StepExt as _};
 use seamless_interop::curl_negotiate;
 use seamless_interop::samba::{ADMIN_PASSWORD, SambaDc};
 
@@ -140,7 +141,7 @@ async fn ldap_directory_and_bind_against_samba_ad_and_a_whole_sign_in() {
         .build()
         .expect("engine");
     match &sign_in(&engine, &token).await {
-        View::Completed(c) => {
+        Shown::Completed(c) => {
             assert_eq!(c.user.id, guid);
             assert_eq!(
                 c.auth
@@ -167,7 +168,7 @@ async fn ldap_directory_and_bind_against_samba_ad_and_a_whole_sign_in() {
         )
         .await;
     assert!(
-        matches!(done.shown(), View::Completed(_)),
+        matches!(done.shown(), Shown::Completed(_)),
         "{:?}",
         done.shown()
     );
@@ -188,10 +189,10 @@ async fn ldap_directory_and_bind_against_samba_ad_and_a_whole_sign_in() {
     assert!(
         matches!(
             view,
-            View::Password {
+            Shown::Page(View::Password {
                 reason: Some(Code::TicketInvalid),
                 ..
-            }
+            })
         ),
         "a ticket from before the password change: {view:?}"
     );
@@ -201,7 +202,7 @@ async fn ldap_directory_and_bind_against_samba_ad_and_a_whole_sign_in() {
     )
     .await;
     let view = sign_in(&engine, &fresh).await;
-    assert!(matches!(view, View::Completed(_)), "{view:?}");
+    assert!(matches!(view, Shown::Completed(_)), "{view:?}");
 }
 
 /// A `Negotiate` token from MIT's GSSAPI (curl) with the tickets in `ccache`.
@@ -215,7 +216,7 @@ async fn negotiate_token(krb5: std::path::PathBuf, ccache: std::path::PathBuf) -
 }
 
 /// A hinted sign-in as alice answered with `token`: where it ends.
-async fn sign_in(engine: &Engine, token: &str) -> View {
+async fn sign_in(engine: &Engine, token: &str) -> Shown {
     let step = engine.start(hinted(), None, false).await;
     engine
         .negotiate(

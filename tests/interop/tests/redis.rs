@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use seamless_core::backends::{
     MemoryKeyStore, Password, RedisConfig, RedisStore, StaticDirectory, Store,
 };
+use seamless_core::engine::View;
 use seamless_core::engine::{Durability, Engine, EngineConfig};
 use seamless_core::error::Code;
 use seamless_core::flow::SignInRequest;
@@ -16,7 +17,7 @@ use seamless_core::kerberos::{Etype, Key};
 use seamless_core::seal::SealingKey;
 use seamless_core::testkit::store_contract::Pass;
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
-use seamless_core::testkit::{Shown as View, StepExt as _};
+use seamless_core::testkit::{Shown, StepExt as _};
 use seamless_interop::redis_server::RedisServer;
 
 fn config(server: &RedisServer) -> RedisConfig {
@@ -91,7 +92,7 @@ fn request() -> SignInRequest {
 }
 
 /// A hinted sign-in at `engine` answered with the Negotiate `token`: where it ends.
-async fn sign_in(engine: &Engine, token: &str) -> View {
+async fn sign_in(engine: &Engine, token: &str) -> Shown {
     let step = engine.start(request(), None, false).await;
     engine
         .negotiate(
@@ -139,7 +140,7 @@ fn two_engines_share_replay_flows_and_limits_and_fail_closed_when_redis_dies() {
         // re-cased (cleartext nothing authenticates) is the same authenticator:
         // a replay at A and at B too.
         let t = token(&kdc);
-        assert!(matches!(sign_in(&a, &t).await, View::Completed(_)));
+        assert!(matches!(sign_in(&a, &t).await, Shown::Completed(_)));
         let recased = {
             use base64::Engine as _;
             let b64 = base64::engine::general_purpose::STANDARD;
@@ -156,10 +157,10 @@ fn two_engines_share_replay_flows_and_limits_and_fail_closed_when_redis_dies() {
             assert!(
                 matches!(
                     view,
-                    View::Password {
+                    Shown::Page(View::Password {
                         reason: Some(Code::TicketInvalid),
                         ..
-                    }
+                    })
                 ),
                 "{view:?}"
             );
@@ -175,7 +176,7 @@ fn two_engines_share_replay_flows_and_limits_and_fail_closed_when_redis_dies() {
             )
             .await;
         assert!(
-            matches!(done.shown(), View::Completed(_)),
+            matches!(done.shown(), Shown::Completed(_)),
             "{:?}",
             done.shown()
         );
@@ -197,10 +198,10 @@ fn two_engines_share_replay_flows_and_limits_and_fail_closed_when_redis_dies() {
             assert!(
                 matches!(
                     wrong.shown(),
-                    View::Password {
+                    Shown::Page(View::Password {
                         error: Some(Code::InvalidCredentials),
                         ..
-                    }
+                    })
                 ),
                 "attempt {i}: {:?}",
                 wrong.shown()
@@ -219,10 +220,10 @@ fn two_engines_share_replay_flows_and_limits_and_fail_closed_when_redis_dies() {
         assert!(
             matches!(
                 locked.shown(),
-                View::Password {
+                Shown::Page(View::Password {
                     error: Some(Code::RateLimited),
                     ..
-                }
+                })
             ),
             "{:?}",
             locked.shown()
@@ -240,7 +241,7 @@ fn two_engines_share_replay_flows_and_limits_and_fail_closed_when_redis_dies() {
             .await;
         assert_eq!(
             down.shown(),
-            View::Denied {
+            Shown::Denied {
                 code: Code::StoreUnavailable
             }
         );
@@ -255,7 +256,7 @@ fn two_engines_share_replay_flows_and_limits_and_fail_closed_when_redis_dies() {
                     Some(token(&kdc).as_bytes()),
                 )
                 .await;
-            if matches!(r.shown(), View::Completed(_)) {
+            if matches!(r.shown(), Shown::Completed(_)) {
                 recovered = true;
                 break;
             }
@@ -390,10 +391,10 @@ fn concurrent_wrong_passwords_on_two_instances_get_at_most_the_limit_of_checks()
         for t in tasks {
             if matches!(
                 t.await.expect("task"),
-                View::Password {
+                Shown::Page(View::Password {
                     error: Some(Code::RateLimited),
                     ..
-                }
+                })
             ) {
                 limited += 1;
             }
