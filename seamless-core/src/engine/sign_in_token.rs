@@ -90,53 +90,16 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
-    use crate::backends::{MemoryKeyStore, MemoryStore, StaticDirectory, Store};
+    use crate::backends::{MemoryKeyStore, MemoryStore, StaticDirectory};
     use crate::clock::{Clock, ManualClock};
     use crate::engine::{Durability, Step};
-    use crate::error::BackendError;
     use crate::kerberos::Etype;
     use crate::model::SignInRequest;
     use crate::testkit::sim::block_on;
-    use crate::testkit::{PacSpec, TestKdc, TicketSpec};
+    use crate::testkit::{FlakyStore, PacSpec, TestKdc, TicketSpec};
 
     const T0: i64 = 1_800_000_000;
     const SID: &str = "S-1-5-21-1004336348-1177238915-682003330";
-
-    /// A memory store that can be made to fail.
-    struct Flaky(MemoryStore, Arc<AtomicBool>);
-
-    #[async_trait::async_trait]
-    impl Store for Flaky {
-        async fn insert_if_absent(
-            &self,
-            k: &str,
-            v: &[u8],
-            ttl: Duration,
-        ) -> Result<bool, BackendError> {
-            if self.1.load(Ordering::SeqCst) {
-                return Err(BackendError::unavailable("down"));
-            }
-            self.0.insert_if_absent(k, v, ttl).await
-        }
-        async fn put(&self, k: &str, v: &[u8], ttl: Duration) -> Result<(), BackendError> {
-            self.0.put(k, v, ttl).await
-        }
-        async fn get(&self, k: &str) -> Result<Option<Vec<u8>>, BackendError> {
-            self.0.get(k).await
-        }
-        async fn take(&self, k: &str) -> Result<Option<Vec<u8>>, BackendError> {
-            self.0.take(k).await
-        }
-        async fn increment(&self, k: &str, ttl: Duration) -> Result<u64, BackendError> {
-            self.0.increment(k, ttl).await
-        }
-        async fn count(&self, k: &str) -> Result<u64, BackendError> {
-            self.0.count(k).await
-        }
-        async fn release(&self, k: &str) -> Result<(), BackendError> {
-            self.0.release(k).await
-        }
-    }
 
     /// A finished seamless sign-in of alice, and the engine that made it.
     fn signed_in() -> (Engine, Completion, Arc<ManualClock>, Arc<AtomicBool>) {
@@ -144,8 +107,8 @@ mod tests {
         let kdc = TestKdc::new("AD.TEST", "HTTP/app.ad.test", Etype::Aes256CtsHmacSha196);
         let users =
             format!("[[users]]\nid = \"u-alice\"\nupn = \"alice@ad.test\"\nsid = \"{SID}-1105\"\n");
-        let down = Arc::new(AtomicBool::new(false));
-        let store = Flaky(MemoryStore::new(1000, clock.clone()), down.clone());
+        let store = FlakyStore::new(MemoryStore::new(1000, clock.clone()));
+        let down = store.switch();
         let engine = Engine::builder()
             .keys(MemoryKeyStore::new(kdc.key_ring()))
             .directory(StaticDirectory::from_text(&users).expect("users"))

@@ -19,6 +19,7 @@
 
 pub mod dev_client;
 pub mod directory_contract;
+mod flaky;
 pub mod fuzz;
 mod pac;
 mod shown;
@@ -37,6 +38,7 @@ use crate::kerberos::messages::{self, AD_IF_RELEVANT, AD_WIN2K_PAC, EncryptedDat
 use crate::kerberos::spnego::{self, oid};
 use crate::kerberos::{KeyRing, KeyState, PrincipalName, ServiceAccount};
 
+pub use flaky::FlakyStore;
 pub use pac::{PacFlaw, PacSpec};
 pub use shown::{Shown, StepExt};
 

@@ -6,7 +6,6 @@ pub mod browser;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use http_body_util::Full;
@@ -23,7 +22,7 @@ use seamless_core::http::{Continue, Provider, ProviderBuilder, Request, Response
 use seamless_core::kerberos::{Etype, Key};
 use seamless_core::seal::SealingKey;
 use seamless_core::testkit::sim::{SeededEntropy, block_on};
-use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
+use seamless_core::testkit::{FlakyStore, PacSpec, TestKdc, TicketSpec};
 use seamless_core::testkit::{Shown, StepExt as _};
 use seamless_core::token::{SigningAlgorithm, SigningKeys};
 
@@ -122,59 +121,6 @@ impl Directory for Flaky {
     }
 }
 
-/// A store that fails on demand.
-struct FlakyStore {
-    inner: MemoryStore,
-    fail: Arc<AtomicBool>,
-}
-
-impl FlakyStore {
-    fn check(&self) -> Result<(), BackendError> {
-        if self.fail.load(Ordering::SeqCst) {
-            Err(BackendError::unavailable("scripted store outage"))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-#[async_trait]
-impl Store for FlakyStore {
-    async fn insert_if_absent(
-        &self,
-        k: &str,
-        v: &[u8],
-        ttl: Duration,
-    ) -> Result<bool, BackendError> {
-        self.check()?;
-        self.inner.insert_if_absent(k, v, ttl).await
-    }
-    async fn get(&self, k: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        self.check()?;
-        self.inner.get(k).await
-    }
-    async fn put(&self, k: &str, v: &[u8], ttl: Duration) -> Result<(), BackendError> {
-        self.check()?;
-        self.inner.put(k, v, ttl).await
-    }
-    async fn take(&self, k: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        self.check()?;
-        self.inner.take(k).await
-    }
-    async fn increment(&self, k: &str, ttl: Duration) -> Result<u64, BackendError> {
-        self.check()?;
-        self.inner.increment(k, ttl).await
-    }
-    async fn count(&self, k: &str) -> Result<u64, BackendError> {
-        self.check()?;
-        self.inner.count(k).await
-    }
-    async fn release(&self, k: &str) -> Result<(), BackendError> {
-        self.check()?;
-        self.inner.release(k).await
-    }
-}
-
 pub struct World {
     pub clock: Arc<ManualClock>,
     pub kdc: TestKdc,
@@ -220,12 +166,11 @@ pub fn world_custom(
         .with_entropy(Arc::new(SeededEntropy::new(7)));
     let directory = Arc::new(StaticDirectory::from_text(&directory_text()).expect("directory"));
     let directory_down = Arc::new(AtomicBool::new(false));
-    let store_down = Arc::new(AtomicBool::new(false));
+
     let edits: Edits = Arc::default();
-    let store: Arc<dyn Store> = Arc::new(FlakyStore {
-        inner: MemoryStore::new(10_000, clock.clone()),
-        fail: store_down.clone(),
-    });
+    let flaky = FlakyStore::new(MemoryStore::new(10_000, clock.clone()));
+    let store_down = flaky.switch();
+    let store: Arc<dyn Store> = Arc::new(flaky);
     let builder = Provider::builder()
         .config(config)
         .keys(Arc::new(MemoryKeyStore::new(kdc.key_ring())))
