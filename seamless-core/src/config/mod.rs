@@ -58,8 +58,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::backends::{
-    Argon2Verifier, KeyStore, KeytabFileKeyStore, MemoryKeyStore, MemoryStore, RulePolicy,
-    StaticDirectory, Store, TotpVerifier,
+    KeyStore, KeytabFileKeyStore, MemoryKeyStore, MemoryStore, RulePolicy, StaticDirectory, Store,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::engine::{Durability, EngineConfig};
@@ -292,14 +291,8 @@ impl Settings {
             .config(config)
             .web(web)
             .keys(keys)
-            .directory(directory.clone())
-            .policy(Arc::new(policy))
-            .mfa(Arc::new(TotpVerifier::new(
-                directory.clone(),
-                store.clone(),
-                clock.clone(),
-            )))
-            .passwords(Arc::new(Argon2Verifier::new(directory)))
+            .credentials(directory)
+            .policy(policy)
             .store(store, durability)
             .clock(clock);
         if let Some(path) = &self.sealing.key_file {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::config::{Durability, EngineConfig};
 use super::{Backends, Engine, Inner};
 use crate::backends::{
-    AllowAll, Directory, KeyStore, MemoryStore, MfaVerifier, Password, PasswordVerifier, Policy,
-    Store, StoreReplayCache,
+    AllowAll, Argon2Verifier, Directory, KeyStore, MemoryStore, MfaVerifier, Password,
+    PasswordHashes, PasswordVerifier, Policy, Store, StoreReplayCache, TotpSecrets, TotpVerifier,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::error::{BackendError, BuildError};
@@ -34,6 +34,7 @@ pub struct EngineBuilder {
     directory: Option<Arc<dyn Directory>>,
     policy: Option<Arc<dyn Policy>>,
     mfa: Option<Arc<dyn MfaVerifier>>,
+    totp: Option<Arc<dyn TotpSecrets>>,
     passwords: Option<Arc<dyn PasswordVerifier>>,
     store: Option<(Arc<dyn Store>, Durability)>,
     clock: Option<Arc<dyn Clock>>,
@@ -83,6 +84,19 @@ impl EngineBuilder {
     /// factor cannot be satisfied: those sign-ins end with 90003.
     pub fn mfa(mut self, mfa: impl MfaVerifier + 'static) -> Self {
         self.mfa = Some(Arc::new(mfa));
+        self
+    }
+
+    /// One users file (or any backend that is all three) as the directory, the
+    /// Argon2 password hashes and the TOTP secrets: the TOTP verifier is wired
+    /// to the engine's own store (used codes) and clock.
+    pub fn credentials<D>(mut self, users: Arc<D>) -> Self
+    where
+        D: Directory + PasswordHashes + TotpSecrets + 'static,
+    {
+        self.directory = Some(users.clone());
+        self.passwords = Some(Arc::new(Argon2Verifier::new(users.clone())));
+        self.totp = Some(users);
         self
     }
 
@@ -148,12 +162,19 @@ impl EngineBuilder {
         }
         let sealer = Sealer::new(sealing_keys).ok_or(BuildError::NoSealingKey)?;
         let acceptor = Acceptor::new(self.config.acceptor.clone()).with_entropy(entropy.clone());
+        let mfa: Arc<dyn MfaVerifier> = match (self.mfa, self.totp) {
+            (Some(mfa), _) => mfa,
+            (None, Some(secrets)) => {
+                Arc::new(TotpVerifier::new(secrets, store.clone(), clock.clone()))
+            }
+            (None, None) => Arc::new(NoSecondFactor),
+        };
         Ok(Engine {
             inner: Arc::new(Inner {
                 acceptor,
                 config: self.config,
                 policy: self.policy.unwrap_or_else(|| Arc::new(AllowAll)),
-                mfa: self.mfa.unwrap_or_else(|| Arc::new(NoSecondFactor)),
+                mfa,
                 passwords,
                 replay,
                 backends: Backends {

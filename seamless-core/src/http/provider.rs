@@ -146,6 +146,19 @@ impl ProviderBuilder {
     engine_setter!(/// Sealing keys ([`EngineBuilder::sealing_keys`]).
         sealing_keys(keys: Vec<SealingKey>));
 
+    /// One users file as directory, password hashes and TOTP secrets
+    /// ([`EngineBuilder::credentials`]).
+    pub fn credentials<D>(mut self, users: Arc<D>) -> Self
+    where
+        D: crate::backends::Directory
+            + crate::backends::PasswordHashes
+            + crate::backends::TotpSecrets
+            + 'static,
+    {
+        self.engine = self.engine.credentials(users);
+        self
+    }
+
     /// Anything else about the engine, e.g. `|b| b.dangerous().no_passwords()`.
     pub fn with_engine(mut self, f: impl FnOnce(EngineBuilder) -> EngineBuilder) -> Self {
         self.engine = f(self.engine);

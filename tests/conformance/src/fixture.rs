@@ -6,8 +6,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use seamless_core::backends::{
-    Argon2Verifier, MemoryKeyStore, MemoryStore, RulePolicy, StaticDirectory, Store, TotpVerifier,
-    hash_password, totp_code,
+    MemoryKeyStore, MemoryStore, RulePolicy, StaticDirectory, Store, hash_password, totp_code,
 };
 use seamless_core::clock::{Clock, ManualClock};
 use seamless_core::engine::Durability;
@@ -160,21 +159,15 @@ impl Fixture {
             .client(Client::confidential("web", "web-secret", WEB_CB))
             .token_keys(token_keys())
             .keys(Arc::new(MemoryKeyStore::new(kdc.key_ring())))
-            .directory(directory.clone())
-            .policy(Arc::new(RulePolicy {
+            .credentials(directory)
+            .policy(RulePolicy {
                 mfa_groups: vec!["mfa".into()],
                 intranet: vec![
                     "127.0.0.0/8".parse().expect("net"),
                     "10.0.0.0/8".parse().expect("net"),
                 ],
                 ..RulePolicy::default()
-            }))
-            .mfa(Arc::new(TotpVerifier::new(
-                directory.clone(),
-                store.clone(),
-                clock.clone(),
-            )))
-            .passwords(Arc::new(Argon2Verifier::new(directory)))
+            })
             .store(store, Durability::Shared)
             .clock(clock.clone())
             .entropy(Arc::new(SeededEntropy::new(42)))
