@@ -16,11 +16,8 @@ pub(crate) fn head(request: &Request<'_>) -> http::request::Parts {
     for header in request.headers().iter() {
         builder = builder.header(header.name().as_str(), header.value());
     }
-    let mut parts = match builder.body(()) {
-        Ok(r) => r.into_parts().0,
-        // A head the core cannot represent is treated as having no headers at all.
-        Err(_) => http::Request::new(()).into_parts().0,
-    };
+    // A head the core cannot represent is treated as having no headers at all.
+    let (mut parts, ()) = builder.body(()).unwrap_or_default().into_parts();
     // The socket peer only (not `client_ip()`, which believes `X-Real-IP` from
     // anyone): the core decides about forwarded headers.
     if let Some(peer) = request.remote() {

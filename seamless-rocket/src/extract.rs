@@ -30,14 +30,10 @@ pub(crate) struct Seen(pub(crate) Caller, pub(crate) Continue);
 pub(crate) async fn seen<'r>(request: &'r Request<'_>) -> Option<&'r Seen> {
     request
         .local_cache_async(async {
-            match request.rocket().state::<Provider>() {
-                Some(provider) => {
-                    let identified = provider.identify(&head(request)).await;
-                    let caller = Caller::new(provider.clone(), identified.identity.clone());
-                    Some(Seen(caller, identified))
-                }
-                None => None,
-            }
+            let provider = request.rocket().state::<Provider>()?;
+            let identified = provider.identify(&head(request)).await;
+            let caller = Caller::new(provider.clone(), identified.identity.clone());
+            Some(Seen(caller, identified))
         })
         .await
         .as_ref()
@@ -54,24 +50,21 @@ fn fairing_missing(rocket: &Rocket<Ignite>) -> bool {
     missing
 }
 
-impl Sentinel for SignedIn {
-    fn abort(rocket: &Rocket<Ignite>) -> bool {
-        fairing_missing(rocket)
-    }
+macro_rules! sentinel {
+    ($($guard:ty),*) => {$(
+        impl Sentinel for $guard {
+            fn abort(rocket: &Rocket<Ignite>) -> bool {
+                fairing_missing(rocket)
+            }
+        }
+    )*};
 }
+sentinel!(SignedIn, MaybeSignedIn);
 
-impl Sentinel for MaybeSignedIn {
-    fn abort(rocket: &Rocket<Ignite>) -> bool {
-        fairing_missing(rocket)
-    }
-}
-
+/// Refuses with the core's response: its status picks a catcher, whose output
+/// the fairing replaces with the stashed response.
 fn refuse<T>(request: &Request<'_>, response: Response) -> Outcome<T, Rejection> {
-    let status = if response.status().is_server_error() {
-        Status::InternalServerError
-    } else {
-        Status::Unauthorized
-    };
+    let status = Status::new(response.status().as_u16());
     request.local_cache(|| Stash(Some(response)));
     Outcome::Error((status, Rejection))
 }

@@ -4,7 +4,8 @@
 
 use rocket::data::{Data, ToByteUnit};
 use rocket::fairing::{Fairing, Info, Kind};
-use rocket::http::{Header, Method};
+use rocket::http::Header;
+use rocket::http::Method::{Connect, Delete, Get, Head, Options, Patch, Post, Put, Trace};
 use rocket::request::Request;
 use rocket::route::{Handler, Outcome, Route};
 use rocket::{Build, Rocket};
@@ -37,20 +38,19 @@ impl Handler for SignInRoutes {
             return Outcome::forward(data, rocket::http::Status::NotFound);
         };
         let head = head(request);
-        let limit = provider.web().max_body;
         // Rocket reads the body itself: what the head alone refuses is refused
         // before any of it is read.
-        let answer = if let Some(refusal) = provider.refuse_before_reading(&head) {
-            refusal
-        } else {
-            match data.open(limit.bytes()).into_bytes().await {
-                Ok(body) if body.is_complete() => {
-                    let body = http_body_util::Full::new(bytes::Bytes::from(body.into_inner()));
-                    provider.serve(http::Request::from_parts(head, body)).await
-                }
-                Ok(_) => provider.payload_too_large(),
-                Err(_) => provider.unreadable_body(),
+        if let Some(refusal) = provider.refuse_before_reading(&head) {
+            return Outcome::from(request, CoreResponse(refusal));
+        }
+        let limit = provider.web().max_body.bytes();
+        let answer = match data.open(limit).into_bytes().await {
+            Ok(body) if body.is_complete() => {
+                let body = http_body_util::Full::new(bytes::Bytes::from(body.into_inner()));
+                provider.serve(http::Request::from_parts(head, body)).await
             }
+            Ok(_) => provider.payload_too_large(),
+            Err(_) => provider.unreadable_body(),
         };
         Outcome::from(request, CoreResponse(answer))
     }
@@ -64,17 +64,7 @@ fn routes() -> Vec<Route> {
         .chain(std::iter::once("/common/userrealm/<upn>".to_string()));
     for path in paths {
         // Every method: the core answers a wrong one with 405 and `Allow`.
-        for method in [
-            Method::Get,
-            Method::Head,
-            Method::Post,
-            Method::Put,
-            Method::Delete,
-            Method::Patch,
-            Method::Options,
-            Method::Trace,
-            Method::Connect,
-        ] {
+        for method in [Get, Head, Post, Put, Delete, Patch, Options, Trace, Connect] {
             routes.push(Route::ranked(-10, method, &path, SignInRoutes));
         }
     }
@@ -91,10 +81,8 @@ impl Fairing for Seamless {
     }
 
     async fn on_ignite(&self, rocket: Rocket<Build>) -> rocket::fairing::Result {
-        let base = match self.provider.web().base_path.as_str() {
-            "" => "/".to_string(),
-            b => b.to_string(),
-        };
+        let base = Some(self.provider.web().base_path.clone()).filter(|b| !b.is_empty());
+        let base = base.unwrap_or_else(|| "/".into());
         Ok(rocket.manage(self.provider.clone()).mount(base, routes()))
     }
 
