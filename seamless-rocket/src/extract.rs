@@ -1,5 +1,7 @@
 //! `SignedIn` and `MaybeSignedIn` (rocket request guards).
 
+use std::sync::OnceLock;
+
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Ignite, Rocket, Sentinel};
@@ -21,11 +23,13 @@ pub struct MaybeSignedIn(pub Option<Identity>);
 #[derive(Debug)]
 pub struct Rejection;
 
-/// The response a guard left for the fairing.
-pub(crate) struct Stash(pub(crate) Option<Response>);
-
-/// Who is calling, worked out once per request, and headers to add.
-pub(crate) struct Seen(pub(crate) Caller, pub(crate) Continue);
+/// Who is calling, worked out once per request, headers to add, and the
+/// response a refusing guard left for the fairing.
+pub(crate) struct Seen(
+    pub(crate) Caller,
+    pub(crate) Continue,
+    pub(crate) OnceLock<Box<Response>>,
+);
 
 pub(crate) async fn seen<'r>(request: &'r Request<'_>) -> Option<&'r Seen> {
     request
@@ -33,7 +37,7 @@ pub(crate) async fn seen<'r>(request: &'r Request<'_>) -> Option<&'r Seen> {
             let provider = request.rocket().state::<Provider>()?;
             let identified = provider.identify(&head(request)).await;
             let caller = Caller::new(provider.clone(), identified.identity.clone());
-            Some(Seen(caller, identified))
+            Some(Seen(caller, identified, OnceLock::new()))
         })
         .await
         .as_ref()
@@ -62,10 +66,10 @@ macro_rules! sentinel {
 sentinel!(SignedIn, MaybeSignedIn);
 
 /// Refuses with the core's response: its status picks a catcher, whose output
-/// the fairing replaces with the stashed response.
-fn refuse<T>(request: &Request<'_>, response: Response) -> Outcome<T, Rejection> {
+/// the fairing replaces with the response left in `seen`.
+fn refuse<T>(seen: Option<&Seen>, response: Response) -> Outcome<T, Rejection> {
     let status = Status::new(response.status().as_u16());
-    request.local_cache(|| Stash(Some(response)));
+    seen.map(|seen| seen.2.set(Box::new(response)));
     Outcome::Error((status, Rejection))
 }
 
@@ -74,12 +78,12 @@ impl<'r> FromRequest<'r> for SignedIn {
     type Error = Rejection;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Rejection> {
-        let Some(Seen(caller, _)) = seen(request).await else {
-            return refuse(request, seamless_core::http::missing_middleware());
+        let Some(seen) = seen(request).await else {
+            return refuse(None, seamless_core::http::missing_middleware());
         };
-        match caller.require_with(|| head(request)) {
+        match seen.0.require_with(|| head(request)) {
             Ok(identity) => Outcome::Success(SignedIn(identity)),
-            Err(response) => refuse(request, *response),
+            Err(response) => refuse(Some(seen), *response),
         }
     }
 }
@@ -90,8 +94,8 @@ impl<'r> FromRequest<'r> for MaybeSignedIn {
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Rejection> {
         match seen(request).await {
-            Some(Seen(caller, _)) => Outcome::Success(MaybeSignedIn(caller.identity().cloned())),
-            None => refuse(request, seamless_core::http::missing_middleware()),
+            Some(Seen(caller, ..)) => Outcome::Success(MaybeSignedIn(caller.identity().cloned())),
+            None => refuse(None, seamless_core::http::missing_middleware()),
         }
     }
 }

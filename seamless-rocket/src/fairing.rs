@@ -12,7 +12,7 @@ use rocket::{Build, Rocket};
 use seamless_core::http::{Provider, SIGN_IN_PATHS};
 
 use crate::convert::{CoreResponse, head};
-use crate::extract::{Stash, seen};
+use crate::extract::seen;
 
 /// `rocket.attach(Seamless::fairing(provider))`.
 #[derive(Debug, Clone)]
@@ -57,18 +57,12 @@ impl Handler for SignInRoutes {
 }
 
 fn routes() -> Vec<Route> {
-    let mut routes = Vec::new();
-    let paths = SIGN_IN_PATHS
-        .iter()
-        .map(|p| (*p).to_string())
-        .chain(std::iter::once("/common/userrealm/<upn>".to_string()));
-    for path in paths {
-        // Every method: the core answers a wrong one with 405 and `Allow`.
-        for method in [Get, Head, Post, Put, Delete, Patch, Options, Trace, Connect] {
-            routes.push(Route::ranked(-10, method, &path, SignInRoutes));
-        }
-    }
-    routes
+    let paths = SIGN_IN_PATHS.iter().copied();
+    let paths = paths.chain(std::iter::once("/common/userrealm/<upn>"));
+    // Every method: the core answers a wrong one with 405 and `Allow`.
+    let methods = [Get, Head, Post, Put, Delete, Patch, Options, Trace, Connect];
+    let route = |path| methods.map(|method| Route::ranked(-10, method, path, SignInRoutes));
+    paths.flat_map(route).collect()
 }
 
 #[rocket::async_trait]
@@ -87,14 +81,14 @@ impl Fairing for Seamless {
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut rocket::Response<'r>) {
-        // A guard refused: its answer is the core's, whatever a catcher made.
-        if let Some(stashed) = request.local_cache(|| Stash(None)).0.clone()
-            && let Ok(core) =
-                rocket::response::Responder::respond_to(CoreResponse(stashed), request)
-        {
-            *response = core;
-        }
         if let Some(seen) = seen(request).await {
+            // A guard refused: its answer is the core's, whatever a catcher made.
+            if let Some(refusal) = seen.2.get().map(|r| (**r).clone())
+                && let Ok(core) =
+                    rocket::response::Responder::respond_to(CoreResponse(refusal), request)
+            {
+                *response = core;
+            }
             for (name, value) in seen.1.headers() {
                 if let Ok(value) = value.to_str() {
                     response.adjoin_header(Header::new(name.as_str().to_owned(), value.to_owned()));
