@@ -20,6 +20,8 @@ use crate::kerberos::Sid;
 pub struct LdapDirectory {
     config: LdapConfig,
     settings: LdapConnSettings,
+    /// [`LdapConfig::netbios`], derived once.
+    netbios: String,
     pool: Mutex<Vec<Ldap>>,
 }
 
@@ -36,6 +38,7 @@ impl LdapDirectory {
     pub fn new(config: LdapConfig) -> Result<Self, BackendError> {
         Ok(Self {
             settings: settings(&config)?,
+            netbios: config.netbios(),
             config,
             pool: Mutex::new(Vec::new()),
         })
@@ -179,12 +182,12 @@ impl Directory for LdapDirectory {
         let clause = match query {
             UserQuery::Sid(sid) => format!("(objectSid={})", escape_bytes(&sid.to_bytes())),
             UserQuery::Logins(names) => {
-                let netbios = self.config.netbios();
+                let netbios = &self.netbios;
                 let mut alternatives = String::new();
                 for name in names {
                     let bare = match name.split_once('\\') {
                         // Another domain's account is not one of ours.
-                        Some((domain, _)) if !domain.eq_ignore_ascii_case(&netbios) => continue,
+                        Some((domain, _)) if !domain.eq_ignore_ascii_case(netbios) => continue,
                         Some((_, bare)) => bare,
                         None => name.as_str(),
                     };
@@ -207,7 +210,7 @@ impl Directory for LdapDirectory {
         let now = crate::clock::unix_now();
         match entries.as_slice() {
             [] => Ok(None),
-            [one] => to_user(one, now, &self.config.netbios()).map(Some),
+            [one] => to_user(one, now, &self.netbios).map(Some),
             _ => Err(BackendError::corrupt("more than one user matches")),
         }
     }

@@ -222,3 +222,25 @@ pub use admin::{
 };
 pub use bind::LdapBindVerifier;
 pub use directory::LdapDirectory;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(base_dn: &str, netbios: Option<&str>) -> LdapConfig {
+        let mut config: LdapConfig = toml::from_str(&format!(
+            "url = \"ldaps://dc\"\nca_file = \"ca.pem\"\nbind_dn = \"svc\"\nbind_password = \"x\"\nbase_dn = \"{base_dn}\"\n"
+        ))
+        .expect("config");
+        config.netbios_domain = netbios.map(str::to_string);
+        config
+    }
+
+    #[test]
+    fn the_netbios_domain_is_configured_or_the_first_dc_label() {
+        assert_eq!(config("DC=contoso,DC=com", None).netbios(), "CONTOSO");
+        assert_eq!(config("OU=Staff, dc=ad ,DC=test", None).netbios(), "AD");
+        assert_eq!(config("DC=contoso,DC=com", Some("corp")).netbios(), "CORP");
+        assert_eq!(config("O=nothing", None).netbios(), "");
+    }
+}
