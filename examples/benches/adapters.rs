@@ -6,15 +6,11 @@
 //! Compare with `seamless-core`'s `http/full_browser_sign_in/ES256` (core only).
 
 use std::hint::black_box;
-use std::sync::Arc;
-use std::time::SystemTime;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use seamless_core::backends::{MemoryKeyStore, MemoryStore, StaticDirectory};
-use seamless_core::clock::SystemClock;
-use seamless_core::engine::Durability;
-use seamless_core::http::{Client, Provider, WebConfig};
-use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
+use seamless_core::http::{Client, WebConfig};
+use seamless_core::testkit::PacSpec;
+use seamless_core::testkit::world::World;
 use seamless_core::token::SigningAlgorithm;
 
 const CB: &str = "https://app.example/cb";
@@ -23,40 +19,27 @@ const CB: &str = "https://app.example/cb";
 type Exchange<'a> =
     dyn FnMut(&str, &str, &[(&str, &str)], Vec<u8>) -> (u16, Vec<(String, String)>, Vec<u8>) + 'a;
 
-fn engine(kdc: &TestKdc) -> Provider {
-    let directory = StaticDirectory::from_text(
-        "[[users]]\nid = \"u-alice\"\nupn = \"alice@ad.test\"\nsid = \"S-1-5-21-1004336348-1177238915-682003330-1105\"\ngroups = [\"staff\"]\n",
-    )
-    .expect("directory");
-    let mut web = WebConfig::new("http://localhost");
-    web.dangerous().insecure_cookies();
-    Provider::builder()
-        .web(web)
-        .client(Client::confidential("app", "secret", CB).with_algorithm(SigningAlgorithm::Es256))
-        .keys(Arc::new(MemoryKeyStore::new(kdc.key_ring())))
-        .directory(Arc::new(directory))
-        .store(
-            Arc::new(MemoryStore::new(1 << 23, Arc::new(SystemClock))),
-            Durability::Shared,
-        )
-        .with_engine(|b| b.dangerous().no_passwords())
+/// The shared test world, served over plain HTTP with one ES256 client.
+fn world() -> World {
+    World::builder()
+        .no_faults()
+        .store_capacity(1 << 23)
+        .provider(|builder| {
+            let mut web = WebConfig::new("http://localhost");
+            web.dangerous().insecure_cookies();
+            builder.web(web).client(
+                Client::confidential("app", "secret", CB).with_algorithm(SigningAlgorithm::Es256),
+            )
+        })
         .build()
-        .expect("engine")
 }
 
-struct Tickets {
-    kdc: TestKdc,
-    pac: PacSpec,
-    cusec: u32,
-}
-
-impl Tickets {
-    fn next(&mut self) -> String {
-        self.cusec = (self.cusec + 1) % 1_000_000;
-        let mut spec = TicketSpec::new("alice", SystemTime::now()).with_pac(self.pac.clone());
-        spec.cusec = self.cusec;
-        self.kdc.mint(&spec).expect("mint").token
-    }
+/// A fresh Negotiate header for alice, with an AD-sized PAC.
+fn negotiate(world: &World) -> String {
+    format!(
+        "Negotiate {}",
+        world.ticket("alice", PacSpec::ad_benchmark_user())
+    )
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -330,18 +313,18 @@ mod rocket_driver {
 fn bench_adapter(
     c: &mut Criterion,
     name: &str,
-    tickets: &mut Tickets,
+    world: &World,
     guarded: &mut Exchange<'_>,
     bare: &mut Exchange<'_>,
 ) {
     c.bench_function(&format!("adapters/full_browser_sign_in/{name}"), |b| {
         b.iter_batched(
-            || format!("Negotiate {}", tickets.next()),
+            || negotiate(world),
             |n| black_box(sign_in(guarded, &n)),
             BatchSize::SmallInput,
         )
     });
-    let session = sign_in(guarded, &format!("Negotiate {}", tickets.next()));
+    let session = sign_in(guarded, &negotiate(world));
     let cookie = [("cookie", session.as_str())];
     for (what, app_path) in [
         ("authenticated_request", "/me"),
@@ -357,48 +340,39 @@ fn bench_adapter(
 }
 
 fn benches(c: &mut Criterion) {
-    let kdc = TestKdc::new(
-        "AD.TEST",
-        "HTTP/app.ad.test",
-        seamless_core::kerberos::Etype::Aes256CtsHmacSha196,
-    );
-    let pac = PacSpec::ad_benchmark_user();
-    let mut tickets = Tickets {
-        kdc: kdc.clone(),
-        pac,
-        cusec: 0,
-    };
-
     // axum
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let (guarded, bare) = axum_driver::apps(engine(&kdc));
+    let world = self::world();
+    let (guarded, bare) = axum_driver::apps(world.provider.clone());
     bench_adapter(
         c,
         "axum",
-        &mut tickets,
+        &world,
         &mut |m, u, h, b| axum_driver::send(&rt, &guarded, m, u, h, b),
         &mut |m, u, h, b| axum_driver::send(&rt, &bare, m, u, h, b),
     );
 
     // actix-web
     let runner = actix_web::rt::System::new();
-    let (guarded, bare) = actix_driver::apps(&runner, engine(&kdc));
+    let world = self::world();
+    let (guarded, bare) = actix_driver::apps(&runner, world.provider.clone());
     bench_adapter(
         c,
         "actix",
-        &mut tickets,
+        &world,
         &mut |m, u, h, b| actix_driver::send(&runner, &guarded, m, u, h, b),
         &mut |m, u, h, b| actix_driver::send(&runner, &bare, m, u, h, b),
     );
 
     // rocket
-    let (guarded, bare) = rocket_driver::apps(engine(&kdc));
+    let world = self::world();
+    let (guarded, bare) = rocket_driver::apps(world.provider.clone());
     bench_adapter(
         c,
         "rocket",
-        &mut tickets,
+        &world,
         &mut |m, u, h, b| rocket_driver::send(&guarded, m, u, h, b),
         &mut |m, u, h, b| rocket_driver::send(&bare, m, u, h, b),
     );

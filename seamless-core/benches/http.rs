@@ -9,71 +9,49 @@
 mod support;
 
 use std::hint::black_box;
-use std::sync::Arc;
-use std::time::SystemTime;
 
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::Method;
 use http_body_util::Full;
 use seamless_core::Provider;
-use seamless_core::backends::{MemoryKeyStore, MemoryStore, StaticDirectory};
-use seamless_core::clock::SystemClock;
-use seamless_core::engine::Durability;
 use seamless_core::http::{Client, Response, WebConfig};
+use seamless_core::testkit::PacSpec;
 use seamless_core::testkit::sim::block_on;
-use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
+use seamless_core::testkit::world::World;
 use seamless_core::token::SigningAlgorithm;
 use support::field;
 
 const CB: &str = "https://app.example/cb";
 
 struct Bench {
-    kdc: TestKdc,
-    engine: Provider,
+    world: World,
     pac: PacSpec,
-    cusec: u32,
 }
 
 impl Bench {
     fn new() -> Self {
-        let kdc = TestKdc::new(
-            "AD.TEST",
-            "HTTP/app.ad.test",
-            seamless_core::kerberos::Etype::Aes256CtsHmacSha196,
-        );
-        let directory = StaticDirectory::from_text(
-            "[[users]]\nid = \"u-alice\"\nupn = \"alice@ad.test\"\nsid = \"S-1-5-21-1004336348-1177238915-682003330-1105\"\n",
-        )
-        .expect("directory");
-        let mut builder = Provider::builder()
-            .web(WebConfig::new("https://login.example"))
-            .keys(Arc::new(MemoryKeyStore::new(kdc.key_ring())))
-            .directory(Arc::new(directory))
-            .store(
-                Arc::new(MemoryStore::new(1 << 22, Arc::new(SystemClock))),
-                Durability::Shared,
-            )
-            .with_engine(|b| b.dangerous().no_passwords());
-        for alg in SigningAlgorithm::ALL {
-            builder =
-                builder.client(Client::confidential(alg.name(), "secret", CB).with_algorithm(alg));
-        }
-        let pac = PacSpec::ad_benchmark_user();
+        let world = World::builder()
+            .no_faults()
+            .store_capacity(1 << 22)
+            .provider(|mut builder| {
+                builder = builder.web(WebConfig::new("https://login.example"));
+                for alg in SigningAlgorithm::ALL {
+                    builder = builder
+                        .client(Client::confidential(alg.name(), "secret", CB).with_algorithm(alg));
+                }
+                builder
+            })
+            .build();
         Self {
-            kdc,
-            engine: builder.build().expect("engine"),
-            pac,
-            cusec: 0,
+            world,
+            pac: PacSpec::ad_benchmark_user(),
         }
     }
 
     /// A fresh ticket (each sign-in passes the replay check).
     fn ticket(&mut self) -> String {
-        self.cusec = (self.cusec + 1) % 1_000_000;
-        let mut spec = TicketSpec::new("alice", SystemTime::now()).with_pac(self.pac.clone());
-        spec.cusec = self.cusec;
-        self.kdc.mint(&spec).expect("mint").token
+        self.world.ticket("alice", self.pac.clone())
     }
 }
 
@@ -138,7 +116,7 @@ fn code_for(engine: &Provider, alg: &str, auth: &str) -> String {
 
 fn http_benches(c: &mut Criterion) {
     let mut bench = Bench::new();
-    let engine = bench.engine.clone();
+    let engine = bench.world.provider.clone();
 
     // The background request alone: Negotiate → sign-in token.
     let page = send(

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
@@ -210,7 +209,7 @@ fn mfa_group_requires_totp_and_limits_failures() {
             error: Some(Code::MfaFailed)
         })
     );
-    let done = w.mfa(&wrong, &w.code_now());
+    let done = w.mfa(&wrong, &w.totp());
     let c = completed(&done);
     assert_eq!(
         (c.user.id.as_str(), c.auth.methods.clone()),
@@ -220,7 +219,7 @@ fn mfa_group_requires_totp_and_limits_failures() {
     // The same code cannot be used twice, even in a new flow.
     let step = w.negotiate(&w.start(Some("bob@ad.test")), Some(&w.token("bob", 1106)));
     assert_eq!(
-        w.mfa(&step, &w.code_now()).shown(),
+        w.mfa(&step, &w.totp()).shown(),
         Shown::Page(View::Mfa {
             methods: vec![MfaMethod::Totp],
             error: Some(Code::MfaFailed)
@@ -335,7 +334,7 @@ fn sign_out_suppresses_automatic_negotiate_until_the_user_acts() {
 #[test]
 fn backend_outages_fail_closed_with_their_own_codes() {
     let w = world(RulePolicy::default());
-    w.directory_down.store(true, Ordering::SeqCst);
+    w.directory_outage(true);
     let step = w.negotiate(
         &w.start(Some("alice@ad.test")),
         Some(&w.token("alice", 1105)),
@@ -346,10 +345,10 @@ fn backend_outages_fail_closed_with_their_own_codes() {
             code: Code::DirectoryUnavailable
         }
     );
-    w.directory_down.store(false, Ordering::SeqCst);
+    w.directory_outage(false);
 
     let step = w.start(Some("alice@ad.test"));
-    w.store_down.store(true, Ordering::SeqCst);
+    w.store_outage(true);
     let refused = w.negotiate(&step, Some(&w.token("alice", 1105)));
     assert_eq!(
         refused.shown(),
@@ -358,7 +357,7 @@ fn backend_outages_fail_closed_with_their_own_codes() {
         },
         "a replay check that cannot run must not pass"
     );
-    w.store_down.store(false, Ordering::SeqCst);
+    w.store_outage(false);
     // Recovery is automatic.
     assert!(matches!(
         w.negotiate(

@@ -35,7 +35,7 @@ fn one_event_per_attempt_and_no_secret_in_any_log_line() {
         ..Default::default()
     });
     let token = w.token("bob", 1106);
-    let code = w.code_now();
+    let code = w.totp();
     tracing::subscriber::with_default(subscriber, || {
         let step = w.negotiate(&w.start(Some("bob@ad.test")), Some(&token));
         w.mfa(&step, &code);

@@ -163,7 +163,7 @@ fn mfa_after_seamless_then_lockout() {
     );
     assert_eq!(step_of(&wrong), "mfa");
     assert!(text(&wrong).contains("(500121)"), "the wrong code is named");
-    let code = w.code_now();
+    let code = w.totp();
     let done = b.post(
         "/login",
         &[

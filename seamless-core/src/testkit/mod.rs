@@ -25,6 +25,7 @@ mod pac;
 mod shown;
 pub mod sim;
 pub mod store_contract;
+pub mod world;
 
 use std::sync::Arc;
 use std::time::SystemTime;

@@ -175,7 +175,7 @@ fn replaying_an_mfa_state_buys_no_more_tries() {
         // Always the first sealed state, as an attacker replaying it would.
         let _ = w.mfa(&mfa, "000000");
     }
-    let last = w.mfa(&mfa, &w.code_now());
+    let last = w.mfa(&mfa, &w.totp());
     assert_eq!(
         last.shown(),
         Shown::Denied {
@@ -185,5 +185,5 @@ fn replaying_an_mfa_state_buys_no_more_tries() {
     // A fresh flow still works: the cap is per flow.
     let step = w.start(Some("bob@ad.test"));
     let mfa = w.negotiate(&step, Some(&w.token("bob", 1106)));
-    completed(&w.mfa(&mfa, &w.code_now()));
+    completed(&w.mfa(&mfa, &w.totp()));
 }

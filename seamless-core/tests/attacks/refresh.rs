@@ -92,8 +92,7 @@ fn a_directory_outage_during_refresh_keeps_the_token_usable() {
     let w = http_world(RulePolicy::default());
     let mut b = Browser::new(&w);
     let r1 = refresh_token(&oidc_tokens(&w, &mut b));
-    w.directory_down
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    w.directory_outage(true);
     let down = refresh(&mut b, &r1);
     assert_eq!(
         down.status(),
@@ -101,8 +100,7 @@ fn a_directory_outage_during_refresh_keeps_the_token_usable() {
         "{}",
         text(&down)
     );
-    w.directory_down
-        .store(false, std::sync::atomic::Ordering::SeqCst);
+    w.directory_outage(false);
     assert_eq!(refresh(&mut b, &r1).status(), StatusCode::OK);
 }
 

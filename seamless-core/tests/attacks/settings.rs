@@ -165,7 +165,7 @@ fn limits_mfa_per_user_across_flows() {
     let _ = w.mfa(&first, "000000");
     let second = mfa_step();
     assert_eq!(
-        w.mfa(&second, &w.code_now()).shown(),
+        w.mfa(&second, &w.totp()).shown(),
         Shown::Denied {
             code: Code::MfaFailed
         },

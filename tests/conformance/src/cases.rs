@@ -716,11 +716,11 @@ cases! { $
         let d = c.get("/.well-known/openid-configuration").json();
         assert_eq!(d["issuer"], ORIGIN);
         assert_eq!(d["token_endpoint"], format!("{ORIGIN}/token"));
-        assert_eq!(d["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256"]));
+        assert_eq!(d["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256", "EdDSA"]));
         assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["S256"]));
         let jwks = c.get("/jwks").json();
         let keys = jwks["keys"].as_array().expect("keys");
-        assert_eq!(keys.len(), 2);
+        assert_eq!(keys.len(), 3, "one key per algorithm");
         assert!(keys.iter().all(|k| k["kid"].is_string()), "every key has a kid");
         assert!(!jwks.to_string().contains("\"d\""), "no private parts");
     }
