@@ -1,23 +1,73 @@
 //! The keytab file key store: hot reload, last-good retention.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use seamless_core::backends::{KeyStore, KeytabFileKeyStore};
+use seamless_core::engine::View;
 use seamless_core::error::BackendErrorKind;
-use seamless_core::kerberos::{Acceptor, Etype, keytab};
-use seamless_core::testkit::{TestKdc, TicketSpec};
+use seamless_core::kerberos::{Acceptor, Etype, Key, keytab};
+use seamless_core::testkit::world::{DOMAIN, SERVICE, World};
+use seamless_core::testkit::{PacSpec, Shown, StepExt as _, TestKdc, TicketSpec};
 
 fn write_keytab(path: &std::path::Path, kdc: &TestKdc) {
-    let entry = keytab::KeytabEntry {
-        principal: kdc.service().clone(),
-        timestamp: 0,
-        kvno: kdc.kvno(),
-        key: Ok(kdc.key().clone()),
-    };
+    write_keys(path, &[kdc]);
+}
+
+fn write_keys(path: &std::path::Path, kdcs: &[&TestKdc]) {
+    let entries: Vec<_> = kdcs
+        .iter()
+        .map(|kdc| keytab::KeytabEntry {
+            principal: kdc.service().clone(),
+            timestamp: 0,
+            kvno: kdc.kvno(),
+            key: Ok(kdc.key().clone()),
+        })
+        .collect();
     // Write then rename, as a careful operator tool does.
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, keytab::write(&[entry])).expect("write");
+    std::fs::write(&tmp, keytab::write(&entries)).expect("write");
     std::fs::rename(&tmp, path).expect("rename");
+}
+
+/// A rollover at its worst moment: the next key has just been written to the
+/// keytab and AD at once issues tickets under it, well inside the server's 5 s
+/// re-read interval. A ticket naming a kvno the ring does not hold makes the
+/// store re-read the file now, so the sign-in completes; a kvno that is nowhere
+/// still falls back (81010), and re-reading for it is rate-limited.
+#[test]
+fn a_ticket_under_a_just_installed_kvno_signs_in_at_once() {
+    let dir = std::env::temp_dir().join(format!("seamless-rollover-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("http.keytab");
+    let key = |b: u8| Key::new(Etype::Aes256CtsHmacSha196, &[b; 32]).expect("key");
+    let current = TestKdc::with_key("AD.TEST", SERVICE, key(0x21), 2);
+    let next = TestKdc::with_key("AD.TEST", SERVICE, key(0x22), 3);
+    let stranger = TestKdc::with_key("AD.TEST", SERVICE, key(0x23), 9);
+    write_keys(&path, &[&current]);
+    let store = Arc::new(KeytabFileKeyStore::open(&path).expect("open"));
+    let w = World::builder()
+        .provider(move |b| b.keys(store.clone()))
+        .build();
+    let sign_in = |kdc: &TestKdc| {
+        let pac = PacSpec::new(DOMAIN.parse().expect("sid"), 1105).with_upn("alice@ad.test");
+        let mut spec = TicketSpec::new("alice", w.now()).with_pac(pac);
+        spec.cusec = kdc.kvno();
+        let token = kdc.mint(&spec).expect("mint").token;
+        let step = w.start(Some("alice@ad.test"));
+        w.negotiate(&step, Some(&token)).shown()
+    };
+    assert!(matches!(sign_in(&current), Shown::Completed(_)));
+
+    write_keys(&path, &[&current, &next]);
+    let done = sign_in(&next);
+    assert!(matches!(done, Shown::Completed(_)), "{done:?}");
+
+    let refused = sign_in(&stranger);
+    assert!(
+        matches!(&refused, Shown::Page(View::Password { reason: Some(code), .. }) if code.number() == 81010),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]

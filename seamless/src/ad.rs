@@ -384,6 +384,8 @@ pub(crate) struct RolloverTiming {
     pub(crate) max_ticket_lifetime: Duration,
     pub(crate) skew: Duration,
     pub(crate) replication_margin: Duration,
+    /// Between installing the next key and changing the password in AD.
+    pub(crate) wait_for_servers: Duration,
 }
 
 /// `seamless ad rollover`.
@@ -489,7 +491,11 @@ pub(crate) fn rollover(
             account.keys.push(ManifestKey { kvno: next, state: ManifestState::Next, not_after: None });
         }
         write_ring(&conn.keytab, &staged, &manifest)?;
-        progress(as_json, &format!("kvno {next} installed as next; setting the new password in AD"));
+        if !timing.wait_for_servers.is_zero() {
+            progress(as_json, &format!("kvno {next} installed as next; waiting {} s for running servers to load it", timing.wait_for_servers.as_secs_f32()));
+            std::thread::sleep(timing.wait_for_servers);
+        }
+        progress(as_json, &format!("kvno {next} is live; setting the new password in AD"));
         // 2. Change the password in AD.
         let after = admin.set_password(&info.dn, &password).await.map_err(|e| describe(&e))?;
         let actual = after.kvno;

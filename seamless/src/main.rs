@@ -194,6 +194,12 @@ enum AdCommand {
         /// Time for the password change to reach every DC.
         #[arg(long, value_parser = ad::duration, default_value = "15m")]
         replication_margin: std::time::Duration,
+        /// How long to wait, after writing the next key to the keytab and before
+        /// changing the password in AD, for every running server to load it: the
+        /// servers' keytab re-read interval (5 s) plus a margin. Raise it when the
+        /// keytab is copied to other hosts.
+        #[arg(long, value_parser = ad::duration, default_value = "7s")]
+        wait_for_servers: std::time::Duration,
     },
 }
 
@@ -238,11 +244,13 @@ fn main() -> ExitCode {
                 max_ticket_lifetime,
                 skew,
                 replication_margin,
+                wait_for_servers,
             } => {
                 let timing = ad::RolloverTiming {
                     max_ticket_lifetime,
                     skew,
                     replication_margin,
+                    wait_for_servers,
                 };
                 ad::rollover(&connection, emergency, if_older_than, &timing, json)
             }

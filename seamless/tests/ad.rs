@@ -1,15 +1,16 @@
 //! `seamless ad setup`, `decode` and `ad rollover` against a real Samba AD DC:
 //! the account is created hardened, tickets Samba issues for it validate with the
-//! keytab the CLI wrote, and a rollover under a steady stream of validations
-//! refuses nothing — then refuses to run twice.
+//! keytab the CLI wrote, and a rollover under a steady stream of validations and
+//! of fresh tickets refuses nothing — then refuses to run twice.
 
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use seamless_core::backends::KeytabFileKeyStore;
+use seamless_core::Engine;
+use seamless_core::backends::{KeytabFileKeyStore, StaticDirectory};
 use seamless_core::kerberos::{Acceptor, KerberosError};
 use seamless_interop::curl_negotiate;
 use seamless_interop::samba::{ADMIN_PASSWORD, SambaDc};
@@ -141,55 +142,97 @@ fn setup_decode_and_rollover_against_samba_ad() {
     let (code, json, all) = seamless(&fresh);
     assert_eq!((code, json["status"].as_str()), (0, Some("fresh")), "{all}");
 
-    // Rollover under a steady stream of validations of the old ticket.
-    let store = Arc::new(
-        KeytabFileKeyStore::open_with(&keytab, Vec::new(), Duration::ZERO).expect("store"),
-    );
-    let (stop, checks, failures) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicUsize::new(0)),
-        Arc::new(AtomicUsize::new(0)),
-    );
-    let stream = {
-        let (store, stop, checks, failures, t1) = (
-            store.clone(),
-            stop.clone(),
-            checks.clone(),
-            failures.clone(),
-            t1.clone(),
-        );
+    // Rollover under two steady streams, both through an engine whose key store
+    // re-reads the keytab on its default 5 s interval (as a running server does):
+    // the old ticket validated again and again, and fresh tickets fetched from
+    // the KDC one after another, so some are issued the instant AD changes the
+    // password. None may be refused.
+    let store = Arc::new(KeytabFileKeyStore::open(&keytab).expect("store"));
+    let engine = Engine::builder()
+        .keys(store.clone())
+        .directory(StaticDirectory::from_text("").expect("directory"))
+        .dangerous()
+        .no_passwords()
+        .build()
+        .expect("engine");
+    let stop = Arc::new(AtomicBool::new(false));
+    let old_stream = {
+        let (stop, t1) = (stop.clone(), t1.clone());
         std::thread::spawn(move || {
             let acceptor = Acceptor::default();
+            let (mut checks, mut failures) = (0usize, 0usize);
             while !stop.load(Ordering::SeqCst) {
                 if acceptor
                     .validate(t1.as_bytes(), &store.current(), SystemTime::now())
                     .is_err()
                 {
-                    failures.fetch_add(1, Ordering::SeqCst);
+                    failures += 1;
                 }
-                checks.fetch_add(1, Ordering::SeqCst);
+                checks += 1;
                 std::thread::sleep(Duration::from_millis(5));
             }
+            (checks, failures)
         })
     };
+    let fresh_stream = {
+        let (stop, engine) = (stop.clone(), engine.clone());
+        let tgt = dc.kinit("alice", "Al1ce-Passw0rd!", "stream-tgt.cc");
+        let (krb5_conf, dir) = (dc.krb5_conf(), dc.dir().to_path_buf());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime");
+            let mut kvnos = std::collections::BTreeMap::<u32, usize>::new();
+            let mut refused = Vec::new();
+            let mut n = 0;
+            while !stop.load(Ordering::SeqCst) {
+                // A copy of the TGT-only cache: the next request asks the KDC anew.
+                let cache = dir.join(format!("stream-{n}.cc"));
+                std::fs::copy(&tgt, &cache).expect("copy the TGT");
+                let (token, _) = curl_negotiate(&krb5_conf, &cache, "app.ad.test", |_| (200, None));
+                let token = token.expect("curl sent a Negotiate token");
+                match rt.block_on(engine.accept_token(token.as_bytes())) {
+                    Ok(t) => *kvnos.entry(t.kvno).or_default() += 1,
+                    Err(code) => refused.push(code.number()),
+                }
+                let _ = std::fs::remove_file(&cache);
+                n += 1;
+            }
+            (kvnos, refused)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
     let mut roll = vec!["ad", "rollover"];
     roll.extend(connection(&ca, &kt));
+    roll.extend(["--wait-for-servers", "0s"]);
+    let started = std::time::Instant::now();
     let (code, json, all) = seamless(&roll);
-    std::thread::sleep(Duration::from_millis(100));
+    let rolled_in = started.elapsed();
+    // Fresh tickets keep coming for a second after the password changed.
+    std::thread::sleep(Duration::from_secs(1));
     let t2 = token(&dc, "t2.cc");
     let acceptor = Acceptor::default();
+    let store = Arc::new(
+        KeytabFileKeyStore::open_with(&keytab, Vec::new(), Duration::ZERO).expect("store"),
+    );
     let during = acceptor.validate(t2.as_bytes(), &store.current(), SystemTime::now());
     stop.store(true, Ordering::SeqCst);
-    stream.join().expect("stream");
+    let (checks, failures) = old_stream.join().expect("old stream");
+    let (kvnos, refused) = fresh_stream.join().expect("fresh stream");
     assert_eq!(code, 0, "{all}");
     assert_eq!(json["status"], "rolled", "{all}");
     let kvno2 = json["current"].as_u64().expect("current") as u32;
     assert_eq!(kvno2, kvno1 + 1);
-    assert!(checks.load(Ordering::SeqCst) > 5, "the stream ran");
-    assert_eq!(
-        failures.load(Ordering::SeqCst),
-        0,
-        "no valid ticket refused during the rollover"
+    eprintln!(
+        "rollover in {rolled_in:?}: old ticket checked {checks} times, {failures} refused; \
+         fresh tickets by kvno {kvnos:?}, refused {refused:?}"
+    );
+    assert!(checks > 5, "the old-ticket stream ran");
+    assert_eq!(failures, 0, "the old ticket was never refused");
+    assert!(refused.is_empty(), "fresh tickets refused: {refused:?}");
+    assert!(
+        kvnos.get(&kvno1).is_some_and(|n| *n > 0) && kvnos.get(&kvno2).is_some_and(|n| *n > 0),
+        "fresh tickets under both kvnos were accepted: {kvnos:?}"
     );
     assert!(during.is_ok(), "new-kvno ticket valid: {during:?}");
     assert_eq!(kvno_of(&keytab, &t2), kvno2);

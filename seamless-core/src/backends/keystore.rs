@@ -17,6 +17,17 @@ use crate::kerberos::{KeyRing, KeyState, PrincipalName, keytab};
 pub trait KeyStore: Send + Sync {
     /// The key ring to validate tickets with now.
     async fn key_ring(&self) -> Result<Arc<KeyRing>, BackendError>;
+
+    /// A newer ring than [`KeyStore::key_ring`] gave, read from the source now.
+    ///
+    /// The engine asks when a ticket names a key version the ring does not hold:
+    /// a rollover has just changed the account's password in AD, and the next
+    /// key may already be in the keytab. `Ok(None)`: nothing newer. Anyone can
+    /// send such a ticket, so an implementation must rate-limit the work. The
+    /// default has no source to re-read.
+    async fn reload(&self) -> Result<Option<Arc<KeyRing>>, BackendError> {
+        Ok(None)
+    }
 }
 
 /// A key ring held in memory, replaceable at run time.
@@ -56,10 +67,12 @@ pub type Aliases = Vec<(PrincipalName, PrincipalName)>;
 
 /// Keys from an MIT keytab file, re-read when the file changes.
 ///
-/// The content is checked at most once per `check_interval` (default 5 s). A
-/// changed file is parsed completely before the ring is swapped; a file that fails
-/// to parse keeps the last good ring and logs an error, so a half-written keytab
-/// never takes sign-in down.
+/// The content is checked at most once per `check_interval` (default 5 s), and at
+/// once (at most once per [`FORCED_RELOAD_GAP`]) when a ticket names a key version
+/// the ring does not hold ([`KeyStore::reload`]), so a ticket issued the instant a
+/// rollover changes the password is accepted. A changed file is parsed completely
+/// before the ring is swapped; a file that fails to parse keeps the last good ring
+/// and logs an error, so a half-written keytab never takes sign-in down.
 pub struct KeytabFileKeyStore {
     file: WatchedFile<KeyRing>,
 }
@@ -101,10 +114,17 @@ impl KeytabFileKeyStore {
     }
 }
 
+/// How often at most [`KeytabFileKeyStore`] re-reads its file out of turn.
+pub const FORCED_RELOAD_GAP: Duration = Duration::from_secs(1);
+
 #[async_trait]
 impl KeyStore for KeytabFileKeyStore {
     async fn key_ring(&self) -> Result<Arc<KeyRing>, BackendError> {
         Ok(self.current())
+    }
+
+    async fn reload(&self) -> Result<Option<Arc<KeyRing>>, BackendError> {
+        Ok(self.file.reload_now(FORCED_RELOAD_GAP))
     }
 }
 

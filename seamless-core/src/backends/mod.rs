@@ -17,7 +17,9 @@ mod store;
 pub(crate) mod watched;
 
 pub use directory::{Directory, MfaMethod, PrincipalMapping, User, UserQuery};
-pub use keystore::{Aliases, KeyStore, KeytabFileKeyStore, MemoryKeyStore, manifest_path};
+pub use keystore::{
+    Aliases, FORCED_RELOAD_GAP, KeyStore, KeytabFileKeyStore, MemoryKeyStore, manifest_path,
+};
 #[cfg(feature = "ldap")]
 pub use ldap::{
     AccountAdmin, LdapBindVerifier, LdapConfig, LdapDirectory, ServiceAccountInfo,

@@ -18,6 +18,10 @@ impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
     async fn key_ring(&self) -> Result<Arc<KeyRing>, BackendError> {
         (**self).key_ring().await
     }
+
+    async fn reload(&self) -> Result<Option<Arc<KeyRing>>, BackendError> {
+        (**self).reload().await
+    }
 }
 
 #[async_trait]

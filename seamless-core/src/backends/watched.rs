@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use crate::error::{BackendError, BackendErrorKind};
 
@@ -18,6 +18,8 @@ struct State<T> {
     value: Arc<T>,
     digest: [u8; 32],
     checked: Instant,
+    /// When [`WatchedFile::reload_now`] last read the file.
+    forced: Option<Instant>,
 }
 
 /// A parsed file that follows changes on disk.
@@ -65,8 +67,9 @@ impl<T: Send + Sync> WatchedFile<T> {
             parse: Box::new(parse),
             state: Mutex::new(State {
                 value: Arc::new(value),
-                digest: Sha256::digest(&bytes).into(),
+                digest: digest(&bytes, extra.as_deref()),
                 checked: Instant::now(),
+                forced: None,
             }),
         })
     }
@@ -74,9 +77,26 @@ impl<T: Send + Sync> WatchedFile<T> {
     /// The current value, re-reading the file if the interval has passed and it changed.
     pub(crate) fn current(&self) -> Arc<T> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if state.checked.elapsed() < self.interval {
-            return state.value.clone();
+        if state.checked.elapsed() >= self.interval {
+            self.reread(&mut state);
         }
+        state.value.clone()
+    }
+
+    /// Re-reads the file now, without waiting for the interval, unless this was
+    /// done less than `min_gap` ago. Returns the new value if the file changed
+    /// and parsed.
+    pub(crate) fn reload_now(&self, min_gap: Duration) -> Option<Arc<T>> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.forced.is_some_and(|t| t.elapsed() < min_gap) {
+            return None;
+        }
+        state.forced = Some(Instant::now());
+        self.reread(&mut state).then(|| state.value.clone())
+    }
+
+    /// Reads the file; swaps the value if it changed and parses. True if swapped.
+    fn reread(&self, state: &mut State<T>) -> bool {
         state.checked = Instant::now();
         let read_both = read(&self.path, self.what)
             .and_then(|b| read_companion(self.companion.as_deref()).map(|c| (b, c)));
@@ -84,24 +104,25 @@ impl<T: Send + Sync> WatchedFile<T> {
             Ok(both) => both,
             Err(e) => {
                 tracing::error!(path = %self.path.display(), error = %e, "{} unreadable; keeping the last good version", self.what);
-                return state.value.clone();
+                return false;
             }
         };
         let digest = digest(&bytes, extra.as_deref());
         if digest == state.digest {
-            return state.value.clone();
+            return false;
         }
         state.digest = digest;
         match (self.parse)(&bytes, extra.as_deref()) {
             Ok(value) => {
                 tracing::info!(path = %self.path.display(), "{} reloaded", self.what);
                 state.value = Arc::new(value);
+                true
             }
             Err(e) => {
                 tracing::error!(path = %self.path.display(), error = %e, "{} reload failed; keeping the last good version", self.what);
+                false
             }
         }
-        state.value.clone()
     }
 }
 
@@ -145,5 +166,63 @@ fn context(e: BackendError, what: &str, path: &Path) -> BackendError {
             }
         }
         _ => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn scratch(name: &str, content: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("seamless-watched-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join(name);
+        std::fs::write(&path, content).expect("write");
+        path
+    }
+
+    fn watched(path: &Path, interval: Duration, parses: Arc<AtomicUsize>) -> WatchedFile<String> {
+        WatchedFile::open(path, "test file", interval, move |b| {
+            parses.fetch_add(1, Ordering::SeqCst);
+            Ok(String::from_utf8_lossy(b).into_owned())
+        })
+        .expect("open")
+    }
+
+    #[test]
+    fn an_unchanged_file_is_not_parsed_again() {
+        let path = scratch("same", "one");
+        let parses = Arc::new(AtomicUsize::new(0));
+        let file = watched(&path, Duration::ZERO, parses.clone());
+        for _ in 0..3 {
+            assert_eq!(file.current().as_str(), "one");
+        }
+        assert_eq!(parses.load(Ordering::SeqCst), 1, "parsed once, at open");
+    }
+
+    #[test]
+    fn reload_now_reads_at_once_and_is_rate_limited() {
+        let path = scratch("forced", "one");
+        let parses = Arc::new(AtomicUsize::new(0));
+        let file = watched(&path, Duration::from_secs(3600), parses);
+        std::fs::write(&path, "two").expect("write");
+        assert_eq!(
+            file.current().as_str(),
+            "one",
+            "the interval has not passed"
+        );
+        let gap = Duration::from_secs(3600);
+        assert_eq!(
+            file.reload_now(gap).as_deref().map(String::as_str),
+            Some("two")
+        );
+        assert_eq!(file.current().as_str(), "two");
+        std::fs::write(&path, "three").expect("write");
+        assert!(file.reload_now(gap).is_none(), "at most once per gap");
+        assert_eq!(file.current().as_str(), "two");
+        assert!(file.reload_now(Duration::ZERO).is_some());
+        assert!(file.reload_now(Duration::ZERO).is_none(), "unchanged");
     }
 }

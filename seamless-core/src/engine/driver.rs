@@ -127,19 +127,10 @@ impl Engine {
         &self,
         token: &[u8],
     ) -> (Result<TicketFacts, Code>, Option<String>) {
-        let backends = &self.inner.backends;
-        let Ok(ring) = backends.keys.key_ring().await else {
-            return (Err(Code::KeysUnavailable), None);
-        };
-        let replay = self.inner.replay.as_ref();
-        match self
-            .inner
-            .acceptor
-            .accept(token, &ring, replay, backends.clock.now())
-            .await
-        {
-            Ok(t) => (Ok(ticket_facts(&t)), t.response_token.clone()),
-            Err(e) => {
+        match self.accept(token).await {
+            Err(code) => (Err(code), None),
+            Ok(Ok(t)) => (Ok(ticket_facts(&t)), t.response_token.clone()),
+            Ok(Err(e)) => {
                 tracing::info!(target: "seamless::kerberos", code = e.code(), reason = e.reason(), rfc = e.rfc_name(), "ticket refused");
                 (Err(Code::from_kerberos(&e)), None)
             }

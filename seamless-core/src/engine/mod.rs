@@ -41,7 +41,7 @@ use crate::backends::{
 use crate::clock::Clock;
 use crate::error::Code;
 use crate::flow::{self, FlowCore, FlowState, NegotiateMode, SignInRequest};
-use crate::kerberos::{Acceptor, Entropy, ReplayCache, ValidatedTicket};
+use crate::kerberos::{Acceptor, Entropy, KerberosError, ReplayCache, ValidatedTicket};
 use crate::model::Completion;
 use crate::seal::Sealer;
 
@@ -327,21 +327,42 @@ impl Engine {
     /// Validates a Negotiate token on its own (for middleware that only needs the
     /// Kerberos identity), including the replay check.
     pub async fn accept_token(&self, token: &[u8]) -> Result<ValidatedTicket, Code> {
+        self.accept(token)
+            .await?
+            .map_err(|e| Code::from_kerberos(&e))
+    }
+
+    /// The acceptor on the current key ring, with the replay check. A ticket
+    /// naming a key version the ring does not hold (a rollover has just changed
+    /// the password in AD) is tried once more on a ring the key store re-reads
+    /// now; the first attempt stopped before the replay check, so nothing was
+    /// recorded. `Err`: no key ring at all.
+    pub(crate) async fn accept(
+        &self,
+        token: &[u8],
+    ) -> Result<Result<ValidatedTicket, KerberosError>, Code> {
         let backends = &self.inner.backends;
+        let replay = self.inner.replay.as_ref();
         let ring = backends
             .keys
             .key_ring()
             .await
             .map_err(|_| Code::KeysUnavailable)?;
-        self.inner
-            .acceptor
-            .accept(
-                token,
-                &ring,
-                self.inner.replay.as_ref(),
-                backends.clock.now(),
-            )
-            .await
-            .map_err(|e| Code::from_kerberos(&e))
+        let now = backends.clock.now();
+        let first = self.inner.acceptor.accept(token, &ring, replay, now).await;
+        let Err(KerberosError::NoKey { kvno, .. }) = &first else {
+            return Ok(first);
+        };
+        match backends.keys.reload().await {
+            Ok(Some(newer)) => {
+                tracing::info!(target: "seamless::kerberos", kvno = ?kvno, "key ring re-read at once: a ticket named a key version it did not hold");
+                Ok(self.inner.acceptor.accept(token, &newer, replay, now).await)
+            }
+            Ok(None) => Ok(first),
+            Err(e) => {
+                tracing::warn!(target: "seamless::kerberos", error = %e, "key ring could not be re-read");
+                Ok(first)
+            }
+        }
     }
 }
