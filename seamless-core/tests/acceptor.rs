@@ -718,3 +718,41 @@ fn domain_allow_list_refuses_users_of_other_domains() {
         "empty list: no restriction"
     );
 }
+
+/// `tls-server-end-point` (RFC 5929 §4.1): the certificate hashed with its
+/// signature's hash (hashes computed independently by `openssl x509 -outform der
+/// | sha256sum` / `sha384sum`); PEM and DER give the same value; a signature
+/// with no defined hash (Ed25519) is refused.
+#[test]
+fn certificate_bindings_hash_the_certificate_with_its_signature_hash() {
+    use seamless_core::kerberos::{certificate_bindings, tls_server_end_point_bindings};
+    let read = |name: &str| {
+        std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).expect("data")
+    };
+    let hex = |h: &str| -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("hex"))
+            .collect()
+    };
+    let rsa = "d12cd5f3a128ed042d9e3ab4e1d830bda3825442ed1f0ec404e481359813b99b";
+    assert_eq!(
+        certificate_bindings(&read("rsa-sha256.pem")),
+        Ok(tls_server_end_point_bindings(&hex(rsa)))
+    );
+    assert_eq!(
+        certificate_bindings(&read("rsa-sha256.der")),
+        certificate_bindings(&read("rsa-sha256.pem"))
+    );
+    let ecdsa = "efa9c255204656a49eae1c8ebcd3679d0d4bb5da02f1defffeea624309359ef4c8a1587cda44ebab54bcafe5826c0ab8";
+    assert_eq!(
+        certificate_bindings(&read("ecdsa-sha384.pem")),
+        Ok(tls_server_end_point_bindings(&hex(ecdsa)))
+    );
+    let ed = certificate_bindings(&read("ed25519.pem")).expect_err("no RFC 5929 hash");
+    assert!(ed.contains("RFC 5929"), "{ed}");
+    let junk =
+        certificate_bindings(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+            .expect_err("not a certificate");
+    assert!(junk.contains("not an X.509 certificate"), "{junk}");
+}

@@ -84,6 +84,7 @@ impl Connection {
             tls_server_name: self.tls_server_name.clone(),
             bind_dn: self.admin.clone(),
             bind_password: password.to_string(),
+            bind_password_file: None,
             base_dn: self.base_dn(),
             user_filter: String::new(),
             timeout_secs: 10,

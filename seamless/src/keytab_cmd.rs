@@ -64,6 +64,18 @@ pub(crate) fn secret_from_stdin(what: &str) -> Result<zeroize::Zeroizing<String>
 
 pub(crate) use seamless_core::clock::unix_now;
 
+/// `seamless hash-password`: an argon2id hash of the password on standard input.
+pub(crate) fn hash_password(as_json: bool) -> Result<ExitCode, String> {
+    let password = secret_from_stdin("password")?;
+    let hash = seamless_core::backends::hash_password(&password).map_err(|e| e.to_string())?;
+    if as_json {
+        println!("{}", serde_json::json!({ "password_hash": hash }));
+    } else {
+        println!("{hash}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Derives keys from a password and appends them to a keytab.
 pub(crate) fn derive(
     out: &Path,

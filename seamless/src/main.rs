@@ -65,6 +65,9 @@ enum Command {
         #[command(subcommand)]
         command: SigningCommand,
     },
+    /// Hash a password (read from standard input) for a users file's
+    /// `password_hash` (argon2id).
+    HashPassword,
     /// Manage the service account in Active Directory.
     Ad {
         #[command(subcommand)]
@@ -255,6 +258,7 @@ fn main() -> ExitCode {
                 ad::rollover(&connection, emergency, if_older_than, &timing, json)
             }
         },
+        Command::HashPassword => keytab_cmd::hash_password(json),
         Command::Dev {
             command: Some(DevCommand::Client { url, keytab, user }),
             ..

@@ -5,10 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use seamless_core::backends::KeytabFileKeyStore;
-use seamless_core::kerberos::{
-    Acceptor, AcceptorConfig, Etype, KeyState, PrincipalName, ValidatedTicket,
-};
+use seamless_core::backends::{KeytabFileKeyStore, parse_alias};
+use seamless_core::kerberos::{Acceptor, AcceptorConfig, Etype, KeyState, ValidatedTicket};
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
 use serde_json::{Value, json};
 
@@ -43,13 +41,7 @@ pub(crate) fn validate(
 ) -> Result<ExitCode, String> {
     let aliases = aliases
         .iter()
-        .map(|a| {
-            let (account, spn) = a
-                .split_once('=')
-                .ok_or_else(|| format!("--alias {a:?}: expected ACCOUNT=SPN"))?;
-            let parse = |p: &str| p.parse::<PrincipalName>().map_err(|e| e.to_string());
-            Ok((parse(account)?, parse(spn)?))
-        })
+        .map(|a| parse_alias(a).map_err(|e| format!("--alias {e}")))
         .collect::<Result<Vec<_>, String>>()?;
     let store =
         KeytabFileKeyStore::open_with(keytab_path, aliases, std::time::Duration::from_secs(5))

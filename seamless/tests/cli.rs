@@ -259,3 +259,38 @@ fn signing_keys_rotate_keeps_one_previous_key_and_never_prints_secrets() {
     assert_eq!(code, 2);
     assert!(err.contains("unknown signing algorithm"), "{err}");
 }
+
+/// `hash-password` prints a hash a users file accepts: the password it was made
+/// from verifies, another does not, and the password itself is never printed.
+#[test]
+fn hash_password_prints_a_hash_the_users_file_accepts() {
+    use seamless_core::backends::{
+        Argon2Verifier, Directory, Password, PasswordVerifier, StaticDirectory, UserQuery,
+    };
+    let (code, out, err) = seamless_stdin(&["hash-password"], "Corr3ct-Horse\n");
+    assert_eq!(code, 0, "{err}");
+    let hash = out.trim();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!out.contains("Corr3ct-Horse") && !err.contains("Corr3ct-Horse"));
+    let users = format!(
+        "[[users]]\nid = \"u1\"\nupn = \"erin@example.test\"\npassword_hash = \"{hash}\"\n"
+    );
+    let directory = std::sync::Arc::new(StaticDirectory::from_text(&users).expect("users file"));
+    let verifier = Argon2Verifier::new(directory.clone());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let erin = rt
+        .block_on(directory.find(&UserQuery::Logins(vec!["erin@example.test".into()])))
+        .expect("find")
+        .expect("erin");
+    let check = |pw: &str| {
+        rt.block_on(verifier.verify(Some(&erin), &Password::new(pw)))
+            .expect("verify")
+    };
+    assert!(check("Corr3ct-Horse"));
+    assert!(!check("corr3ct-horse"));
+    let (code, _, err) = seamless_stdin(&["hash-password"], "");
+    assert_ne!(code, 0);
+    assert!(err.contains("no password on standard input"), "{err}");
+}

@@ -65,6 +65,19 @@ impl KeyStore for MemoryKeyStore {
 /// Extra principal names for a keytab account: (account, SPN sharing its key).
 pub type Aliases = Vec<(PrincipalName, PrincipalName)>;
 
+/// One alias written `ACCOUNT=SPN` (`HTTP/app@CONTOSO.COM=HTTP/app-lb@CONTOSO.COM`).
+pub fn parse_alias(text: &str) -> Result<(PrincipalName, PrincipalName), String> {
+    let (account, spn) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: expected ACCOUNT=SPN"))?;
+    let parse = |p: &str| {
+        p.trim()
+            .parse::<PrincipalName>()
+            .map_err(|e| format!("{text:?}: {p:?}: {e}"))
+    };
+    Ok((parse(account)?, parse(spn)?))
+}
+
 /// Keys from an MIT keytab file, re-read when the file changes.
 ///
 /// The content is checked at most once per `check_interval` (default 5 s), and at

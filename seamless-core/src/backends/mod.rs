@@ -19,11 +19,13 @@ pub(crate) mod watched;
 pub use directory::{Directory, MfaMethod, PrincipalMapping, User, UserQuery};
 pub use keystore::{
     Aliases, FORCED_RELOAD_GAP, KeyStore, KeytabFileKeyStore, MemoryKeyStore, manifest_path,
+    parse_alias,
 };
 #[cfg(feature = "ldap")]
 pub use ldap::{
-    AccountAdmin, LdapBindVerifier, LdapConfig, LdapDirectory, ServiceAccountInfo,
-    UAC_TRUSTED_FOR_DELEGATION, UAC_TRUSTED_TO_AUTH_FOR_DELEGATION, UAC_WORKSTATION_TRUST_ACCOUNT,
+    AccountAdmin, LDAP_PASSWORD_ENV, LdapBindVerifier, LdapConfig, LdapDirectory,
+    ServiceAccountInfo, UAC_TRUSTED_FOR_DELEGATION, UAC_TRUSTED_TO_AUTH_FOR_DELEGATION,
+    UAC_WORKSTATION_TRUST_ACCOUNT,
 };
 pub use mfa::{MfaVerifier, TotpSecrets, TotpVerifier, totp_code};
 pub use password::{Argon2Verifier, Password, PasswordHashes, PasswordVerifier, hash_password};

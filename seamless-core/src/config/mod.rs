@@ -14,9 +14,44 @@
 //! [kerberos]
 //! keytab = "/etc/seamless/http.keytab"         # absent: the dev realm (loopback only)
 //! allow_rc4 = false
+//! require_pac = false                          # true for AD
+//! max_ticket_lifetime_secs = 0                 # refuse longer-lived tickets; 0: no limit
+//! max_skew_secs = 300
+//! channel_bindings = "ignore"                  # "verify" | "require" (needs channel_binding_cert)
+//! channel_binding_cert = "/etc/seamless/tls.pem"   # the certificate clients see (PEM or DER)
+//! spn_aliases = ["HTTP/a@R=HTTP/b@R"]          # ACCOUNT=SPN: another name for an account's key
 //!
-//! [directory]
+//! [directory]                                  # exactly one of file and [directory.ldap];
 //! file = "/etc/seamless/users.toml"            # required unless in dev mode
+//!
+//! [directory.ldap]                             # feature `ldap`
+//! url = "ldaps://dc1.contoso.com"              # or ldap://… with starttls = true
+//! ca_file = "/etc/seamless/contoso-ca.pem"
+//! tls_server_name = "dc1.contoso.com"          # when the URL names an address
+//! bind_dn = "svc-seamless@contoso.com"
+//! bind_password_file = "/etc/seamless/ldap.pw" # absent: $SEAMLESS_LDAP_BIND_PASSWORD
+//! base_dn = "DC=contoso,DC=com"
+//! user_filter = "(&(objectCategory=person)(objectClass=user))"
+//! timeout_secs = 5
+//! pool_size = 4
+//! netbios_domain = "CONTOSO"                   # default: the first DC= of base_dn
+//!
+//! [passwords]
+//! enabled = true                               # false: every password refused (seamless only)
+//! ldap_bind = false                            # true: checked by an LDAP bind (needs [directory.ldap])
+//!
+//! [mapping]                                    # principals of tickets without a SID
+//! trusted_realms = ["CONTOSO.COM"]             # default: the keytab's realms
+//! upn_suffixes = { "CONTOSO.COM" = "contoso.com" }
+//!
+//! [limits]
+//! password_per_user = 10                       # wrong passwords per account per window
+//! password_per_address = 100                   # … per client address
+//! mfa_per_flow = 5
+//! mfa_per_user = 20
+//! window_secs = 900
+//! flow_ttl_secs = 600                          # one sign-in, start to finish
+//! max_body_bytes = 65536
 //!
 //! [session]
 //! ttl_secs = 28800                             # one session cookie (capped at the ticket's end)
@@ -59,10 +94,12 @@ use std::sync::Arc;
 
 use crate::backends::{
     KeyStore, KeytabFileKeyStore, MemoryKeyStore, MemoryStore, RulePolicy, StaticDirectory, Store,
+    parse_alias,
 };
 use crate::clock::{Clock, SystemClock};
-use crate::engine::{Durability, EngineConfig};
-use crate::http::{Client, ClientSecret, Provider, WebConfig};
+use crate::engine::{Durability, EngineConfig, Limits};
+use crate::http::{Client, ClientSecret, Provider, ProviderBuilder, WebConfig};
+use crate::kerberos::{AcceptorConfig, ChannelBindingPolicy, certificate_bindings};
 use crate::token::SigningAlgorithm;
 
 pub use dev::{
@@ -178,6 +215,7 @@ impl Settings {
         web.session_ttl = secs(self.session.ttl_secs);
         web.session_max_lifetime = secs(self.session.max_lifetime_secs);
         web.session_recheck = secs(self.session.recheck_secs);
+        web.max_body = self.limits.max_body_bytes;
         let loopback = [
             "http://localhost:",
             "http://localhost/",
@@ -215,15 +253,39 @@ impl Settings {
                 }
             )));
         }
-        if !dev_mode && self.directory.file.is_none() {
+        let configured = self.directory.file.is_some() || self.directory.ldap.is_some();
+        if self.directory.file.is_some() && self.directory.ldap.is_some() {
             return Err(ConfigError(
-                "no [directory]: set [directory] file = \"/etc/seamless/users.toml\" (demo users \
-                 exist only in dev mode: no keytab, or [dev] enabled = true, on a loopback origin)"
+                "[directory] has both file and [directory.ldap]: configure exactly one".into(),
+            ));
+        }
+        if !dev_mode && !configured {
+            return Err(ConfigError(
+                "no [directory]: set [directory] file = \"/etc/seamless/users.toml\" or a \
+                 [directory.ldap] section (demo users exist only in dev mode: no keytab, or \
+                 [dev] enabled = true, on a loopback origin)"
                     .into(),
             ));
         }
+        let aliases = self
+            .kerberos
+            .spn_aliases
+            .iter()
+            .map(|a| parse_alias(a).map_err(|e| ConfigError(format!("kerberos.spn_aliases {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !aliases.is_empty() && self.kerberos.keytab.is_none() {
+            return Err(ConfigError(
+                "kerberos.spn_aliases needs kerberos.keytab (the dev realm has one name)".into(),
+            ));
+        }
         let (keys, dev_keytab): (Arc<dyn KeyStore>, Option<PathBuf>) = match &self.kerberos.keytab {
-            Some(path) => (Arc::new(KeytabFileKeyStore::open(path).map_err(err)?), None),
+            Some(path) => (
+                Arc::new(
+                    KeytabFileKeyStore::open_with(path, aliases, KEYTAB_CHECK_INTERVAL)
+                        .map_err(err)?,
+                ),
+                None,
+            ),
             None => {
                 let ring = dev_realm(&self.dev.keytab_out)?;
                 notes.push(format!(
@@ -236,16 +298,6 @@ impl Settings {
                 )
             }
         };
-        let directory = Arc::new(match &self.directory.file {
-            Some(path) => StaticDirectory::open(path).map_err(err)?,
-            None => {
-                notes.push(format!(
-                    "demo users: {} (password {DEMO_PASSWORD}); bob needs a TOTP code (secret {DEMO_TOTP_SECRET})",
-                    DEMO_USERS.iter().map(|u| format!("{}@{DEV_UPN_DOMAIN}", u.0)).collect::<Vec<_>>().join(", ")
-                ));
-                StaticDirectory::from_text(&demo_directory()?).map_err(err)?
-            }
-        });
         let (store, durability): (Arc<dyn Store>, Durability) = match self.store.url.as_str() {
             "memory" | "" => (
                 Arc::new(MemoryStore::new(1 << 20, clock.clone())),
@@ -270,13 +322,24 @@ impl Settings {
                 )));
             }
         };
-        let mut config = EngineConfig::default();
-        config.acceptor.allow_rc4 = self.kerberos.allow_rc4;
-        config.refresh = crate::grants::RefreshLifetimes {
-            idle: secs(self.session.refresh_idle_secs),
-            absolute: secs(self.session.refresh_max_lifetime_secs),
+        let config = EngineConfig {
+            acceptor: self.acceptor()?,
+            mapping: self.mapping.clone(),
+            limits: Limits {
+                password_per_user: self.limits.password_per_user,
+                password_per_address: self.limits.password_per_address,
+                mfa_per_flow: self.limits.mfa_per_flow,
+                mfa_per_user: self.limits.mfa_per_user,
+                window: secs(self.limits.window_secs),
+            },
+            flow_ttl: secs(self.limits.flow_ttl_secs),
+            refresh: crate::grants::RefreshLifetimes {
+                idle: secs(self.session.refresh_idle_secs),
+                absolute: secs(self.session.refresh_max_lifetime_secs),
+            },
+            ..EngineConfig::default()
         };
-        let policy = if self.directory.file.is_none() && self.policy.mfa_groups.is_empty() {
+        let policy = if !configured && self.policy.mfa_groups.is_empty() {
             RulePolicy {
                 mfa_groups: vec!["mfa".into()],
                 ..self.policy.clone()
@@ -287,11 +350,9 @@ impl Settings {
         if dev_mode && web.bearer_audiences.is_empty() {
             web.bearer_audiences = vec![dev_api_audience(&origin)];
         }
-        let mut builder = Provider::builder()
-            .config(config)
-            .web(web)
-            .keys(keys)
-            .credentials(directory)
+        let builder = Provider::builder().config(config).web(web).keys(keys);
+        let mut builder = self
+            .identities(builder, &mut notes)?
             .policy(policy)
             .store(store, durability)
             .clock(clock);
@@ -328,6 +389,137 @@ impl Settings {
         })
     }
 }
+
+impl Settings {
+    /// `[kerberos]` as acceptor settings.
+    fn acceptor(&self) -> Result<AcceptorConfig, ConfigError> {
+        let k = &self.kerberos;
+        let channel_bindings = match (k.channel_bindings, &k.channel_binding_cert) {
+            (ChannelBindingMode::Ignore, _) => ChannelBindingPolicy::Ignore,
+            (_, None) => {
+                return Err(ConfigError(
+                    "kerberos.channel_bindings = \"verify\" or \"require\" needs \
+                     kerberos.channel_binding_cert: the certificate clients see"
+                        .into(),
+                ));
+            }
+            (mode, Some(path)) => {
+                let cert = std::fs::read(path).map_err(|e| {
+                    ConfigError(format!(
+                        "kerberos.channel_binding_cert {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                let expected = certificate_bindings(&cert).map_err(|e| {
+                    ConfigError(format!(
+                        "kerberos.channel_binding_cert {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                if mode == ChannelBindingMode::Require {
+                    ChannelBindingPolicy::Require { expected }
+                } else {
+                    ChannelBindingPolicy::Verify { expected }
+                }
+            }
+        };
+        Ok(AcceptorConfig {
+            allow_rc4: k.allow_rc4,
+            require_pac: k.require_pac,
+            max_ticket_lifetime: (k.max_ticket_lifetime_secs > 0)
+                .then(|| std::time::Duration::from_secs(k.max_ticket_lifetime_secs)),
+            max_skew: std::time::Duration::from_secs(k.max_skew_secs),
+            channel_bindings,
+            ..AcceptorConfig::default()
+        })
+    }
+
+    /// The directory, the password check and the second factor, from
+    /// `[directory]` and `[passwords]`.
+    fn identities(
+        &self,
+        builder: ProviderBuilder,
+        notes: &mut Vec<String>,
+    ) -> Result<ProviderBuilder, ConfigError> {
+        let passwords = &self.passwords;
+        if let Some(ldap) = &self.directory.ldap {
+            return self.ldap_identities(builder, ldap, notes);
+        }
+        if passwords.ldap_bind {
+            return Err(ConfigError(
+                "passwords.ldap_bind = true needs [directory.ldap]: the users file holds \
+                 argon2 hashes instead (seamless hash-password prints one)"
+                    .into(),
+            ));
+        }
+        let directory = Arc::new(match &self.directory.file {
+            Some(path) => StaticDirectory::open(path).map_err(err)?,
+            None => {
+                notes.push(format!(
+                    "demo users: {} (password {DEMO_PASSWORD}); bob needs a TOTP code (secret {DEMO_TOTP_SECRET})",
+                    DEMO_USERS.iter().map(|u| format!("{}@{DEV_UPN_DOMAIN}", u.0)).collect::<Vec<_>>().join(", ")
+                ));
+                StaticDirectory::from_text(&demo_directory()?).map_err(err)?
+            }
+        });
+        let builder = builder.credentials(directory);
+        Ok(if passwords.enabled {
+            builder
+        } else {
+            builder.with_engine(|b| b.dangerous().no_passwords())
+        })
+    }
+
+    #[cfg(feature = "ldap")]
+    fn ldap_identities(
+        &self,
+        builder: ProviderBuilder,
+        ldap: &crate::backends::LdapConfig,
+        notes: &mut Vec<String>,
+    ) -> Result<ProviderBuilder, ConfigError> {
+        use crate::backends::{LDAP_PASSWORD_ENV, LdapBindVerifier, LdapDirectory};
+        if !ldap.bind_password.is_empty() {
+            return Err(ConfigError(format!(
+                "directory.ldap.bind_password: not in the configuration file; put it in a \
+                 file named by directory.ldap.bind_password_file, or in the environment \
+                 variable {LDAP_PASSWORD_ENV}"
+            )));
+        }
+        let directory = LdapDirectory::new(ldap.clone())
+            .map_err(|e| ConfigError(format!("[directory.ldap]: {}", e.message)))?;
+        notes.push(format!("directory: LDAP {} ({})", ldap.url, ldap.base_dn));
+        let builder = builder.directory(directory);
+        match (self.passwords.enabled, self.passwords.ldap_bind) {
+            (false, _) => Ok(builder.with_engine(|b| b.dangerous().no_passwords())),
+            (true, true) => {
+                let verifier = LdapBindVerifier::new(ldap.clone())
+                    .map_err(|e| ConfigError(format!("[directory.ldap]: {}", e.message)))?;
+                notes.push("passwords: checked by LDAP bind".into());
+                Ok(builder.passwords(verifier))
+            }
+            (true, false) => Err(ConfigError(
+                "[directory.ldap] holds no password hashes: set passwords.ldap_bind = true \
+                 (check passwords against AD) or passwords.enabled = false (seamless sign-in only)"
+                    .into(),
+            )),
+        }
+    }
+
+    #[cfg(not(feature = "ldap"))]
+    fn ldap_identities(
+        &self,
+        _: ProviderBuilder,
+        _: &toml::Table,
+        _: &mut Vec<String>,
+    ) -> Result<ProviderBuilder, ConfigError> {
+        Err(ConfigError(
+            "[directory.ldap] needs seamless-core's `ldap` feature, which this build lacks".into(),
+        ))
+    }
+}
+
+/// How often the configured keytab is checked for changes.
+const KEYTAB_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A built configuration.
 #[derive(Debug)]

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::backends::RulePolicy;
+use crate::backends::{PrincipalMapping, RulePolicy};
+use crate::engine::{EngineConfig, Limits};
 use crate::http::WebConfig;
+use crate::kerberos::AcceptorConfig;
 use crate::token::SigningAlgorithm;
 
 /// The whole file.
@@ -32,6 +34,70 @@ pub struct Settings {
     pub sealing: SealingSettings,
     /// `[session]`: session and refresh-token lifetimes.
     pub session: SessionSettings,
+    /// `[passwords]`: how the password form's passwords are checked.
+    pub passwords: PasswordSettings,
+    /// `[mapping]`: which realms' principals are users, and their UPN suffixes.
+    pub mapping: PrincipalMapping,
+    /// `[limits]`: attempt limits and the sign-in flow's lifetime.
+    pub limits: LimitSettings,
+}
+
+/// `[passwords]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordSettings {
+    /// Offer the password form (the fallback when there is no ticket). `false`:
+    /// seamless sign-in only.
+    pub enabled: bool,
+    /// Check passwords by an LDAP bind as the user (pass-through to AD; needs
+    /// `[directory.ldap]`). `false`: the argon2 hashes of the users file
+    /// (`seamless hash-password` prints one).
+    pub ldap_bind: bool,
+}
+
+impl Default for PasswordSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ldap_bind: false,
+        }
+    }
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Wrong passwords per account within the window before further tries are refused.
+    pub password_per_user: u64,
+    /// Wrong passwords per client address within the window.
+    pub password_per_address: u64,
+    /// Wrong second-factor codes per sign-in before it is denied.
+    pub mfa_per_flow: u64,
+    /// Wrong second-factor codes per account within the window.
+    pub mfa_per_user: u64,
+    /// The counting window, seconds.
+    pub window_secs: u64,
+    /// How long one sign-in may take from start to finish, seconds.
+    pub flow_ttl_secs: u64,
+    /// Largest request body, bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        let limits = Limits::default();
+        let engine = EngineConfig::default();
+        Self {
+            password_per_user: limits.password_per_user,
+            password_per_address: limits.password_per_address,
+            mfa_per_flow: limits.mfa_per_flow,
+            mfa_per_user: limits.mfa_per_user,
+            window_secs: limits.window.as_secs(),
+            flow_ttl_secs: engine.flow_ttl.as_secs(),
+            max_body_bytes: WebConfig::default().max_body,
+        }
+    }
 }
 
 /// `[session]`.
@@ -141,21 +207,74 @@ impl Default for ServerSettings {
 }
 
 /// `[kerberos]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KerberosSettings {
     /// The service keytab (followed when it changes). Absent: the dev realm.
     pub keytab: Option<PathBuf>,
     /// Accept RC4 tickets.
     pub allow_rc4: bool,
+    /// Refuse tickets without a PAC (AD always sends one).
+    pub require_pac: bool,
+    /// Refuse tickets whose lifetime (end − start) is longer, seconds (forged
+    /// tickets often carry years). 0: no limit.
+    pub max_ticket_lifetime_secs: u64,
+    /// Allowed clock difference, seconds.
+    pub max_skew_secs: u64,
+    /// Channel bindings (RFC 5929 `tls-server-end-point`): `ignore`, `verify`
+    /// (check those sent) or `require`. `verify` and `require` need
+    /// `channel_binding_cert`.
+    pub channel_bindings: ChannelBindingMode,
+    /// The certificate (PEM or DER) the TLS endpoint clients reach presents.
+    pub channel_binding_cert: Option<PathBuf>,
+    /// Extra names tickets may carry for an account of the keytab, each
+    /// `ACCOUNT=SPN` (`HTTP/app@CONTOSO.COM=HTTP/app-lb.contoso.com@CONTOSO.COM`).
+    pub spn_aliases: Vec<String>,
 }
 
-/// `[directory]`.
+impl Default for KerberosSettings {
+    fn default() -> Self {
+        let acceptor = AcceptorConfig::default();
+        Self {
+            keytab: None,
+            allow_rc4: acceptor.allow_rc4,
+            require_pac: acceptor.require_pac,
+            max_ticket_lifetime_secs: acceptor.max_ticket_lifetime.map_or(0, |d| d.as_secs()),
+            max_skew_secs: acceptor.max_skew.as_secs(),
+            channel_bindings: ChannelBindingMode::Ignore,
+            channel_binding_cert: None,
+            spn_aliases: Vec::new(),
+        }
+    }
+}
+
+/// `[kerberos] channel_bindings`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelBindingMode {
+    /// Accept whatever the client sent.
+    #[default]
+    Ignore,
+    /// Check bindings the client sent; accept none.
+    Verify,
+    /// Require bindings that match.
+    Require,
+}
+
+/// `[directory]`: exactly one of `file` and `[directory.ldap]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DirectorySettings {
     /// A users file ([`StaticDirectory`](crate::backends::StaticDirectory) format). Absent: the demo users.
     pub file: Option<PathBuf>,
+    /// `[directory.ldap]`: Active Directory over LDAPS (feature `ldap`), the
+    /// [`LdapConfig`](crate::backends::LdapConfig) fields; the bind password
+    /// comes from `bind_password_file` or the environment, never from this file.
+    #[cfg(feature = "ldap")]
+    pub ldap: Option<crate::backends::LdapConfig>,
+    /// `[directory.ldap]` in a build without the `ldap` feature: refused.
+    #[cfg(not(feature = "ldap"))]
+    pub ldap: Option<toml::Table>,
 }
 
 /// `[[clients]]`.

@@ -23,8 +23,8 @@ pub mod gssapi;
 
 pub use acceptor::{
     Accepted, Acceptor, AcceptorConfig, ChannelBindingPolicy, ChannelBindingState,
-    DEFAULT_MAX_TOKEN_BYTES, GssFlags, NegotiateAcceptor, ValidatedTicket, reject_token,
-    tls_server_end_point_bindings,
+    DEFAULT_MAX_TOKEN_BYTES, GssFlags, NegotiateAcceptor, ValidatedTicket, certificate_bindings,
+    reject_token, tls_server_end_point_bindings,
 };
 pub use crypto::{CryptoError, Entropy, Etype, Key, OsEntropy};
 pub use error::KerberosError;

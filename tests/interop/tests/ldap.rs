@@ -1,14 +1,15 @@
 //! The LDAP directory and pass-through password checks against a real Active
 //! Directory (Samba AD DC over LDAPS), and a whole seamless sign-in through the
-//! engine with a ticket from Samba's KDC and the user from its LDAP.
+//! engine with a ticket from Samba's KDC and the user from its LDAP, the engine
+//! configured by a TOML file alone (`[directory.ldap]`, LDAP-bind passwords).
 #![cfg(feature = "ldap")]
 
 use std::sync::Arc;
 
 use seamless_core::backends::{
-    Directory, KeytabFileKeyStore, LdapBindVerifier, LdapConfig, LdapDirectory, Password,
-    PasswordVerifier, RulePolicy, UserQuery,
+    Directory, LdapBindVerifier, LdapConfig, LdapDirectory, Password, PasswordVerifier, UserQuery,
 };
+use seamless_core::config::Settings;
 use seamless_core::engine::Engine;
 use seamless_core::engine::View;
 use seamless_core::error::BackendErrorKind;
@@ -128,18 +129,53 @@ async fn ldap_directory_and_bind_against_samba_ad_and_a_whole_sign_in() {
         "--newpassword=Svc-Passw0rd-2!",
     ]);
     let keytab = dc.export_keytab("HTTP/app.ad.test", "http.keytab");
+    // From here the engine is what a TOML file alone configures: the keytab,
+    // [directory.ldap] (the bind password in a file), LDAP-bind passwords and a
+    // deny group; no users file.
+    dc.tool(&["user", "create", "dave", "D4ve-Passw0rd!!"]);
+    dc.tool(&["group", "add", "blocked"]);
+    dc.tool(&["group", "addmembers", "blocked", "dave"]);
+    let password_file = dc.dir().join("bind.pw");
+    std::fs::write(&password_file, format!("{ADMIN_PASSWORD}\n")).expect("password file");
+    let text = format!(
+        r#"
+[server]
+public_origin = "https://app.ad.test"
+
+[kerberos]
+keytab = "{keytab}"
+require_pac = true
+
+[directory.ldap]
+url = "ldaps://127.0.0.1:636"
+ca_file = "{ca}"
+bind_dn = "Administrator@ad.test"
+bind_password_file = "{password}"
+base_dn = "DC=ad,DC=test"
+
+[passwords]
+ldap_bind = true
+
+[policy]
+deny_groups = ["blocked"]
+"#,
+        keytab = keytab.display(),
+        ca = dc.ca_file().display(),
+        password = password_file.display(),
+    );
+    let built = Settings::parse(&text, [])
+        .expect("settings")
+        .build()
+        .await
+        .expect("built from the file");
+    let engine = built.provider.engine().clone();
+    // A ticket from after the start (a memory store refuses older authenticators
+    // for one skew window: it cannot know what it saw before).
     let token = negotiate_token(
         dc.krb5_conf(),
         dc.kinit("alice", "Al1ce-Passw0rd!", "alice.cc"),
     )
     .await;
-    let engine = Engine::builder()
-        .keys(Arc::new(KeytabFileKeyStore::open(&keytab).expect("keytab")))
-        .directory(Arc::new(directory))
-        .passwords(Arc::new(passwords))
-        .policy(Arc::new(RulePolicy::default()))
-        .build()
-        .expect("engine");
     match &sign_in(&engine, &token).await {
         Shown::Completed(c) => {
             assert_eq!(c.user.id, guid);
@@ -171,6 +207,55 @@ async fn ldap_directory_and_bind_against_samba_ad_and_a_whole_sign_in() {
         matches!(done.shown(), Shown::Completed(_)),
         "{:?}",
         done.shown()
+    );
+
+    // With the right password, a disabled AD account is refused (AD refuses the
+    // bind: the uniform wrong-credentials answer) and a member of a deny group is
+    // denied by policy.
+    let refused = |user: &'static str, password: &'static str| {
+        let engine = engine.clone();
+        async move {
+            let request = SignInRequest {
+                client_id: "app".into(),
+                login_hint: Some(format!("{user}@ad.test")),
+                ..Default::default()
+            };
+            let step = engine.start(request, None, false).await;
+            let step = engine
+                .give_up(step.sealed().expect("sealed"), step.flow_id())
+                .await;
+            engine
+                .submit_password(
+                    step.sealed().expect("sealed"),
+                    step.flow_id(),
+                    user,
+                    &Password::new(password),
+                )
+                .await
+                .shown()
+        }
+    };
+    let bob = refused("bob", "B0b-Passw0rd!!").await;
+    assert!(
+        matches!(
+            bob,
+            Shown::Page(View::Password {
+                error: Some(Code::InvalidCredentials),
+                ..
+            })
+        ),
+        "{bob:?}"
+    );
+    let dave = refused("dave", "D4ve-Passw0rd!!").await;
+    assert!(
+        matches!(
+            dave,
+            Shown::Denied {
+                code: Code::PolicyDenied,
+                ..
+            }
+        ),
+        "{dave:?}"
     );
 
     // R7: alice's password changes in AD. A ticket from her logon before the

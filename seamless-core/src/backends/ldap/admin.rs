@@ -7,7 +7,7 @@ use std::time::Duration;
 use ldap3::{Ldap, Scope, SearchEntry, ldap_escape};
 use zeroize::Zeroizing;
 
-use super::{LdapConfig, RC_INVALID_CREDENTIALS, connect, first, settings};
+use super::{LdapConfig, RC_INVALID_CREDENTIALS, connect, first, prepare};
 use crate::error::BackendError;
 use crate::kerberos::Sid;
 
@@ -68,7 +68,8 @@ impl AccountAdmin {
     /// Connects and binds with `config`'s account (which must be allowed to create
     /// computer objects and reset their passwords).
     pub async fn connect(config: &LdapConfig) -> Result<Self, BackendError> {
-        let settings = settings(config)?;
+        let (config, settings) = prepare(config.clone())?;
+        let config = &config;
         let mut ldap = connect(config, &settings).await?;
         let timeout = Duration::from_secs(config.timeout_secs);
         let bind = ldap

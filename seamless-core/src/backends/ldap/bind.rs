@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use ldap3::LdapConnSettings;
 use zeroize::Zeroizing;
 
-use super::{LdapConfig, RC_INVALID_CREDENTIALS, connect, settings};
+use super::{LdapConfig, RC_INVALID_CREDENTIALS, connect, prepare};
 use crate::backends::directory::User;
 use crate::backends::password::{Password, PasswordVerifier};
 use crate::error::BackendError;
@@ -30,10 +30,8 @@ impl fmt::Debug for LdapBindVerifier {
 impl LdapBindVerifier {
     /// A verifier binding against `config`'s server (the bind account is not used).
     pub fn new(config: LdapConfig) -> Result<Self, BackendError> {
-        Ok(Self {
-            settings: settings(&config)?,
-            config,
-        })
+        let (config, settings) = prepare(config)?;
+        Ok(Self { settings, config })
     }
 }
 

@@ -10,7 +10,7 @@ use ldap3::{Ldap, LdapConnSettings, Scope, SearchEntry, ldap_escape};
 
 use super::{
     ATTRIBUTES, LdapConfig, UAC_ACCOUNTDISABLE, UAC_LOCKOUT, UAC_PASSWORD_EXPIRED, connect, first,
-    settings,
+    prepare,
 };
 use crate::backends::directory::{Directory, User, UserQuery};
 use crate::error::BackendError;
@@ -36,8 +36,9 @@ impl fmt::Debug for LdapDirectory {
 impl LdapDirectory {
     /// A directory for `config` (connects lazily).
     pub fn new(config: LdapConfig) -> Result<Self, BackendError> {
+        let (config, settings) = prepare(config)?;
         Ok(Self {
-            settings: settings(&config)?,
+            settings,
             netbios: config.netbios(),
             config,
             pool: Mutex::new(Vec::new()),

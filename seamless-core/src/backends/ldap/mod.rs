@@ -56,8 +56,14 @@ pub struct LdapConfig {
     pub tls_server_name: Option<String>,
     /// Service account to search with (a DN or a UPN).
     pub bind_dn: String,
-    /// Its password.
+    /// Its password. Empty: read from `bind_password_file`, else from the
+    /// environment variable [`LDAP_PASSWORD_ENV`].
+    #[serde(default)]
     pub bind_password: String,
+    /// A file holding the password (trailing newline ignored), read when
+    /// `bind_password` is empty.
+    #[serde(default)]
+    pub bind_password_file: Option<PathBuf>,
     /// Where users live (`DC=contoso,DC=com`).
     pub base_dn: String,
     /// Extra filter every user must match.
@@ -90,6 +96,9 @@ impl LdapConfig {
             .unwrap_or_default()
     }
 }
+
+/// Where an [`LdapConfig`] with no password and no password file reads it.
+pub const LDAP_PASSWORD_ENV: &str = "SEAMLESS_LDAP_BIND_PASSWORD";
 
 fn default_user_filter() -> String {
     "(&(objectCategory=person)(objectClass=user))".into()
@@ -151,6 +160,34 @@ impl rustls::client::danger::ServerCertVerifier for NamedVerifier {
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.inner.supported_verify_schemes()
     }
+}
+
+/// The password resolved (`bind_password`, `bind_password_file`, then
+/// [`LDAP_PASSWORD_ENV`]) and the TLS settings built: what every connection needs.
+fn prepare(mut config: LdapConfig) -> Result<(LdapConfig, LdapConnSettings), BackendError> {
+    if config.bind_password.is_empty() {
+        config.bind_password = match &config.bind_password_file {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| {
+                    BackendError::unavailable(format!(
+                        "cannot read bind_password_file {}",
+                        path.display()
+                    ))
+                    .with_source(e)
+                })?
+                .trim_end_matches(['\r', '\n'])
+                .to_string(),
+            None => std::env::var(LDAP_PASSWORD_ENV).map_err(|_| {
+                BackendError::corrupt(format!(
+                    "no password for {}: set bind_password_file, or the environment variable \
+                     {LDAP_PASSWORD_ENV}",
+                    config.bind_dn
+                ))
+            })?,
+        };
+    }
+    let settings = settings(&config)?;
+    Ok((config, settings))
 }
 
 fn settings(config: &LdapConfig) -> Result<LdapConnSettings, BackendError> {

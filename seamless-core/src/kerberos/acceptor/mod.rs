@@ -97,6 +97,78 @@ pub fn tls_server_end_point_bindings(certificate_hash: &[u8]) -> [u8; 16] {
     h.finalize().into()
 }
 
+/// The channel-binding value (`Bnd`, RFC 4121 §4.1.1.2) clients compute for the
+/// TLS server certificate `cert` (PEM or DER): `tls-server-end-point` (RFC 5929
+/// §4.1) hashes the certificate with its signature's hash function, SHA-256 for
+/// MD5 and SHA-1. A signature whose hash RFC 5929 leaves undefined (Ed25519,
+/// RSA-PSS) is an error.
+pub fn certificate_bindings(cert: &[u8]) -> Result<[u8; 16], String> {
+    use sha2::Digest as _;
+    let der = certificate_der(cert)?;
+    let oid = signature_algorithm(&der).map_err(|e| format!("not an X.509 certificate: {e}"))?;
+    const RSA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01];
+    const ECDSA: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03];
+    let hash: Vec<u8> = match oid {
+        // md5WithRSA, sha1WithRSA, sha256WithRSA; ecdsa-with-SHA1, -SHA256
+        [.., 4 | 5 | 11] if oid.starts_with(RSA) && oid.len() == RSA.len() + 1 => {
+            sha2::Sha256::digest(&der).to_vec()
+        }
+        [.., 12] if oid.starts_with(RSA) && oid.len() == RSA.len() + 1 => {
+            sha2::Sha384::digest(&der).to_vec()
+        }
+        [.., 13] if oid.starts_with(RSA) && oid.len() == RSA.len() + 1 => {
+            sha2::Sha512::digest(&der).to_vec()
+        }
+        [.., 2] if oid.starts_with(ECDSA) && oid.len() == ECDSA.len() + 1 => {
+            sha2::Sha256::digest(&der).to_vec()
+        }
+        [.., 3] if oid.starts_with(ECDSA) && oid.len() == ECDSA.len() + 1 => {
+            sha2::Sha384::digest(&der).to_vec()
+        }
+        [.., 4] if oid.starts_with(ECDSA) && oid.len() == ECDSA.len() + 1 => {
+            sha2::Sha512::digest(&der).to_vec()
+        }
+        [0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x01] => sha2::Sha256::digest(&der).to_vec(),
+        _ => {
+            return Err(
+                "the certificate's signature algorithm has no RFC 5929 hash (Ed25519 or RSA-PSS): \
+                 use an RSA or ECDSA certificate signed with SHA-256, -384 or -512"
+                    .into(),
+            );
+        }
+    };
+    Ok(tls_server_end_point_bindings(&hash))
+}
+
+/// The DER of a certificate given as DER or as PEM (the first `CERTIFICATE`).
+fn certificate_der(cert: &[u8]) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    let Ok(text) = std::str::from_utf8(cert) else {
+        return Ok(cert.to_vec());
+    };
+    let Some(start) = text.find("-----BEGIN CERTIFICATE-----") else {
+        return Err("no -----BEGIN CERTIFICATE----- block".into());
+    };
+    let body = &text[start + "-----BEGIN CERTIFICATE-----".len()..];
+    let end = body
+        .find("-----END CERTIFICATE-----")
+        .ok_or("no -----END CERTIFICATE----- line")?;
+    let b64: String = body[..end].split_whitespace().collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| format!("the PEM block is not base64: {e}"))
+}
+
+/// The signatureAlgorithm OID's content bytes.
+fn signature_algorithm(der: &[u8]) -> Result<&[u8], crate::kerberos::der::DerError> {
+    use crate::kerberos::der::{Reader, tag};
+    let mut outer = Reader::new(der);
+    let mut cert = outer.enter(tag::SEQUENCE, "Certificate")?;
+    cert.expect(tag::SEQUENCE, "tbsCertificate")?;
+    let mut algorithm = cert.enter(tag::SEQUENCE, "signatureAlgorithm")?;
+    algorithm.expect(tag::OID, "algorithm")
+}
+
 /// Acceptor settings. The defaults are the secure ones.
 #[derive(Debug, Clone)]
 pub struct AcceptorConfig {

@@ -1,0 +1,236 @@
+//! The configuration file of a real deployment: every section reaches the part
+//! it configures, and every mistake is refused with the key and the fix named.
+
+use std::path::{Path, PathBuf};
+
+use seamless_core::backends::Password;
+use seamless_core::config::{Built, ConfigError, Settings};
+use seamless_core::engine::View;
+use seamless_core::kerberos::{ChannelBindingPolicy, Etype, Key, certificate_bindings, keytab};
+use seamless_core::testkit::sim::block_on;
+use seamless_core::testkit::world::{DOMAIN, sign_in_request, users};
+use seamless_core::testkit::{PacSpec, Shown, StepExt as _, TestKdc, TicketSpec};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("seamless-config-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
+/// A keytab for `HTTP/app.ad.test@AD.TEST` and a users file, in `dir`.
+fn files(dir: &Path) -> (TestKdc, PathBuf, PathBuf) {
+    let key = Key::new(Etype::Aes256CtsHmacSha196, &[0x31; 32]).expect("key");
+    let kdc = TestKdc::with_key("AD.TEST", "HTTP/app.ad.test", key, 4);
+    let keytab_path = dir.join("http.keytab");
+    let entry = keytab::KeytabEntry {
+        principal: kdc.service().clone(),
+        timestamp: 0,
+        kvno: kdc.kvno(),
+        key: Ok(kdc.key().clone()),
+    };
+    std::fs::write(&keytab_path, keytab::write(&[entry])).expect("keytab");
+    let users_path = dir.join("users.toml");
+    std::fs::write(&users_path, users()).expect("users");
+    (kdc, keytab_path, users_path)
+}
+
+fn cert() -> String {
+    format!("{}/tests/data/rsa-sha256.pem", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn build(text: &str) -> Result<Built, ConfigError> {
+    block_on(Settings::parse(text, std::iter::empty())?.build())
+}
+
+fn refused(text: &str) -> String {
+    match build(text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn the_deployment_sections_reach_what_they_configure() {
+    let dir = scratch("sections");
+    let (kdc, keytab_path, users_path) = files(&dir);
+    let text = format!(
+        r#"
+[server]
+public_origin = "https://sso.example.test"
+
+[kerberos]
+keytab = "{keytab}"
+allow_rc4 = true
+require_pac = true
+max_ticket_lifetime_secs = 36000
+max_skew_secs = 120
+channel_bindings = "verify"
+channel_binding_cert = "{cert}"
+spn_aliases = ["HTTP/app.ad.test@AD.TEST=HTTP/alias.ad.test@AD.TEST"]
+
+[directory]
+file = "{users}"
+
+[passwords]
+enabled = false
+
+[mapping]
+trusted_realms = ["AD.TEST"]
+upn_suffixes = {{ "AD.TEST" = "ad.test" }}
+
+[limits]
+password_per_user = 3
+password_per_address = 30
+mfa_per_flow = 2
+mfa_per_user = 7
+window_secs = 60
+flow_ttl_secs = 120
+max_body_bytes = 4096
+"#,
+        keytab = keytab_path.display(),
+        cert = cert(),
+        users = users_path.display(),
+    );
+    let built = build(&text).expect("built");
+    let engine = built.provider.engine();
+    let config = engine.config();
+    let acceptor = &config.acceptor;
+    assert!(acceptor.allow_rc4 && acceptor.require_pac);
+    assert_eq!(
+        acceptor.max_ticket_lifetime.map(|d| d.as_secs()),
+        Some(36000)
+    );
+    assert_eq!(acceptor.max_skew.as_secs(), 120);
+    let expected = certificate_bindings(&std::fs::read(cert()).expect("cert")).expect("bindings");
+    assert!(
+        matches!(acceptor.channel_bindings, ChannelBindingPolicy::Verify { expected: e } if e == expected),
+        "{:?}",
+        acceptor.channel_bindings
+    );
+    let require = build(&text.replace("\"verify\"", "\"require\"")).expect("built");
+    assert!(
+        matches!(require.provider.engine().config().acceptor.channel_bindings, ChannelBindingPolicy::Require { expected: e } if e == expected)
+    );
+    assert_eq!(config.mapping.trusted_realms, ["AD.TEST"]);
+    assert_eq!(config.mapping.upn_suffixes["AD.TEST"], "ad.test");
+    let limits = &config.limits;
+    assert_eq!(
+        (
+            limits.password_per_user,
+            limits.password_per_address,
+            limits.mfa_per_flow,
+            limits.mfa_per_user,
+            limits.window.as_secs()
+        ),
+        (3, 30, 2, 7, 60)
+    );
+    assert_eq!(config.flow_ttl.as_secs(), 120);
+    assert_eq!(built.provider.web().max_body, 4096);
+
+    // The alias: a ticket for the other SPN is accepted with the account's key
+    // (`verify` accepts a client that sent no bindings).
+    let alias = TestKdc::with_key("AD.TEST", "HTTP/alias.ad.test", kdc.key().clone(), 4);
+    let pac = PacSpec::new(DOMAIN.parse().expect("sid"), 1105).with_upn("alice@ad.test");
+    let now = std::time::SystemTime::now();
+    let token = alias
+        .mint(&TicketSpec::new("alice", now).with_pac(pac))
+        .expect("mint")
+        .token;
+    let accepted = block_on(engine.accept_token(token.as_bytes())).expect("the alias's ticket");
+    assert_eq!(accepted.service.to_string(), "HTTP/alias.ad.test@AD.TEST");
+
+    // Passwords off: the right password is refused.
+    let step = block_on(engine.start(sign_in_request(Some("alice@ad.test")), None, false));
+    let form = block_on(engine.give_up(step.sealed().expect("sealed"), step.flow_id()));
+    let done = block_on(engine.submit_password(
+        form.sealed().expect("sealed"),
+        form.flow_id(),
+        "alice@ad.test",
+        &Password::new("alice-pw"),
+    ));
+    assert!(
+        matches!(
+            done.shown(),
+            Shown::Page(View::Password { error: Some(_), .. })
+        ),
+        "{:?}",
+        done.shown()
+    );
+}
+
+#[test]
+fn mistakes_name_the_key_and_the_fix() {
+    let dir = scratch("mistakes");
+    let (_, keytab_path, users_path) = files(&dir);
+    let head = format!(
+        "[server]\npublic_origin = \"https://sso.example.test\"\n[kerberos]\nkeytab = \"{}\"\n",
+        keytab_path.display()
+    );
+    let users = format!("[directory]\nfile = \"{}\"\n", users_path.display());
+    let ldap = "[directory.ldap]\nurl = \"ldaps://dc.example.test\"\nca_file = \"/nonexistent/ca.pem\"\n\
+                bind_dn = \"svc@example.test\"\nbase_dn = \"DC=example,DC=test\"\n";
+    let cases: Vec<(String, &[&str])> = vec![
+        (head.clone(), &["no [directory]", "[directory.ldap]"]),
+        (
+            format!(
+                "{head}[directory]\nfile = \"{}\"\n{ldap}",
+                users_path.display()
+            ),
+            &["exactly one"],
+        ),
+        (
+            format!("{head}{users}[passwords]\nldap_bind = true\n"),
+            &["passwords.ldap_bind", "[directory.ldap]"],
+        ),
+        (
+            format!("{head}{ldap}"),
+            &["bind_password_file", "SEAMLESS_LDAP_BIND_PASSWORD"],
+        ),
+        (
+            format!("{head}channel_bindings = \"require\"\n{users}"),
+            &["channel_binding_cert"],
+        ),
+        (
+            format!("{head}spn_aliases = [\"no-equals-sign\"]\n{users}"),
+            &["kerberos.spn_aliases", "ACCOUNT=SPN"],
+        ),
+        (
+            format!("{head}{ldap}bind_password = \"inline\"\n[passwords]\nldap_bind = true\n"),
+            &["directory.ldap.bind_password", "bind_password_file"],
+        ),
+        (
+            format!("{head}{users}[limits]\npasswords_per_user = 3\n"),
+            &["passwords_per_user"],
+        ),
+    ];
+    for (text, needles) in cases {
+        let message = refused(&text);
+        for needle in needles {
+            assert!(
+                message.contains(needle),
+                "{needle:?} not in {message:?} for\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_ldap_bind_password_comes_from_a_file_not_the_file_itself() {
+    let dir = scratch("ldap-password");
+    let (_, keytab_path, _) = files(&dir);
+    let password = dir.join("bind.pw");
+    std::fs::write(&password, "s3cret\n").expect("password");
+    let text = format!(
+        "[server]\npublic_origin = \"https://sso.example.test\"\n[kerberos]\nkeytab = \"{}\"\n\
+         [directory.ldap]\nurl = \"ldaps://dc.example.test\"\nca_file = \"/nonexistent/ca.pem\"\n\
+         bind_dn = \"svc@example.test\"\nbind_password_file = \"{}\"\nbase_dn = \"DC=example,DC=test\"\n\
+         [passwords]\nldap_bind = true\n",
+        keytab_path.display(),
+        password.display()
+    );
+    // The password file is read; the next thing checked is the CA file, whose
+    // error names it and never the password.
+    let message = refused(&text);
+    assert!(message.contains("/nonexistent/ca.pem"), "{message}");
+    assert!(!message.contains("s3cret"), "{message}");
+}
