@@ -32,6 +32,7 @@
 mod address;
 mod cookies;
 mod form;
+mod health;
 mod logout;
 mod native;
 mod negotiate;

@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::health::Readiness;
 use super::revocation::RevocationCache;
 use super::{Client, Clients, WebConfig};
 use crate::backends::{Directory, KeyStore, MfaVerifier, PasswordVerifier, Policy, Store};
@@ -33,6 +34,7 @@ struct Inner {
     tokens: TokenIssuer,
     grants: Grants,
     revocations: RevocationCache,
+    readiness: Readiness,
     /// Random per provider: keys per-thread caches so providers never share entries.
     instance: u64,
 }
@@ -84,6 +86,10 @@ impl Provider {
 
     pub(crate) fn backends(&self) -> &Backends {
         &self.inner.backends
+    }
+
+    pub(super) fn readiness(&self) -> &Readiness {
+        &self.inner.readiness
     }
 
     pub(crate) fn revocations(&self) -> &RevocationCache {
@@ -242,6 +248,7 @@ impl ProviderBuilder {
                 tokens,
                 grants,
                 revocations: RevocationCache::default(),
+                readiness: Readiness::default(),
                 instance: u64::from_le_bytes(instance),
             }),
         })

@@ -24,6 +24,8 @@ pub(crate) enum Route {
     UserRealm,
     Mex,
     WindowsTransport,
+    Health,
+    Ready,
 }
 
 impl Route {
@@ -43,6 +45,8 @@ impl Route {
             "/common/userrealm" => Route::UserRealm,
             p if p.starts_with("/common/userrealm/") => Route::UserRealm,
             "/winauth/trust/mex" => Route::Mex,
+            "/healthz" => Route::Health,
+            "/readyz" => Route::Ready,
             "/winauth/trust/2005/windowstransport" | "/winauth/trust/13/windowstransport" => {
                 Route::WindowsTransport
             }
@@ -107,6 +111,8 @@ impl Provider {
             }
             Route::Mex => self.mex(),
             Route::WindowsTransport => self.windows_transport(head, body).await,
+            Route::Health => self.healthz(),
+            Route::Ready => self.readyz().await,
         }
     }
 }
@@ -128,6 +134,8 @@ pub const SIGN_IN_PATHS: &[&str] = &[
     "/winauth/trust/mex",
     "/winauth/trust/2005/windowstransport",
     "/winauth/trust/13/windowstransport",
+    "/healthz",
+    "/readyz",
 ];
 
 #[cfg(test)]

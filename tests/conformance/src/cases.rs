@@ -700,6 +700,33 @@ cases! { $
         assert_eq!((wrong.status, wrong.header("allow")), (405, Some("POST")));
     }
 
+    /// `/healthz` answers while the process does; `/readyz` is 503 naming the
+    /// component (never its address) while the store or the directory is down,
+    /// and 200 again once it is back. One answer serves a second.
+    fn health_and_readiness(fx, h) {
+        let mut c = Client::new(h);
+        let alive = c.get("/healthz");
+        assert_eq!((alive.status, alive.json()["status"].as_str()), (200, Some("alive")));
+        assert_eq!(c.get("/readyz").json()["status"], "ready");
+        fx.store_outage(true);
+        assert_eq!(c.get("/readyz").status, 200, "the answer of this second");
+        fx.advance(1);
+        let down = c.get("/readyz");
+        assert_eq!(down.status, 503);
+        assert_eq!(down.json()["problems"], serde_json::json!(["store: unavailable"]));
+        fx.store_outage(false);
+        fx.directory_outage(true);
+        fx.advance(1);
+        let down = c.get("/readyz");
+        assert_eq!((down.status, down.json()["problems"].clone()), (503, serde_json::json!(["directory: unavailable"])));
+        assert_eq!(c.get("/healthz").status, 200, "alive while not ready");
+        fx.directory_outage(false);
+        fx.advance(1);
+        assert_eq!(c.get("/readyz").status, 200);
+        let head = c.send("HEAD", "/readyz", &[], b"");
+        assert_eq!((head.status, head.body.len()), (200, 0));
+    }
+
     /// `prompt=none` without a session: `login_required` to the client.
     fn prompt_none_without_session(fx, h) {
         let mut c = Client::new(h);
