@@ -10,6 +10,13 @@ pub async fn start(app: &str) -> Built {
     let _ = tracing_subscriber::fmt().with_target(true).try_init();
     let path = std::env::args().nth(1).map(std::path::PathBuf::from);
     let built = match Settings::load(path.as_deref()) {
+        Ok(settings) if settings.server.tls_cert.is_some() || settings.server.tls_key.is_some() => {
+            Err(seamless_core::config::ConfigError(
+                "server.tls_cert / tls_key: the example apps serve plain HTTP; terminate TLS \
+                 in front of them, or run `seamless serve`"
+                    .into(),
+            ))
+        }
         Ok(settings) => settings.build().await,
         Err(e) => Err(e),
     };

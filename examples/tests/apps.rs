@@ -290,3 +290,29 @@ fn chromium_signs_in_with_a_real_ticket_or_falls_back_to_the_password() {
         assert!(text.contains("with a password"), "{name}: {text}");
     }
 }
+
+/// The example apps serve plain HTTP: a TLS certificate in their configuration
+/// is refused at start with the fix named, not silently ignored.
+#[test]
+fn the_apps_refuse_a_tls_certificate_they_would_not_serve() {
+    let dir = std::env::temp_dir().join(format!("seamless-apps-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("seamless.toml");
+    std::fs::write(
+        &config,
+        "[server]\ntls_cert = \"/etc/seamless/tls.pem\"\ntls_key = \"/etc/seamless/tls.key\"\n",
+    )
+    .expect("config");
+    for (name, bin) in APPS {
+        let out = std::process::Command::new(bin)
+            .arg(&config)
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(
+            err.contains("server.tls_cert") && err.contains("seamless serve"),
+            "{name}: {err}"
+        );
+    }
+}

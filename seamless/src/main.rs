@@ -6,6 +6,7 @@ mod ad;
 mod decode;
 mod keytab_cmd;
 mod run;
+mod serve;
 mod signing_cmd;
 
 use std::path::PathBuf;
@@ -64,6 +65,14 @@ enum Command {
     SigningKeys {
         #[command(subcommand)]
         command: SigningCommand,
+    },
+    /// Run Seamless as the identity provider (OIDC, sign-in pages, native
+    /// endpoints, /healthz, /readyz) from a configuration file, on axum; TLS
+    /// when `[server] tls_cert` and `tls_key` are set.
+    Serve {
+        /// The configuration file (default: $SEAMLESS_CONFIG, else the dev defaults).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Hash a password (read from standard input) for a users file's
     /// `password_hash` (argon2id).
@@ -259,6 +268,7 @@ fn main() -> ExitCode {
             }
         },
         Command::HashPassword => keytab_cmd::hash_password(json),
+        Command::Serve { config } => serve::serve(config),
         Command::Dev {
             command: Some(DevCommand::Client { url, keytab, user }),
             ..

@@ -190,6 +190,12 @@ pub struct ServerSettings {
     /// are believed (rightmost hop that is not one of them). Empty: the socket
     /// peer is the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The TLS certificate chain (PEM) `seamless serve` presents; with
+    /// `tls_key`. Re-read when either file changes. The example apps serve
+    /// plain HTTP and refuse it.
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ServerSettings {
@@ -202,6 +208,8 @@ impl Default for ServerSettings {
             title: "Sign in".into(),
             bearer_audiences: Vec::new(),
             trusted_proxies: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }

@@ -70,7 +70,10 @@ impl Provider {
         };
         match backends.keys.key_ring().await {
             Ok(ring) if ring.accounts().is_empty() => {
-                failed("keys", &BackendError::corrupt("the key ring holds no account"));
+                failed(
+                    "keys",
+                    &BackendError::corrupt("the key ring holds no account"),
+                );
             }
             Ok(_) => {}
             Err(e) => failed("keys", &e),

@@ -1,0 +1,298 @@
+//! `seamless serve` as an operator runs it: the README's systemd `ExecStart`
+//! line on a plain-HTTP configuration (health, readiness, discovery, a clean stop
+//! on SIGTERM), and TLS terminated by the server with a certificate replaced
+//! while it runs. curl is the client; openssl makes the certificates.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("seamless-serve-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn tools_present() -> bool {
+    let present = |tool: &str| {
+        Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    };
+    let ok = present("curl")
+        && (present("openssl") || Command::new("openssl").arg("version").status().is_ok());
+    assert!(
+        ok || std::env::var("CI").as_deref() != Ok("true"),
+        "curl and openssl are required under CI=true"
+    );
+    ok
+}
+
+/// curl's status code for `url` (0: no answer), trusting `ca` for https.
+fn curl(url: &str, ca: Option<&Path>) -> (u16, String) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-m", "5", "-w", "\n%{http_code}", url]);
+    if let Some(ca) = ca {
+        cmd.arg("--cacert").arg(ca);
+    }
+    let out = cmd.output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// Polls until `url` answers 200 (trusting `ca`), or panics after `within`.
+fn until_ok(url: &str, ca: Option<&Path>, within: Duration, server: &mut Child) -> String {
+    let start = Instant::now();
+    loop {
+        let (code, body) = curl(url, ca);
+        if code == 200 {
+            return body;
+        }
+        if let Ok(Some(status)) = server.try_wait() {
+            panic!("the server exited: {status}");
+        }
+        assert!(
+            start.elapsed() < within,
+            "{url}: no 200 within {within:?} (last {code} {body})"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A self-signed certificate for `localhost` and its key.
+fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+        ])
+        .arg(format!("/CN=localhost {name}"))
+        .args(["-addext", "subjectAltName=DNS:localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success());
+    (cert, key)
+}
+
+/// The README's systemd `ExecStart` command, split into words.
+fn exec_start() -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README");
+    let line = readme
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart=/usr/local/bin/seamless serve"))
+        .expect("the README's seamless.service ExecStart line");
+    std::iter::once("serve".to_string())
+        .chain(line.split_whitespace().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn the_systemd_unit_serves_plain_http_and_stops_on_sigterm() {
+    if !tools_present() {
+        return;
+    }
+    let dir = scratch("plain");
+    let port = free_port();
+    let config = dir.join("seamless.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[dev]\nkeytab_out = \"{}\"\n",
+            dir.join("dev.keytab").display()
+        ),
+    )
+    .expect("config");
+    let args: Vec<String> = exec_start()
+        .into_iter()
+        .map(|a| {
+            if a == "/etc/seamless/seamless.toml" {
+                config.display().to_string()
+            } else {
+                a
+            }
+        })
+        .collect();
+    assert_eq!(args[..2], ["serve", "--config"], "{args:?}");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_seamless"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start");
+    let origin = format!("http://localhost:{port}");
+    let alive = until_ok(
+        &format!("{origin}/healthz"),
+        None,
+        Duration::from_secs(20),
+        &mut server,
+    );
+    assert!(alive.contains("alive"), "{alive}");
+    let (code, body) = curl(&format!("{origin}/readyz"), None);
+    assert_eq!((code, body.contains("\"ready\"")), (200, true), "{body}");
+    let (code, discovery) = curl(&format!("{origin}/.well-known/openid-configuration"), None);
+    assert_eq!(code, 200);
+    let discovery: serde_json::Value = serde_json::from_str(&discovery).expect("json");
+    assert_eq!(discovery["issuer"], origin);
+    assert_eq!(curl(&format!("{origin}/nothing-here"), None).0, 404);
+
+    let status = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let start = Instant::now();
+    let exit = loop {
+        if let Some(exit) = server.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(exit.success(), "a clean stop: {exit}");
+}
+
+#[test]
+fn tls_is_terminated_and_a_replaced_certificate_is_served_without_a_restart() {
+    if !tools_present() {
+        return;
+    }
+    let dir = scratch("tls");
+    let (first_cert, first_key) = certificate(&dir, "first");
+    let (second_cert, second_key) = certificate(&dir, "second");
+    let (cert, key) = (dir.join("tls.pem"), dir.join("tls.key"));
+    std::fs::copy(&first_cert, &cert).expect("cert");
+    std::fs::copy(&first_key, &key).expect("key");
+    // A real deployment's keys and users, not the dev realm.
+    let keytab = dir.join("http.keytab");
+    let mut derive = Command::new(env!("CARGO_BIN_EXE_seamless"))
+        .args(["keytab", "derive", "--out"])
+        .arg(&keytab)
+        .args(["--principal", "HTTP/localhost@EXAMPLE.TEST", "--kvno", "2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("derive");
+    use std::io::Write as _;
+    derive
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"Svc-Passw0rd!\n")
+        .expect("password");
+    assert!(derive.wait().expect("derive").success());
+    let users = dir.join("users.toml");
+    std::fs::write(
+        &users,
+        "[[users]]\nid = \"u1\"\nupn = \"alice@example.test\"\n",
+    )
+    .expect("users");
+    let port = free_port();
+    let origin = format!("https://localhost:{port}");
+    let config = dir.join("seamless.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_origin = \"{origin}\"\n\
+             tls_cert = \"{}\"\ntls_key = \"{}\"\n[kerberos]\nkeytab = \"{}\"\n[directory]\nfile = \"{}\"\n",
+            cert.display(),
+            key.display(),
+            keytab.display(),
+            users.display()
+        ),
+    )
+    .expect("config");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_seamless"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start");
+    let guard = KillOnDrop(&mut server);
+    let server = &mut *guard.0;
+    until_ok(
+        &format!("{origin}/healthz"),
+        Some(&first_cert),
+        Duration::from_secs(20),
+        server,
+    );
+    let (code, discovery) = curl(
+        &format!("{origin}/.well-known/openid-configuration"),
+        Some(&first_cert),
+    );
+    assert_eq!(code, 200);
+    assert!(
+        discovery.contains(&format!("\"issuer\":\"{origin}\"")),
+        "{discovery}"
+    );
+    assert_eq!(
+        curl(&format!("http://127.0.0.1:{port}/healthz"), None).0,
+        0,
+        "no plain HTTP on the TLS port"
+    );
+    assert_eq!(
+        curl(&format!("{origin}/healthz"), Some(&second_cert)).0,
+        0,
+        "not yet the second certificate"
+    );
+
+    // Renewal: the key, then the certificate, replaced on disk.
+    std::fs::copy(&second_key, &key).expect("key");
+    std::fs::copy(&second_cert, &cert).expect("cert");
+    let renewed = Instant::now();
+    until_ok(
+        &format!("{origin}/healthz"),
+        Some(&second_cert),
+        Duration::from_secs(20),
+        server,
+    );
+    eprintln!(
+        "the renewed certificate was served after {:?}",
+        renewed.elapsed()
+    );
+    assert_eq!(
+        curl(&format!("{origin}/healthz"), Some(&first_cert)).0,
+        0,
+        "the old certificate is gone"
+    );
+}
+
+struct KillOnDrop<'a>(&'a mut Child);
+
+impl Drop for KillOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
