@@ -16,7 +16,9 @@ use seamless_core::kerberos::{
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::keytab_cmd::{read_keytab, read_manifest, secret_from_stdin, unix_now, write_ring};
+use crate::keytab_cmd::{
+    check_writable, read_keytab, read_manifest, secret_from_stdin, unix_now, write_ring,
+};
 
 /// How to reach the domain controller.
 #[derive(clap::Args, Clone)]
@@ -248,6 +250,7 @@ pub(crate) fn setup(
         .iter()
         .map(|h| format!("HTTP/{}", h.to_lowercase()))
         .collect();
+    check_writable(&conn.keytab)?;
     let config = conn.config()?;
     let container = container
         .map(str::to_string)
@@ -263,6 +266,13 @@ pub(crate) fn setup(
             .map_err(|e| describe(&e))?;
         let sam = format!("{}$", conn.name);
         match admin.find(&sam).await.map_err(|e| describe(&e))? {
+            Some(existing) if !force && !holds_keys(conn)? => Err(format!(
+                "{} exists but {} holds no key for it (a setup that failed after creating it, \
+                 or another host's keytab): pass --force to set a new password and write its keys \
+                 here (a keytab elsewhere then stops working), or copy that keytab here",
+                existing.dn,
+                conn.keytab.display()
+            )),
             Some(existing) if !force => Ok::<_, String>((existing, "exists")),
             Some(existing) => {
                 progress(as_json, &format!("resetting {} (--force)", existing.dn));
@@ -285,7 +295,14 @@ pub(crate) fn setup(
                     .create(&conn.name, &container, &spns, &password)
                     .await
                     .map_err(|e| describe(&e))?;
-                install_first_key(conn, &info, &spns, &password)?;
+                install_first_key(conn, &info, &spns, &password).map_err(|e| {
+                    format!(
+                        "{} was created but its keys could not be written: {e}. Nobody knows its \
+                         password: fix the keytab path and run this again with --force (it sets a \
+                         new password and writes the keys), or delete the account",
+                        info.dn
+                    )
+                })?;
                 Ok((info, "created"))
             }
         }
@@ -328,6 +345,16 @@ pub(crate) fn setup(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the keytab's manifest has an entry for the account.
+fn holds_keys(conn: &Connection) -> Result<bool, String> {
+    let principal = conn.account_principal();
+    Ok(read_manifest(&conn.keytab)?.is_some_and(|m| {
+        m.accounts
+            .iter()
+            .any(|a| a.principal.eq_ignore_ascii_case(&principal))
+    }))
 }
 
 fn install_first_key(
@@ -397,6 +424,7 @@ pub(crate) fn rollover(
     timing: &RolloverTiming,
     as_json: bool,
 ) -> Result<ExitCode, String> {
+    check_writable(&conn.keytab)?;
     let principal = conn.account_principal();
     let mut manifest = read_manifest(&conn.keytab)?
         .filter(|m| {

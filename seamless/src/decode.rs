@@ -16,6 +16,7 @@ use crate::run::{bare_token, ticket_json, token_arg};
 pub(crate) fn decode(
     token: Option<String>,
     keytab: Option<&Path>,
+    at: Option<i64>,
     as_json: bool,
 ) -> Result<ExitCode, String> {
     let token = token_arg(token)?;
@@ -32,7 +33,15 @@ pub(crate) fn decode(
         }
         None => None,
     };
-    let now = SystemTime::now();
+    let now = match at {
+        Some(secs) => SystemTime::UNIX_EPOCH
+            .checked_add(std::time::Duration::from_secs(
+                u64::try_from(secs)
+                    .map_err(|_| format!("--now {secs}: a time after 1970 (Unix seconds)"))?,
+            ))
+            .ok_or_else(|| format!("--now {secs}: out of range"))?,
+        None => SystemTime::now(),
+    };
     let report = inspect(
         bare_token(&token).as_bytes(),
         ring.as_ref(),
@@ -80,6 +89,8 @@ pub(crate) fn decode(
         "ap_options": report.ap_options.map(|o| format!("{o:#010x}")),
         "ticket": ticket,
         "verdict": verdict,
+        "judged_at": now.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        "keytab": keytab.map(|p| p.display().to_string()),
     });
     if as_json {
         println!("{out}");
@@ -116,6 +127,9 @@ pub(crate) fn decode(
                         if let Some(sid) = pac.user_sid() {
                             println!("user SID   {sid}");
                         }
+                        if let Some(upn) = &pac.upn_dns_info {
+                            println!("UPN        {}", upn.upn);
+                        }
                         let groups = pac.group_sids();
                         if !groups.is_empty() {
                             println!(
@@ -135,12 +149,16 @@ pub(crate) fn decode(
             None if keytab.is_some() && report.service.is_some() => {
                 println!("decrypt    no key in the keytab opens this ticket")
             }
+            None if report.service.is_some() => {
+                println!("decrypt    no --keytab given: the ticket stays encrypted")
+            }
             None => {}
         }
+        let when = if at.is_some() { "at --now" } else { "now" };
         match &report.verdict {
-            Ok(_) => println!("verdict    valid now"),
+            Ok(_) => println!("verdict    valid {when}"),
             Err(e) => println!(
-                "verdict    refused now: {e} (code {}, {}{})",
+                "verdict    refused {when}: {e} (code {}, {}{})",
                 e.code(),
                 e.reason(),
                 e.rfc_name().map(|n| format!(", {n}")).unwrap_or_default()

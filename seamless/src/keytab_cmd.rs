@@ -16,6 +16,50 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> 
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// Rows under a header, each column as wide as its widest cell (the last one
+/// unpadded).
+pub(crate) fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; N]| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == N {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.push('\n');
+        out
+    };
+    let mut out = line(header);
+    for row in rows {
+        out.push_str(&line(row.each_ref().map(String::as_str)));
+    }
+    out
+}
+
+/// Fails unless the keytab (and its manifest) can be read and written: checked
+/// before anything changes in AD, so no account is left with keys nobody holds.
+pub(crate) fn check_writable(keytab_path: &Path) -> Result<(), String> {
+    let check = || {
+        read_keytab(keytab_path)?;
+        read_manifest(keytab_path)?;
+        let mut probe = keytab_path.as_os_str().to_os_string();
+        probe.push(".seamless-probe");
+        let probe = PathBuf::from(probe);
+        write_atomically(&probe, b"")?;
+        let _ = std::fs::remove_file(&probe);
+        Ok::<_, String>(())
+    };
+    check().map_err(|e| format!("the keytab cannot be used ({e}); nothing was changed in AD"))
+}
+
 /// Reads a keytab, or an empty list when it does not exist yet.
 pub(crate) fn read_keytab(path: &Path) -> Result<Vec<keytab::KeytabEntry>, String> {
     match std::fs::read(path) {
@@ -197,19 +241,21 @@ pub(crate) fn list(path: &Path, as_json: bool) -> Result<ExitCode, String> {
     if as_json {
         println!("{}", Value::Array(rows));
     } else {
-        println!(
-            "{:<5} {:<28} {:<9} principal",
-            "kvno", "encryption", "state"
+        let cells: Vec<[String; 4]> = rows
+            .iter()
+            .map(|r| {
+                [
+                    r["kvno"].as_u64().unwrap_or_default().to_string(),
+                    r["etype"].as_str().unwrap_or_default().to_string(),
+                    r["state"].as_str().unwrap_or_default().to_string(),
+                    r["principal"].as_str().unwrap_or_default().to_string(),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            table(["kvno", "encryption", "state", "principal"], &cells)
         );
-        for r in &rows {
-            println!(
-                "{:<5} {:<28} {:<9} {}",
-                r["kvno"],
-                r["etype"].as_str().unwrap_or_default(),
-                r["state"].as_str().unwrap_or_default(),
-                r["principal"].as_str().unwrap_or_default()
-            );
-        }
     }
     Ok(ExitCode::SUCCESS)
 }

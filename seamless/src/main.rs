@@ -53,6 +53,10 @@ enum Command {
         /// A keytab to decrypt the ticket with.
         #[arg(long)]
         keytab: Option<PathBuf>,
+        /// Judge the ticket at this time (Unix seconds) instead of now: for a
+        /// token captured earlier.
+        #[arg(long)]
+        now: Option<i64>,
         /// The token or header; `-` or absent reads standard input.
         token: Option<String>,
     },
@@ -226,7 +230,9 @@ fn main() -> ExitCode {
             require_pac,
             token,
         } => run::validate(&keytab, &aliases, allow_rc4, require_pac, token, json),
-        Command::Decode { keytab, token } => decode::decode(token, keytab.as_deref(), json),
+        Command::Decode { keytab, now, token } => {
+            decode::decode(token, keytab.as_deref(), now, json)
+        }
         Command::Keytab { command } => match command {
             KeytabCommand::List { path } => keytab_cmd::list(&path, json),
             KeytabCommand::Derive {

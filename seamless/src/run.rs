@@ -221,7 +221,7 @@ pub(crate) fn dev(
     if as_json {
         println!(
             "{}",
-            json!({ "keytab": path.display().to_string(), "ticket": ticket_json(&ticket) })
+            json!({ "keytab": path.display().to_string(), "ticket": ticket_json(&ticket), "token": minted.token })
         );
     } else {
         print_ticket(&ticket, false);

@@ -36,16 +36,21 @@ fn print(keys: &SigningKeys, as_json: bool) {
         println!("{}", Value::Array(rows));
         return;
     }
-    println!("{:<6} {:<9} {:<12} kid", "alg", "role", "created");
-    for r in rows {
-        println!(
-            "{:<6} {:<9} {:<12} {}",
-            r["alg"].as_str().unwrap_or_default(),
-            r["role"].as_str().unwrap_or_default(),
-            r["created_at"],
-            r["kid"].as_str().unwrap_or_default()
-        );
-    }
+    let cells: Vec<[String; 4]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r["alg"].as_str().unwrap_or_default().to_string(),
+                r["role"].as_str().unwrap_or_default().to_string(),
+                r["created_at"].as_i64().unwrap_or_default().to_string(),
+                r["kid"].as_str().unwrap_or_default().to_string(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        crate::keytab_cmd::table(["alg", "role", "created", "kid"], &cells)
+    );
 }
 
 /// Lists the keys in a key file.

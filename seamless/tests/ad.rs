@@ -76,6 +76,19 @@ fn setup_decode_and_rollover_against_samba_ad() {
     let keytab = dc.dir().join("seamless.keytab");
     let kt = keytab.display().to_string();
 
+    // A keytab path that cannot be written is refused before AD is touched.
+    let mut bad = vec!["ad", "setup"];
+    bad.extend(connection(&ca, "/etc/hostname/seamless.keytab"));
+    bad.extend(["--host", "app.ad.test"]);
+    let (code, _, all) = seamless(&bad);
+    assert_eq!(code, 2, "{all}");
+    assert!(all.contains("nothing was changed in AD"), "{all}");
+    let computers = dc.tool(&["computer", "list"]);
+    assert!(
+        !computers.to_ascii_uppercase().contains("SEAMLESSSSO"),
+        "no account left behind: {computers}"
+    );
+
     // Setup creates a hardened account and writes its keys.
     let mut args = vec!["ad", "setup"];
     args.extend(connection(&ca, &kt));
@@ -119,6 +132,18 @@ fn setup_decode_and_rollover_against_samba_ad() {
         "{all}"
     );
     assert_eq!(json["account"]["kvno"].as_u64(), Some(u64::from(kvno1)));
+    // From a keytab that holds no key for the account, a re-run says how to
+    // recover instead of "nothing changed".
+    let elsewhere = dc.dir().join("elsewhere.keytab").display().to_string();
+    let mut other = vec!["ad", "setup"];
+    other.extend(connection(&ca, &elsewhere));
+    other.extend(["--host", "app.ad.test"]);
+    let (code, _, all) = seamless(&other);
+    assert_eq!(code, 2, "{all}");
+    assert!(
+        all.contains("holds no key for it") && all.contains("--force"),
+        "{all}"
+    );
 
     // A ticket from Samba's KDC for the SPN validates with the keytab setup wrote.
     let t1 = token(&dc, "t1.cc");

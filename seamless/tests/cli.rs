@@ -294,3 +294,65 @@ fn hash_password_prints_a_hash_the_users_file_accepts() {
     assert_ne!(code, 0);
     assert!(err.contains("no password on standard input"), "{err}");
 }
+
+/// `decode` shows the UPN, says when no keytab was given, judges a captured token
+/// at `--now`; `keytab list` lines its header up with its rows.
+#[test]
+fn decode_shows_the_upn_and_judges_at_now_and_list_lines_up() {
+    let keytab = temp("decode.keytab");
+    let k = keytab.to_str().expect("utf8");
+    let (code, out, err) = seamless(&["dev", "--json", "--user", "dora", "--keytab-out", k]);
+    assert_eq!(code, 0, "{err}");
+    let dev: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    let token = dev["token"].as_str().expect("token").to_string();
+    let header = format!("Negotiate {token}");
+
+    let (code, out, _) = seamless(&["decode", "--keytab", k, &header]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("UPN        dora@dev.seamless.test"), "{out}");
+    assert!(out.contains("verdict    valid now"), "{out}");
+
+    let (_, out, _) = seamless(&["decode", &header]);
+    assert!(out.contains("no --keytab given"), "{out}");
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    let later = (now + 2 * 86_400).to_string();
+    let (code, out, _) = seamless(&["decode", "--keytab", k, "--now", &later, &header]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("refused at --now") && out.contains("81010"),
+        "{out}"
+    );
+    let (code, out, _) = seamless(&[
+        "decode",
+        "--json",
+        "--keytab",
+        k,
+        "--now",
+        &now.to_string(),
+        &header,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(v["judged_at"].as_u64(), Some(now));
+
+    let (code, out, _) = seamless(&["keytab", "list", k]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    for column in ["encryption", "state", "principal"] {
+        let at = lines[0].find(column).expect("header");
+        let cell = lines[1][at..].split_whitespace().next().unwrap_or_default();
+        assert!(
+            !cell.is_empty() && lines[1].as_bytes()[at - 1] == b' ',
+            "{column} misaligned:\n{out}"
+        );
+    }
+    assert!(
+        lines[1][lines[0].find("principal").expect("principal")..].starts_with("HTTP/localhost@"),
+        "{out}"
+    );
+    let _ = std::fs::remove_file(keytab);
+}
