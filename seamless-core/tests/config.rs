@@ -199,6 +199,13 @@ fn mistakes_name_the_key_and_the_fix() {
             &["directory.ldap.bind_password", "bind_password_file"],
         ),
         (
+            format!(
+                "{}{users}",
+                head.replace("[kerberos]", "insecure_cookies = true\n[kerberos]")
+            ),
+            &["server.insecure_cookies", "loopback"],
+        ),
+        (
             format!("{head}{users}[limits]\npasswords_per_user = 3\n"),
             &["passwords_per_user"],
         ),

@@ -397,9 +397,7 @@ fn describe(e: &seamless_core::error::BackendError) -> String {
     let cause = std::error::Error::source(e)
         .map(|s| format!(": {s}"))
         .unwrap_or_default();
-    let hint = if cause.contains("UnknownIssuer") || cause.contains("certificate") {
-        " (the DC's certificate is not trusted: pass the issuing CA with --ca-file)"
-    } else if cause.contains("Connection refused") || cause.contains("timed out") {
+    let hint = if cause.contains("Connection refused") || cause.contains("timed out") {
         " (is the DC reachable on that port? LDAPS is 636)"
     } else {
         ""

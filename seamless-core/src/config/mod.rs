@@ -225,6 +225,13 @@ impl Settings {
         .iter()
         .any(|p| origin.starts_with(p) || origin == "http://localhost");
         match self.server.insecure_cookies {
+            Some(true) if !loopback => {
+                return Err(ConfigError(format!(
+                    "server.insecure_cookies = true on origin {origin}: cookies without Secure \
+                     only for an http:// loopback origin (http://localhost:8080); elsewhere \
+                     serve https (server.tls_cert in `seamless serve`, or a TLS proxy)"
+                )));
+            }
             Some(true) => {
                 web.dangerous().insecure_cookies();
             }

@@ -139,7 +139,10 @@ pub struct Dangerous<'a>(&'a mut WebConfig);
 
 impl Dangerous<'_> {
     /// Cookies without `Secure` (and without the `__Host-` prefix), so plain
-    /// `http://localhost` works. Never in production.
+    /// `http://` works. This works for any origin, so it is only for local
+    /// development and tests: on another host the session and flow cookies
+    /// travel in clear text. The configuration file allows it only for an
+    /// `http://` loopback origin. Never in production.
     pub fn insecure_cookies(self) -> Self {
         self.0.secure_cookies = false;
         self

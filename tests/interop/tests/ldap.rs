@@ -117,6 +117,25 @@ async fn ldap_directory_and_bind_against_samba_ad_and_a_whole_sign_in() {
         BackendErrorKind::Unavailable,
         "a DC certificate from an unknown CA is refused"
     );
+    assert!(
+        err.message.contains("not issued by a CA in ca_file"),
+        "{}",
+        err.message
+    );
+    // A certificate that does not carry the name asked for: the cause is named,
+    // not the CA.
+    let mut misnamed = config(&dc);
+    misnamed.tls_server_name = Some("other.ad.test".into());
+    let err = LdapDirectory::new(misnamed)
+        .expect("dir")
+        .find(&UserQuery::Logins(vec!["alice".into()]))
+        .await
+        .expect_err("name");
+    assert!(
+        err.message.contains("subjectAltName=DNS:other.ad.test"),
+        "{}",
+        err.message
+    );
 
     // A whole seamless sign-in: Samba's ticket, our acceptor, AD's user.
     dc.tool(&["user", "create", "httpsvc", "Svc-Passw0rd-1!"]);

@@ -235,10 +235,54 @@ async fn connect(config: &LdapConfig, settings: &LdapConnSettings) -> Result<Lda
     let (conn, ldap) = LdapConnAsync::with_settings(settings.clone(), &config.url)
         .await
         .map_err(|e| {
-            BackendError::unavailable(format!("cannot connect to {}", config.url)).with_source(e)
+            let hint = tls_hint(&error_chain(&e), config);
+            BackendError::unavailable(format!("cannot connect to {}{hint}", config.url))
+                .with_source(e)
         })?;
     ldap3::drive!(conn);
     Ok(ldap)
+}
+
+/// An error and its sources, as one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// What a TLS failure connecting to the DC most likely means, and the fix.
+fn tls_hint(chain: &str, config: &LdapConfig) -> String {
+    let name = config.tls_server_name.clone().unwrap_or_else(|| {
+        config
+            .url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split([':', '/']).next())
+            .unwrap_or_default()
+            .to_string()
+    });
+    if chain.contains("NotValidForName") || chain.contains("not valid for name") {
+        format!(
+            ": the DC's certificate does not carry the name {name:?} in its subjectAltName \
+             (rustls checks subjectAltName only; Samba's self-generated certificate has none): \
+             issue the DC a certificate with subjectAltName=DNS:{name}, or set tls_server_name \
+             to a name the certificate carries"
+        )
+    } else if chain.contains("UnknownIssuer") || chain.contains("BadSignature") {
+        format!(
+            ": the DC's certificate is not issued by a CA in ca_file {}",
+            config.ca_file.display()
+        )
+    } else if chain.contains("Expired") || chain.contains("NotValidYet") {
+        ": the DC's certificate is outside its validity period (or this clock is wrong)".into()
+    } else {
+        String::new()
+    }
 }
 
 pub(super) fn first<'a>(entry: &'a SearchEntry, name: &str) -> Option<&'a str> {
@@ -259,6 +303,37 @@ pub use admin::{
 };
 pub use bind::LdapBindVerifier;
 pub use directory::LdapDirectory;
+
+#[cfg(test)]
+mod tls_hint_tests {
+    use super::*;
+
+    fn config(url: &str) -> LdapConfig {
+        toml::from_str(&format!(
+            "url = \"{url}\"\nca_file = \"/etc/seamless/ad-ca.pem\"\nbind_dn = \"svc\"\nbase_dn = \"DC=ad,DC=test\"\n"
+        ))
+        .expect("config")
+    }
+
+    #[test]
+    fn a_certificate_without_the_name_is_named_as_the_cause() {
+        let hint = tls_hint(
+            "I/O error: invalid peer certificate: NotValidForName",
+            &config("ldaps://dc1.ad.test:636"),
+        );
+        assert!(hint.contains("subjectAltName=DNS:dc1.ad.test"), "{hint}");
+        assert!(
+            !hint.contains("ca_file"),
+            "the CA is not the problem: {hint}"
+        );
+        let hint = tls_hint(
+            "invalid peer certificate: UnknownIssuer",
+            &config("ldaps://dc1.ad.test"),
+        );
+        assert!(hint.contains("/etc/seamless/ad-ca.pem"), "{hint}");
+        assert_eq!(tls_hint("Connection refused", &config("ldaps://dc1")), "");
+    }
+}
 
 #[cfg(test)]
 mod tests {
