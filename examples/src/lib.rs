@@ -17,6 +17,13 @@ pub async fn start(app: &str) -> Built {
                     .into(),
             ))
         }
+        Ok(settings) if settings.metrics.listen.is_some() => {
+            Err(seamless_core::config::ConfigError(
+                "metrics.listen: the example apps serve /metrics on their own listener only \
+             ([metrics] enabled = true); a separate listener is `seamless serve`'s"
+                    .into(),
+            ))
+        }
         Ok(settings) => settings.build().await,
         Err(e) => Err(e),
     };

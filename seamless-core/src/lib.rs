@@ -36,6 +36,7 @@ pub mod fs;
 pub mod grants;
 pub mod http;
 pub mod kerberos;
+mod metrics;
 pub mod model;
 pub mod native;
 pub mod seal;

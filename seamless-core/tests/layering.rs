@@ -7,7 +7,9 @@ use std::path::Path;
 
 /// Top-level modules by layer, lowest first.
 const LAYERS: &[&[&str]] = &[
-    &["kerberos", "clock", "error", "seal", "fs", "native"],
+    &[
+        "kerberos", "clock", "error", "seal", "fs", "native", "metrics",
+    ],
     &["model"],
     &["flow", "backends", "token", "grants"],
     &["engine"],

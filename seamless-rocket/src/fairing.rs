@@ -34,7 +34,12 @@ struct SignInRoutes;
 #[rocket::async_trait]
 impl Handler for SignInRoutes {
     async fn handle<'r>(&self, request: &'r Request<'_>, data: Data<'r>) -> Outcome<'r> {
-        let Some(provider) = request.rocket().state::<Provider>() else {
+        let Some(provider) = request
+            .rocket()
+            .state::<Provider>()
+            .filter(|p| p.wants(request.uri().path().as_str()))
+        else {
+            // Not served here (`/metrics` switched off): the application's.
             return Outcome::forward(data, rocket::http::Status::NotFound);
         };
         let head = head(request);

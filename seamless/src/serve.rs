@@ -57,6 +57,9 @@ async fn run(settings: Settings) -> Result<(), String> {
         }
     };
     let built = settings.build().await.map_err(|e| e.to_string())?;
+    if let Some(listen) = &settings.metrics.listen {
+        metrics_listener(listen, built.provider.clone()).await?;
+    }
     let app = Router::new().layer(SeamlessLayer::new(built.provider.clone()));
     let listener = TcpListener::bind(built.listen)
         .await
@@ -74,6 +77,33 @@ async fn run(settings: Settings) -> Result<(), String> {
         .map_err(|e| e.to_string()),
         Some(files) => serve_tls(listener, app, files).await,
     }
+}
+
+/// `GET /metrics` on its own plain-HTTP listener (`[metrics] listen`), for a
+/// scraper on the internal network only.
+async fn metrics_listener(listen: &str, provider: seamless_core::Provider) -> Result<(), String> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("metrics.listen {listen}: {e}"))?;
+    let app = Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let provider = provider.clone();
+            async move {
+                (
+                    [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+                    provider.metrics().await,
+                )
+            }
+        }),
+    );
+    println!("  metrics on http://{listen}/metrics");
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    });
+    Ok(())
 }
 
 /// Accepts TLS connections until a shutdown signal; each connection is served

@@ -1,6 +1,6 @@
 //! `seamless serve` as an operator runs it: the README's systemd `ExecStart`
-//! line on a plain-HTTP configuration (health, readiness, discovery, a clean stop
-//! on SIGTERM), and TLS terminated by the server with a certificate replaced
+//! line on a plain-HTTP configuration (health, readiness, discovery, metrics on
+//! their own listener, a clean stop on SIGTERM), and TLS terminated by the server with a certificate replaced
 //! while it runs. curl is the client; openssl makes the certificates.
 
 use std::net::TcpListener;
@@ -122,12 +122,13 @@ fn the_systemd_unit_serves_plain_http_and_stops_on_sigterm() {
         return;
     }
     let dir = scratch("plain");
-    let port = free_port();
+    let (port, metrics_port) = (free_port(), free_port());
     let config = dir.join("seamless.toml");
     std::fs::write(
         &config,
         format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n[dev]\nkeytab_out = \"{}\"\n",
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[dev]\nkeytab_out = \"{}\"\n\
+             [metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n",
             dir.join("dev.keytab").display()
         ),
     )
@@ -163,6 +164,15 @@ fn the_systemd_unit_serves_plain_http_and_stops_on_sigterm() {
     let discovery: serde_json::Value = serde_json::from_str(&discovery).expect("json");
     assert_eq!(discovery["issuer"], origin);
     assert_eq!(curl(&format!("{origin}/nothing-here"), None).0, 404);
+    // Metrics on their own listener, and only there.
+    let (code, metrics) = curl(&format!("http://127.0.0.1:{metrics_port}/metrics"), None);
+    assert_eq!(code, 200, "{metrics}");
+    assert!(
+        metrics.contains("seamless_request_duration_seconds_count{endpoint=\"readyz\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("seamless_key_kvno{"), "{metrics}");
+    assert_eq!(curl(&format!("{origin}/metrics"), None).0, 404);
 
     let status = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])

@@ -44,6 +44,10 @@
 //! trusted_realms = ["CONTOSO.COM"]             # default: the keytab's realms
 //! upn_suffixes = { "CONTOSO.COM" = "contoso.com" }
 //!
+//! [metrics]                                    # feature `metrics`
+//! enabled = false                              # GET /metrics on the main listener
+//! listen = "127.0.0.1:9090"                    # or on its own (seamless serve only)
+//!
 //! [limits]
 //! password_per_user = 10                       # wrong passwords per account per window
 //! password_per_address = 100                   # … per client address
@@ -216,6 +220,19 @@ impl Settings {
         web.session_max_lifetime = secs(self.session.max_lifetime_secs);
         web.session_recheck = secs(self.session.recheck_secs);
         web.max_body = self.limits.max_body_bytes;
+        if (self.metrics.enabled || self.metrics.listen.is_some()) && !cfg!(feature = "metrics") {
+            return Err(ConfigError(
+                "[metrics] needs seamless-core's `metrics` feature, which this build lacks".into(),
+            ));
+        }
+        if let Some(listen) = &self.metrics.listen
+            && listen.parse::<SocketAddr>().is_err()
+        {
+            return Err(ConfigError(format!(
+                "metrics.listen {listen:?}: an address and port, e.g. \"127.0.0.1:9090\""
+            )));
+        }
+        web.metrics = self.metrics.enabled && self.metrics.listen.is_none();
         let loopback = [
             "http://localhost:",
             "http://localhost/",

@@ -40,6 +40,19 @@ pub struct Settings {
     pub mapping: PrincipalMapping,
     /// `[limits]`: attempt limits and the sign-in flow's lifetime.
     pub limits: LimitSettings,
+    /// `[metrics]`: Prometheus metrics (feature `metrics`).
+    pub metrics: MetricsSettings,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Serve `GET /metrics` on the main listener (under the base path).
+    pub enabled: bool,
+    /// Serve `GET /metrics` on this address instead, and only there (`seamless
+    /// serve`; the example apps refuse it). Implies `enabled`.
+    pub listen: Option<String>,
 }
 
 /// `[passwords]`.

@@ -184,6 +184,7 @@ impl EngineBuilder {
                     clock,
                     entropy,
                     sealer,
+                    metrics: Arc::default(),
                 },
             }),
         })

@@ -37,7 +37,7 @@ impl Engine {
                 Next::Decide(pending) => self.decide(pending),
                 Next::Wait(state) => return Settled::Wait(state),
                 Next::Completed(done) => {
-                    log_attempt(
+                    self.log_attempt(
                         &done.core,
                         "completed",
                         None,
@@ -47,7 +47,7 @@ impl Engine {
                     return Settled::Completed(done);
                 }
                 Next::Denied(denied) => {
-                    log_attempt(&denied.core, "denied", Some(denied.code), None, None);
+                    self.log_attempt(&denied.core, "denied", Some(denied.code), None, None);
                     return Settled::Denied(denied);
                 }
             }
@@ -117,7 +117,7 @@ impl Engine {
             }
             Settled::Wait(other) => (other.core().clone(), Code::BadRequest, None, None),
         };
-        log_attempt(&core, "denied", Some(code), ticket.as_ref(), user.as_ref());
+        self.log_attempt(&core, "denied", Some(code), ticket.as_ref(), user.as_ref());
         Err(code)
     }
 
@@ -193,7 +193,7 @@ impl Engine {
             },
             FlowState::AwaitingPassword(s) => {
                 if fresh && s.error.is_none() {
-                    log_attempt(&s.core, "fallback", s.reason, None, None);
+                    self.log_attempt(&s.core, "fallback", s.reason, None, None);
                 }
                 View::Password {
                     username: s.username.clone(),
@@ -252,24 +252,36 @@ fn ticket_facts(t: &ValidatedTicket) -> TicketFacts {
 }
 
 /// One structured event per sign-in attempt. Never a ticket, key, password or code.
-fn log_attempt(
-    core: &FlowCore,
-    outcome: &str,
-    code: Option<Code>,
-    ticket: Option<&TicketFacts>,
-    user: Option<&User>,
-) {
-    tracing::info!(
-        target: "seamless::signin",
-        flow = %core.id,
-        outcome,
-        code = code.map(Code::number),
-        client = %core.request.client_id,
-        realm = ticket.map(|t| t.realm.as_str()),
-        kvno = ticket.map(|t| t.kvno),
-        etype = ticket.map(|t| t.etype.as_str()),
-        sid = ticket.and_then(|t| t.sid.as_ref()).map(tracing::field::display),
-        user = user.map(|u| u.id.as_str()),
-        "sign-in attempt"
-    );
+impl Engine {
+    /// Logs a finished attempt once and counts it.
+    fn log_attempt(
+        &self,
+        core: &FlowCore,
+        outcome: &'static str,
+        code: Option<Code>,
+        ticket: Option<&TicketFacts>,
+        user: Option<&User>,
+    ) {
+        tracing::info!(
+            target: "seamless::signin",
+            flow = %core.id,
+            outcome,
+            code = code.map(Code::number),
+            client = %core.request.client_id,
+            realm = ticket.map(|t| t.realm.as_str()),
+            kvno = ticket.map(|t| t.kvno),
+            etype = ticket.map(|t| t.etype.as_str()),
+            sid = ticket.and_then(|t| t.sid.as_ref()).map(tracing::field::display),
+            user = user.map(|u| u.id.as_str()),
+            "sign-in attempt"
+        );
+        let metrics = &self.inner.backends.metrics;
+        metrics.sign_in(outcome, code.map(Code::number));
+        match code {
+            Some(Code::KeysUnavailable) => metrics.backend_error("keys"),
+            Some(Code::DirectoryUnavailable) => metrics.backend_error("directory"),
+            Some(Code::StoreUnavailable) => metrics.backend_error("store"),
+            _ => {}
+        }
+    }
 }

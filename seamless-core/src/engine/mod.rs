@@ -71,6 +71,7 @@ pub(crate) struct Backends {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) entropy: Arc<dyn Entropy>,
     pub(crate) sealer: Sealer,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Backends {
@@ -343,26 +344,30 @@ impl Engine {
     ) -> Result<Result<ValidatedTicket, KerberosError>, Code> {
         let backends = &self.inner.backends;
         let replay = self.inner.replay.as_ref();
-        let ring = backends
-            .keys
-            .key_ring()
-            .await
-            .map_err(|_| Code::KeysUnavailable)?;
+        let ring = backends.keys.key_ring().await.map_err(|_| {
+            backends.metrics.backend_error("keys");
+            Code::KeysUnavailable
+        })?;
         let now = backends.clock.now();
         let first = self.inner.acceptor.accept(token, &ring, replay, now).await;
-        let Err(KerberosError::NoKey { kvno, .. }) = &first else {
-            return Ok(first);
+        let result = match &first {
+            Err(KerberosError::NoKey { kvno, .. }) => match backends.keys.reload().await {
+                Ok(Some(newer)) => {
+                    tracing::info!(target: "seamless::kerberos", kvno = ?kvno, "key ring re-read at once: a ticket named a key version it did not hold");
+                    self.inner.acceptor.accept(token, &newer, replay, now).await
+                }
+                Ok(None) => first,
+                Err(e) => {
+                    tracing::warn!(target: "seamless::kerberos", error = %e, "key ring could not be re-read");
+                    backends.metrics.backend_error("keys");
+                    first
+                }
+            },
+            _ => first,
         };
-        match backends.keys.reload().await {
-            Ok(Some(newer)) => {
-                tracing::info!(target: "seamless::kerberos", kvno = ?kvno, "key ring re-read at once: a ticket named a key version it did not hold");
-                Ok(self.inner.acceptor.accept(token, &newer, replay, now).await)
-            }
-            Ok(None) => Ok(first),
-            Err(e) => {
-                tracing::warn!(target: "seamless::kerberos", error = %e, "key ring could not be re-read");
-                Ok(first)
-            }
+        if let Err(e) = &result {
+            backends.metrics.negotiate_failure(e.code());
         }
+        Ok(result)
     }
 }

@@ -110,6 +110,9 @@ pub struct WebConfig {
     /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed (see
     /// [`client_address`]). Empty (the default): the socket peer is the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Serve Prometheus metrics at `GET /metrics` (feature `metrics`; without
+    /// it, or when false, the default, `/metrics` is not a sign-in path).
+    pub metrics: bool,
     secure_cookies: bool,
 }
 
@@ -128,6 +131,7 @@ impl Default for WebConfig {
             native: NativeSettings::default(),
             bearer_audiences: Vec::new(),
             trusted_proxies: Vec::new(),
+            metrics: false,
             secure_cookies: true,
         }
     }
@@ -319,7 +323,11 @@ impl Provider {
     }
 
     fn route_of(&self, path: &str) -> Option<routes::Route> {
-        local_path(&self.web().base_path, path).and_then(routes::Route::of)
+        local_path(&self.web().base_path, path)
+            .and_then(routes::Route::of)
+            .filter(|r| {
+                *r != routes::Route::Metrics || (cfg!(feature = "metrics") && self.web().metrics)
+            })
     }
 
     /// Answers a request for the sign-in surface, reading its body (any
@@ -337,10 +345,23 @@ impl Provider {
             Ok(route) => route,
             Err(refusal) => return *refusal,
         };
-        match self.read_body(body).await {
+        let started = std::time::Instant::now();
+        let response = match self.read_body(body).await {
             Ok(body) => self.route(route, &head, &body).await,
             Err(refusal) => refusal,
-        }
+        };
+        self.backends()
+            .metrics
+            .request(route.name(), started.elapsed().as_secs_f64());
+        response
+    }
+
+    /// The Prometheus text exposition (feature `metrics`; empty without it):
+    /// what `GET /metrics` answers, for a server that exposes it elsewhere.
+    pub async fn metrics(&self) -> String {
+        let backends = self.backends();
+        let ring = backends.keys.key_ring().await.ok();
+        backends.metrics.render(ring.as_deref(), backends.now())
     }
 
     /// What [`Provider::serve`] refuses from the head alone, before any of the

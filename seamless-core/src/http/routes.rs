@@ -26,6 +26,7 @@ pub(crate) enum Route {
     WindowsTransport,
     Health,
     Ready,
+    Metrics,
 }
 
 impl Route {
@@ -47,6 +48,7 @@ impl Route {
             "/winauth/trust/mex" => Route::Mex,
             "/healthz" => Route::Health,
             "/readyz" => Route::Ready,
+            "/metrics" => Route::Metrics,
             "/winauth/trust/2005/windowstransport" | "/winauth/trust/13/windowstransport" => {
                 Route::WindowsTransport
             }
@@ -60,6 +62,28 @@ impl Route {
             Route::Login | Route::Token | Route::WindowsTransport => &[Method::POST],
             Route::Logout | Route::UserInfo => &[Method::GET, Method::HEAD, Method::POST],
             _ => &[Method::GET, Method::HEAD],
+        }
+    }
+
+    /// The endpoint's name in metrics.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Route::Authorize => "authorize",
+            Route::SignIn => "signin",
+            Route::Login => "login",
+            Route::Sso => "sso",
+            Route::Probe => "probe",
+            Route::Token => "token",
+            Route::Discovery => "discovery",
+            Route::Jwks => "jwks",
+            Route::UserInfo => "userinfo",
+            Route::Logout => "logout",
+            Route::UserRealm => "userrealm",
+            Route::Mex => "mex",
+            Route::WindowsTransport => "windowstransport",
+            Route::Health => "healthz",
+            Route::Ready => "readyz",
+            Route::Metrics => "metrics",
         }
     }
 
@@ -113,6 +137,11 @@ impl Provider {
             Route::WindowsTransport => self.windows_transport(head, body).await,
             Route::Health => self.healthz(),
             Route::Ready => self.readyz().await,
+            Route::Metrics => super::respond(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                self.metrics().await,
+            ),
         }
     }
 }
@@ -136,6 +165,7 @@ pub const SIGN_IN_PATHS: &[&str] = &[
     "/winauth/trust/13/windowstransport",
     "/healthz",
     "/readyz",
+    "/metrics",
 ];
 
 #[cfg(test)]

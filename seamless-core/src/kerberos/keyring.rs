@@ -56,6 +56,7 @@ pub struct RingKey {
     kvno: u32,
     state: KeyState,
     key: Key,
+    installed_at: Option<i64>,
     pub(crate) ticket: UsageKey,
     pub(crate) pac: ChecksumKey,
 }
@@ -76,6 +77,7 @@ impl RingKey {
         Ok(Self {
             kvno,
             state,
+            installed_at: None,
             ticket: key.usage(USAGE_TICKET)?,
             pac: key.checksum_key(USAGE_PAC_CHECKSUM)?,
             key,
@@ -100,6 +102,17 @@ impl RingKey {
     /// The key itself.
     pub fn key(&self) -> &Key {
         &self.key
+    }
+
+    /// When the key was written to the keytab (Unix seconds), if the keytab said.
+    pub fn installed_at(&self) -> Option<i64> {
+        self.installed_at
+    }
+
+    /// Records the keytab entry's timestamp (0: unknown).
+    pub(crate) fn installed(mut self, timestamp: u32) -> Self {
+        self.installed_at = (timestamp > 0).then_some(i64::from(timestamp));
+        self
     }
 
     fn live_at(&self, now: i64) -> bool {
@@ -144,6 +157,12 @@ impl ServiceAccount {
     pub fn with_key(mut self, kvno: u32, key: Key, state: KeyState) -> Result<Self, CryptoError> {
         self.keys.push(RingKey::new(kvno, key, state)?);
         Ok(self)
+    }
+
+    /// Adds a prepared key.
+    pub(crate) fn with_ring_key(mut self, key: RingKey) -> Self {
+        self.keys.push(key);
+        self
     }
 
     /// Restricts the users this account's tickets may name to these domains: a PAC
@@ -253,7 +272,7 @@ impl KeyRing {
                 };
                 account
                     .keys
-                    .push(RingKey::new(entry.kvno, key.clone(), state)?);
+                    .push(RingKey::new(entry.kvno, key.clone(), state)?.installed(entry.timestamp));
             }
         }
         Ok(Self { accounts })

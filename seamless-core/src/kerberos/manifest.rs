@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::crypto::CryptoError;
-use super::keyring::{KeyRing, KeyState, ServiceAccount};
+use super::keyring::{KeyRing, KeyState, RingKey, ServiceAccount};
 use super::keytab::KeytabEntry;
 use super::principal::PrincipalName;
 
@@ -152,12 +152,12 @@ pub fn key_ring(
             })
         };
         for key in &m.keys {
-            let mut found: Vec<(super::crypto::Etype, &super::crypto::Key)> = Vec::new();
+            let mut found: Vec<(super::crypto::Etype, &super::crypto::Key, u32)> = Vec::new();
             for e in entries.iter().filter(|e| e.kvno == key.kvno && owns(e)) {
                 if let Ok(k) = &e.key
-                    && !found.iter().any(|(t, _)| *t == k.etype())
+                    && !found.iter().any(|(t, _, _)| *t == k.etype())
                 {
-                    found.push((k.etype(), k));
+                    found.push((k.etype(), k, e.timestamp));
                 }
             }
             if found.is_empty() {
@@ -166,8 +166,9 @@ pub fn key_ring(
                     kvno: key.kvno,
                 });
             }
-            for (_, k) in found {
-                account = account.with_key(key.kvno, k.clone(), key.state())?;
+            for (_, k, timestamp) in found {
+                let ring_key = RingKey::new(key.kvno, k.clone(), key.state())?.installed(timestamp);
+                account = account.with_ring_key(ring_key);
             }
         }
         covered.extend(names);
