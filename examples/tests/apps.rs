@@ -230,6 +230,169 @@ impl Browser {
     }
 }
 
+/// Headless Firefox ESR driven over WebDriver BiDi, with Negotiate allowed for
+/// `localhost` in its profile (`network.negotiate-auth.trusted-uris`).
+struct Firefox {
+    child: Child,
+    socket: tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>,
+    context: String,
+    next: u64,
+    _profile: TempDir,
+}
+
+impl Drop for Firefox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Firefox {
+    fn launch(krb5_conf: &Path, ccache: &Path) -> Self {
+        let profile = TempDir::new("seamless-firefox");
+        std::fs::write(
+            profile.path().join("user.js"),
+            "user_pref(\"network.negotiate-auth.trusted-uris\", \"localhost\");\n\
+             user_pref(\"network.negotiate-auth.allow-non-fqdn\", true);\n",
+        )
+        .expect("user.js");
+        let mut child = Command::new("firefox-esr")
+            .env("KRB5_CONFIG", krb5_conf)
+            .env("KRB5CCNAME", format!("FILE:{}", ccache.display()))
+            .env("MOZ_HEADLESS", "1")
+            .args([
+                "--headless",
+                "--no-remote",
+                "--remote-debugging-port=0",
+                "--profile",
+            ])
+            .arg(profile.path())
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start firefox");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("WebDriver BiDi listening on ") {
+                    let _ = tx.send(url.to_string());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the BiDi endpoint");
+        let (socket, _) = tungstenite::connect(format!("{url}/session")).expect("BiDi socket");
+        let mut firefox = Self {
+            child,
+            socket,
+            context: String::new(),
+            next: 0,
+            _profile: profile,
+        };
+        firefox.command("session.new", serde_json::json!({"capabilities": {}}));
+        let tree = firefox.command("browsingContext.getTree", serde_json::json!({}));
+        firefox.context = tree["contexts"][0]["context"]
+            .as_str()
+            .expect("a browsing context")
+            .to_string();
+        firefox
+    }
+
+    fn command(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        self.next += 1;
+        let id = self.next;
+        let message = serde_json::json!({"id": id, "method": method, "params": params}).to_string();
+        self.socket
+            .send(tungstenite::Message::text(message))
+            .expect("send");
+        loop {
+            let reply = self.socket.read().expect("read");
+            let Ok(text) = reply.to_text() else { continue };
+            let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+            if value["id"] == id {
+                assert_ne!(value["type"], "error", "{method}: {value}");
+                return value["result"].clone();
+            }
+        }
+    }
+
+    fn navigate(&mut self, url: &str) {
+        let context = self.context.clone();
+        self.command(
+            "browsingContext.navigate",
+            serde_json::json!({"context": context, "url": url, "wait": "none"}),
+        );
+    }
+
+    /// Waits until the page's text contains `needle`; returns the text.
+    fn wait_for_text(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let context = self.context.clone();
+        loop {
+            let result = self.command(
+                "script.evaluate",
+                serde_json::json!({
+                    "expression": "document.body ? document.body.innerText : ''",
+                    "target": {"context": context},
+                    "awaitPromise": false
+                }),
+            );
+            let text = result["result"]["value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the page; last text: {text}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn firefox_signs_in_with_a_real_ticket() {
+    let Some(realm) = MitRealm::start() else {
+        return;
+    };
+    if !require(&["firefox-esr"]) {
+        return;
+    }
+    realm.add_user("alice", "alice-pw-1");
+    let keytab = realm.add_service("HTTP/localhost", None);
+    let ccache = realm.kinit("alice", "alice-pw-1");
+    let dir = TempDir::new("seamless-e2e-firefox");
+    let users = users_file(dir.path());
+    let krb5_conf = realm.dir().join("krb5.conf");
+    for (name, binary) in APPS {
+        let app = start(
+            binary,
+            &[
+                ("SEAMLESS_KERBEROS__KEYTAB", keytab.display().to_string()),
+                ("SEAMLESS_DIRECTORY__FILE", users.display().to_string()),
+            ],
+        );
+        let mut firefox = Firefox::launch(&krb5_conf, &ccache);
+        let started = Instant::now();
+        firefox.navigate(&format!("http://localhost:{}/me", app.port));
+        let text = firefox.wait_for_text("Hello, Alice MIT!");
+        eprintln!(
+            "{name}: Firefox signed in seamlessly in {:?}",
+            started.elapsed()
+        );
+        assert!(
+            text.contains("seamlessly, with Windows (Kerberos)"),
+            "{name}: {text}"
+        );
+    }
+}
+
 fn users_file(dir: &Path) -> PathBuf {
     let hash = seamless_core::backends::hash_password("alice-pw-1").expect("hash");
     let path = dir.join("users.toml");
