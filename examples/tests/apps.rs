@@ -479,3 +479,101 @@ fn the_apps_refuse_a_tls_certificate_they_would_not_serve() {
         );
     }
 }
+
+/// The real-AD deployment, configured by a TOML file alone: Samba AD issues
+/// the ticket, `[directory.ldap]` finds alice in AD, Chromium and Firefox sign
+/// her in without typing; without a ticket, the password form checks her password
+/// against AD by LDAP bind.
+#[test]
+fn chromium_signs_in_against_samba_ad_with_the_app_configured_by_a_file() {
+    let Some(dc) = seamless_interop::samba::SambaDc::start() else {
+        return;
+    };
+    if !require(&["chromium"]) {
+        return;
+    }
+    dc.tool(&[
+        "user",
+        "create",
+        "alice",
+        "Al1ce-Passw0rd!",
+        "--given-name=Alice",
+        "--surname=Liddell",
+    ]);
+    dc.tool(&["user", "create", "httpsvc", "Svc-Passw0rd-1!"]);
+    dc.tool(&["spn", "add", "HTTP/localhost", "httpsvc"]);
+    dc.set_enctypes("httpsvc", 24);
+    dc.tool(&[
+        "user",
+        "setpassword",
+        "httpsvc",
+        "--newpassword=Svc-Passw0rd-2!",
+    ]);
+    let keytab = dc.export_keytab("HTTP/localhost", "http.keytab");
+    let dir = TempDir::new("seamless-e2e-samba");
+    let password = dir.path().join("bind.pw");
+    std::fs::write(&password, seamless_interop::samba::ADMIN_PASSWORD).expect("password");
+    let config = dir.path().join("seamless.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[kerberos]\nkeytab = \"{}\"\nrequire_pac = true\n\
+             [directory.ldap]\nurl = \"ldaps://127.0.0.1:636\"\nca_file = \"{}\"\n\
+             bind_dn = \"Administrator@ad.test\"\nbind_password_file = \"{}\"\nbase_dn = \"DC=ad,DC=test\"\n\
+             [passwords]\nldap_bind = true\n",
+            keytab.display(),
+            dc.ca_file().display(),
+            password.display()
+        ),
+    )
+    .expect("config");
+    let app = start(
+        APPS[0].1,
+        &[("SEAMLESS_CONFIG", config.display().to_string())],
+    );
+    let page = format!("http://localhost:{}/me", app.port);
+    let krb5_conf = dc.krb5_conf();
+
+    let ccache = dc.kinit("alice", "Al1ce-Passw0rd!", "alice.cc");
+    let mut browser = Browser::launch(&krb5_conf, &ccache);
+    let started = Instant::now();
+    browser.navigate(&page);
+    let text = browser.wait_for_text("Hello, Alice Liddell!");
+    eprintln!(
+        "Chromium signed in against Samba AD in {:?}",
+        started.elapsed()
+    );
+    assert!(
+        text.contains("seamlessly, with Windows (Kerberos)"),
+        "{text}"
+    );
+    assert!(text.contains("alice@ad.test"), "{text}");
+    drop(browser);
+
+    // The second browser, on the same deployment.
+    if require(&["firefox-esr"]) {
+        let mut firefox = Firefox::launch(&krb5_conf, &ccache);
+        let started = Instant::now();
+        firefox.navigate(&page);
+        let text = firefox.wait_for_text("Hello, Alice Liddell!");
+        eprintln!(
+            "Firefox signed in against Samba AD in {:?}",
+            started.elapsed()
+        );
+        assert!(
+            text.contains("seamlessly, with Windows (Kerberos)"),
+            "{text}"
+        );
+    }
+
+    let mut browser = Browser::launch(&krb5_conf, &dir.path().join("empty.ccache"));
+    browser.navigate(&page);
+    browser.wait_for_text("Password");
+    browser.eval(
+        "document.querySelector('#u').value = 'alice@ad.test';\
+         document.querySelector('#p').value = 'Al1ce-Passw0rd!';\
+         document.querySelector('form').submit(); true",
+    );
+    let text = browser.wait_for_text("Hello, Alice Liddell!");
+    assert!(text.contains("with a password"), "{text}");
+}
