@@ -142,6 +142,19 @@ impl SambaDc {
             .map(str::to_string)
     }
 
+    /// Creates a user with a given name and surname (AD's displayName is
+    /// "Given Surname").
+    pub fn add_person(&self, user: &str, password: &str, given: &str, surname: &str) {
+        self.tool(&[
+            "user",
+            "create",
+            user,
+            password,
+            &format!("--given-name={given}"),
+            &format!("--surname={surname}"),
+        ]);
+    }
+
     /// Sets `msDS-SupportedEncryptionTypes` on an account in the `Users` container.
     pub fn set_enctypes(&self, account: &str, bits: u32) {
         let ldif = self.dir.path().join("enctypes.ldif");

@@ -31,14 +31,7 @@ fn config(dc: &SambaDc) -> LdapConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ldap_directory_and_bind_against_samba_ad_and_a_whole_sign_in() {
     let Some(dc) = SambaDc::start() else { return };
-    dc.tool(&[
-        "user",
-        "create",
-        "alice",
-        "Al1ce-Passw0rd!",
-        "--given-name=Alice",
-        "--surname=Liddell",
-    ]);
+    dc.add_person("alice", "Al1ce-Passw0rd!", "Alice", "Liddell");
     dc.tool(&["user", "create", "bob", "B0b-Passw0rd!!"]);
     dc.tool(&["user", "disable", "bob"]);
     dc.tool(&["group", "add", "staff"]);

@@ -34,14 +34,7 @@ fn validate(
 #[test]
 fn samba_ad_tickets_sids_rc4_and_rollover() {
     let Some(dc) = SambaDc::start() else { return };
-    dc.tool(&[
-        "user",
-        "create",
-        "alice",
-        "Al1ce-Passw0rd!",
-        "--given-name=Alice",
-        "--surname=Liddell",
-    ]);
+    dc.add_person("alice", "Al1ce-Passw0rd!", "Alice", "Liddell");
     dc.tool(&["user", "create", "httpsvc", "Svc-Passw0rd-1!"]);
     dc.tool(&["spn", "add", SPN, "httpsvc"]);
     let object_sid = dc.attribute("alice", "objectSid").expect("objectSid");
