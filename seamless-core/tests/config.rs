@@ -57,9 +57,12 @@ fn the_deployment_sections_reach_what_they_configure() {
         r#"
 [server]
 public_origin = "https://sso.example.test"
+sso_timeout_ms = 2500
+max_header_bytes = 16384
 
 [kerberos]
 keytab = "{keytab}"
+max_token_bytes = 32768
 allow_rc4 = true
 require_pac = true
 max_ticket_lifetime_secs = 36000
@@ -77,6 +80,18 @@ enabled = false
 [mapping]
 trusted_realms = ["AD.TEST"]
 upn_suffixes = {{ "AD.TEST" = "ad.test" }}
+
+[tokens]
+issuer = "https://sso.example.test/tenant"
+id_token_ttl_secs = 1800
+access_token_ttl_secs = 300
+api_audience = "https://api.example.test"
+max_groups = 40
+key_file_check_secs = 30
+
+[native]
+domains = ["example.test"]
+audience = "urn:example:native"
 
 [limits]
 password_per_user = 3
@@ -125,7 +140,37 @@ max_body_bytes = 4096
         (3, 30, 2, 7, 60)
     );
     assert_eq!(config.flow_ttl.as_secs(), 120);
-    assert_eq!(built.provider.web().max_body, 4096);
+    let web = built.provider.web();
+    assert_eq!(web.max_body, 4096);
+    assert_eq!(web.sso_timeout.as_millis(), 2500);
+    assert_eq!(web.max_header_block, 16384);
+    assert_eq!(web.native.domains, ["example.test"]);
+    assert_eq!(web.native.audience, "urn:example:native");
+    assert_eq!(acceptor.max_token_bytes, 32768);
+    let tokens = &config.tokens;
+    assert_eq!(
+        (
+            tokens.id_token_ttl.as_secs(),
+            tokens.access_token_ttl.as_secs(),
+            tokens.max_groups,
+            tokens.key_file_check.as_secs()
+        ),
+        (1800, 300, 40, 30)
+    );
+    assert_eq!(
+        tokens.api_audience.as_deref(),
+        Some("https://api.example.test")
+    );
+    // The issuer reaches discovery.
+    let discovery = block_on(
+        built.provider.serve(
+            http::Request::get("/.well-known/openid-configuration")
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
+                .expect("request"),
+        ),
+    );
+    let discovery: serde_json::Value = serde_json::from_slice(discovery.body()).expect("json");
+    assert_eq!(discovery["issuer"], "https://sso.example.test/tenant");
 
     // The alias: a ticket for the other SPN is accepted with the account's key
     // (`verify` accepts a client that sent no bindings).

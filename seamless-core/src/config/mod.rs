@@ -10,6 +10,10 @@
 //! base_path = ""
 //! insecure_cookies = false                     # true only for http://localhost
 //! trusted_proxies = ["10.0.0.0/24"]            # believe their X-Forwarded-For / Forwarded
+//! tls_cert = "/etc/seamless/tls.pem"           # `seamless serve` only: TLS here (with tls_key)
+//! tls_key = "/etc/seamless/tls.key"
+//! sso_timeout_ms = 5000                        # the page's wait for Negotiate before the form
+//! max_header_bytes = 65536                     # larger header blocks: the 81001 fallback
 //!
 //! [kerberos]
 //! keytab = "/etc/seamless/http.keytab"         # absent: the dev realm (loopback only)
@@ -20,6 +24,7 @@
 //! channel_bindings = "ignore"                  # "verify" | "require" (needs channel_binding_cert)
 //! channel_binding_cert = "/etc/seamless/tls.pem"   # the certificate clients see (PEM or DER)
 //! spn_aliases = ["HTTP/a@R=HTTP/b@R"]          # ACCOUNT=SPN: another name for an account's key
+//! max_token_bytes = 65536                      # the largest Negotiate token
 //!
 //! [directory]                                  # exactly one of file and [directory.ldap];
 //! file = "/etc/seamless/users.toml"            # required unless in dev mode
@@ -78,6 +83,16 @@
 //!
 //! [tokens]
 //! key_file = "/var/lib/seamless/signing-keys.json"   # absent: keys in memory
+//! key_file_check_secs = 10
+//! issuer = "https://sso.example.com"           # absent: the public origin (+ base path)
+//! id_token_ttl_secs = 3600
+//! access_token_ttl_secs = 600
+//! api_audience = "https://api.example.com"     # absent: the issuer
+//! max_groups = 150                             # more: left out, `hasgroups` instead
+//!
+//! [native]                                     # Windows-integrated native clients
+//! domains = ["contoso.com"]                    # default: the keytab's realms
+//! audience = "urn:federation:MicrosoftOnline"
 //! ```
 //!
 //! Every value can be overridden from the environment:
@@ -220,6 +235,10 @@ impl Settings {
         web.session_max_lifetime = secs(self.session.max_lifetime_secs);
         web.session_recheck = secs(self.session.recheck_secs);
         web.max_body = self.limits.max_body_bytes;
+        web.sso_timeout = std::time::Duration::from_millis(self.server.sso_timeout_ms);
+        web.max_header_block = self.server.max_header_bytes;
+        web.native.domains = self.native.domains.clone();
+        web.native.audience = self.native.audience.clone();
         if (self.metrics.enabled || self.metrics.listen.is_some()) && !cfg!(feature = "metrics") {
             return Err(ConfigError(
                 "[metrics] needs seamless-core's `metrics` feature, which this build lacks".into(),
@@ -361,7 +380,14 @@ impl Settings {
                 idle: secs(self.session.refresh_idle_secs),
                 absolute: secs(self.session.refresh_max_lifetime_secs),
             },
-            ..EngineConfig::default()
+            tokens: crate::token::TokenSettings {
+                issuer: self.tokens.issuer.clone().unwrap_or_default(),
+                id_token_ttl: secs(self.tokens.id_token_ttl_secs),
+                access_token_ttl: secs(self.tokens.access_token_ttl_secs),
+                api_audience: self.tokens.api_audience.clone(),
+                max_groups: self.tokens.max_groups,
+                key_file_check: secs(self.tokens.key_file_check_secs),
+            },
         };
         let policy = if !configured && self.policy.mfa_groups.is_empty() {
             RulePolicy {
@@ -454,7 +480,7 @@ impl Settings {
                 .then(|| std::time::Duration::from_secs(k.max_ticket_lifetime_secs)),
             max_skew: std::time::Duration::from_secs(k.max_skew_secs),
             channel_bindings,
-            ..AcceptorConfig::default()
+            max_token_bytes: k.max_token_bytes,
         })
     }
 

@@ -42,6 +42,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// `[metrics]`: Prometheus metrics (feature `metrics`).
     pub metrics: MetricsSettings,
+    /// `[native]`: Windows-integrated native clients.
+    pub native: NativeClientSettings,
 }
 
 /// `[metrics]`.
@@ -209,6 +211,12 @@ pub struct ServerSettings {
     pub tls_cert: Option<PathBuf>,
     /// The certificate's private key (PEM).
     pub tls_key: Option<PathBuf>,
+    /// How long the sign-in page waits for the background Negotiate request
+    /// before it shows the password form, milliseconds.
+    pub sso_timeout_ms: u64,
+    /// A larger request header block on the Negotiate endpoint gets the 81001
+    /// fallback, bytes.
+    pub max_header_bytes: usize,
 }
 
 impl Default for ServerSettings {
@@ -223,6 +231,8 @@ impl Default for ServerSettings {
             trusted_proxies: Vec::new(),
             tls_cert: None,
             tls_key: None,
+            sso_timeout_ms: WebConfig::default().sso_timeout.as_millis() as u64,
+            max_header_bytes: WebConfig::default().max_header_block,
         }
     }
 }
@@ -248,6 +258,8 @@ pub struct KerberosSettings {
     pub channel_bindings: ChannelBindingMode,
     /// The certificate (PEM or DER) the TLS endpoint clients reach presents.
     pub channel_binding_cert: Option<PathBuf>,
+    /// The largest Negotiate token accepted, decoded bytes.
+    pub max_token_bytes: usize,
     /// Extra names tickets may carry for an account of the keytab, each
     /// `ACCOUNT=SPN` (`HTTP/app@CONTOSO.COM=HTTP/app-lb.contoso.com@CONTOSO.COM`).
     pub spn_aliases: Vec<String>,
@@ -264,6 +276,7 @@ impl Default for KerberosSettings {
             max_skew_secs: acceptor.max_skew.as_secs(),
             channel_bindings: ChannelBindingMode::Ignore,
             channel_binding_cert: None,
+            max_token_bytes: acceptor.max_token_bytes,
             spn_aliases: Vec::new(),
         }
     }
@@ -321,11 +334,60 @@ pub struct ClientSettings {
 }
 
 /// `[tokens]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TokenSettings {
     /// The signing key file (created at first start). Absent: keys in memory.
     pub key_file: Option<PathBuf>,
+    /// How often the key file is checked for changes, seconds.
+    pub key_file_check_secs: u64,
+    /// `iss`, exactly as discovery publishes it. Absent: the public origin
+    /// (with the base path).
+    pub issuer: Option<String>,
+    /// ID-token lifetime, seconds.
+    pub id_token_ttl_secs: u64,
+    /// Access-token lifetime, seconds (not revocable: keep it short).
+    pub access_token_ttl_secs: u64,
+    /// The `aud` of access tokens of clients that name none. Absent: the issuer.
+    pub api_audience: Option<String>,
+    /// More groups than this are left out of tokens (`hasgroups` instead).
+    pub max_groups: usize,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        let t = crate::token::TokenSettings::default();
+        Self {
+            key_file: None,
+            key_file_check_secs: t.key_file_check.as_secs(),
+            issuer: None,
+            id_token_ttl_secs: t.id_token_ttl.as_secs(),
+            access_token_ttl_secs: t.access_token_ttl.as_secs(),
+            api_audience: t.api_audience,
+            max_groups: t.max_groups,
+        }
+    }
+}
+
+/// `[native]`: Windows-integrated native clients (WS-Trust).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NativeClientSettings {
+    /// UPN domains the user-realm endpoint answers `Federated` for. Empty: the
+    /// key ring's realms, lower-cased.
+    pub domains: Vec<String>,
+    /// The audience clients name in `AppliesTo`.
+    pub audience: String,
+}
+
+impl Default for NativeClientSettings {
+    fn default() -> Self {
+        let n = crate::http::NativeSettings::default();
+        Self {
+            domains: n.domains,
+            audience: n.audience,
+        }
+    }
 }
 
 /// `[dev]`.
