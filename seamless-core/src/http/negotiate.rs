@@ -116,14 +116,15 @@ pub(super) fn probe(head: &Parts) -> Response {
 }
 
 /// The token of an `Authorization: Negotiate <base64>` header; other schemes
-/// (NTLM, Basic, ...) and empty tokens are refused with a code.
+/// (NTLM, Basic, ...) are refused with a code, and `Negotiate` with no token
+/// is 81006 ("no ticket"), as Entra answers it.
 pub(super) fn negotiate_token(value: &[u8]) -> Result<&[u8], Code> {
     let text = std::str::from_utf8(value).map_err(|_| Code::MalformedTicket)?;
     let (scheme, token) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
     if scheme.eq_ignore_ascii_case("negotiate") {
         let token = token.trim();
         if token.is_empty() {
-            return Err(Code::MalformedTicket);
+            return Err(Code::NoTicket);
         }
         Ok(token.as_bytes())
     } else if scheme.eq_ignore_ascii_case("ntlm") {
