@@ -20,6 +20,11 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Microsoft's own MSAL for Python parses our MEX and RSTR (tests/interop/tests/msal.rs).
+if ! python3 -c 'import msal' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check msal==1.39.0
+fi
+
 # Heavy property tests run in release mode: 100,000 cases per parser.
 export SEAMLESS_PROPTEST_CASES="${SEAMLESS_PROPTEST_CASES:-100000}"
 

@@ -6,6 +6,8 @@
 
 mod common;
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 use common::browser::*;
 use common::*;
@@ -532,5 +534,416 @@ fn logout_redirects_only_to_registered_uris() {
         let r = b.post("/logout", pairs);
         assert_eq!(r.status(), StatusCode::OK, "{pairs:?}");
         assert!(header(&r, "location").is_none(), "{pairs:?}");
+    }
+}
+
+/// The `auth_time` of an ID token from a token response.
+fn auth_time(w: &World, b: &mut Browser<'_>, tokens: &Response) -> i64 {
+    let id_token = json(tokens)["id_token"]
+        .as_str()
+        .expect("id_token")
+        .to_string();
+    decode_id_token(w, b, &id_token)["auth_time"]
+        .as_i64()
+        .expect("auth_time is always in the ID token")
+}
+
+#[test]
+fn max_age_reauthenticates_when_the_session_is_older() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let first = oidc_tokens(&w, &mut b)["id_token"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let first = decode_id_token(&w, &mut b, &first)["auth_time"]
+        .as_i64()
+        .expect("auth_time");
+    assert_eq!(first, w.clock.unix());
+    w.advance(120);
+
+    // A session younger than max_age is used silently.
+    let r = b.get(&authorize_uri("spa", &[("max_age", "600")]));
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let location = header(&r, "location").expect("location").to_string();
+    let tokens = redeem(&mut b, &location);
+    assert_eq!(auth_time(&w, &mut b, &tokens), first);
+
+    // Older than max_age: not with prompt=none, and otherwise a fresh sign-in.
+    let r = b.get(&authorize_uri(
+        "spa",
+        &[("max_age", "60"), ("prompt", "none")],
+    ));
+    let q = query_of(header(&r, "location").expect("location"));
+    assert_eq!(q["error"], "login_required");
+    for max_age in ["60", "0"] {
+        let page = b.get(&authorize_uri(
+            "spa",
+            &[("max_age", max_age), ("login_hint", "alice@ad.test")],
+        ));
+        assert_eq!(page.status(), StatusCode::OK, "max_age={max_age}: no code");
+        assert_eq!(step_of(&page), "fallback", "the background Negotiate page");
+    }
+    let page = b.get(&authorize_uri(
+        "spa",
+        &[("max_age", "60"), ("login_hint", "alice@ad.test")],
+    ));
+    let done = seamless(&mut b, &page, &w.token("alice", 1105));
+    let tokens = redeem(&mut b, header(&done, "location").expect("location"));
+    assert_eq!(
+        auth_time(&w, &mut b, &tokens),
+        first + 120,
+        "a new authentication"
+    );
+
+    // Not a number: refused with the standard error.
+    for bad in ["-1", "soon", "1.5"] {
+        let r = b.get(&authorize_uri("spa", &[("max_age", bad)]));
+        let q = query_of(header(&r, "location").expect("location"));
+        assert_eq!(q["error"], "invalid_request", "max_age={bad}");
+    }
+}
+
+#[test]
+fn max_age_shorter_than_the_windows_sign_in_asks_for_the_password() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri(
+        "spa",
+        &[("max_age", "600"), ("login_hint", "alice@ad.test")],
+    ));
+    assert_eq!(b.sso(&page, None).status(), StatusCode::UNAUTHORIZED);
+    // The user signed in to Windows an hour ago: the ticket says so.
+    let mut spec = TicketSpec::new("alice", w.now())
+        .with_pac(PacSpec::new(DOMAIN.parse().expect("sid"), 1105).with_upn("alice@ad.test"));
+    spec.auth_time -= 3600;
+    let r = b.sso(&page, Some(&format!("Negotiate {}", w.mint(spec))));
+    assert_eq!(json(&r)["code"], 50079, "{}", text(&r));
+    let state = json(&r)["state"].as_str().expect("state").to_string();
+    let form = b.post("/login", &[("step", "resume"), ("state", &state)]);
+    assert_eq!(step_of(&form), "password");
+    assert!(text(&form).contains("(50079)"), "the page says why");
+    let done = b.post(
+        "/login",
+        &[
+            ("step", "password"),
+            ("state", &field(&form, "state")),
+            ("username", "alice@ad.test"),
+            ("password", "alice-pw"),
+        ],
+    );
+    assert_eq!(done.status(), StatusCode::SEE_OTHER, "{}", text(&done));
+    let tokens = redeem(&mut b, header(&done, "location").expect("location"));
+    assert_eq!(auth_time(&w, &mut b, &tokens), w.clock.unix());
+
+    // The same hour-old ticket is fine without max_age.
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    let mut spec = TicketSpec::new("alice", w.now())
+        .with_pac(PacSpec::new(DOMAIN.parse().expect("sid"), 1105).with_upn("alice@ad.test"));
+    spec.auth_time -= 3600;
+    let done = seamless(&mut b, &page, &w.mint(spec));
+    let tokens = redeem(&mut b, header(&done, "location").expect("location"));
+    assert_eq!(auth_time(&w, &mut b, &tokens), w.clock.unix() - 3600);
+}
+
+#[test]
+fn prompt_login_with_a_session_takes_a_fresh_ticket() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    oidc_tokens(&w, &mut b);
+    w.advance(30);
+    let page = b.get(&authorize_uri(
+        "spa",
+        &[("prompt", "login"), ("login_hint", "alice@ad.test")],
+    ));
+    assert_eq!(page.status(), StatusCode::OK, "the session is not used");
+    assert_eq!(step_of(&page), "username");
+    let challenge = b.post(
+        "/login",
+        &[
+            ("step", "username"),
+            ("state", &field(&page, "state")),
+            ("username", "alice@ad.test"),
+        ],
+    );
+    assert_eq!(step_of(&challenge), "fallback", "Negotiate, not a password");
+    let done = seamless(&mut b, &challenge, &w.token("alice", 1105));
+    let tokens = redeem(&mut b, header(&done, "location").expect("location"));
+    assert_eq!(auth_time(&w, &mut b, &tokens), w.clock.unix());
+}
+
+#[test]
+fn request_objects_and_unknown_response_modes_are_refused_by_name() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    for (extra, error) in [
+        (
+            ("request", "eyJhbGciOiJub25lIn0.e30."),
+            "request_not_supported",
+        ),
+        (
+            ("request_uri", "https://spa.example/req.jwt"),
+            "request_uri_not_supported",
+        ),
+        (("response_mode", "fragment"), "invalid_request"),
+        (("response_mode", "query.jwt"), "invalid_request"),
+    ] {
+        let r = b.get(&authorize_uri("spa", &[extra]));
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{extra:?}");
+        let location = header(&r, "location").expect("location");
+        assert!(location.starts_with(SPA_CB) && !location.contains('#'));
+        let q = query_of(location);
+        assert_eq!(
+            (q["error"].as_str(), q["state"].as_str(), q["iss"].as_str()),
+            (error, "st-1", ORIGIN),
+            "{extra:?}"
+        );
+    }
+}
+
+/// The hidden fields of a form-post page, and where its form goes.
+fn form_post_fields(page: &Response) -> (String, BTreeMap<String, String>) {
+    let html = text(page);
+    let action = html
+        .split_once("action=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(a, _)| a.replace("&amp;", "&"))
+        .expect("form action");
+    let mut fields = BTreeMap::new();
+    for input in html.split("<input ").skip(1) {
+        let attr = |name: &str| {
+            input
+                .split_once(&format!("{name}=\""))
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map(|(v, _)| v.replace("&amp;", "&"))
+        };
+        if let (Some(k), Some(v)) = (attr("name"), attr("value")) {
+            fields.insert(k, v);
+        }
+    }
+    (action, fields)
+}
+
+#[test]
+fn form_post_delivers_the_code_and_errors_in_an_auto_submitted_form() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri(
+        "spa",
+        &[
+            ("response_mode", "form_post"),
+            ("login_hint", "alice@ad.test"),
+        ],
+    ));
+    let done = seamless(&mut b, &page, &w.token("alice", 1105));
+    assert_eq!(done.status(), StatusCode::OK, "a page, not a redirect");
+    assert!(header(&done, "location").is_none());
+    assert_eq!(header(&done, "cache-control"), Some("no-store"));
+    let csp = header(&done, "content-security-policy").expect("csp");
+    assert!(
+        csp.contains("form-action 'self' https://spa.example"),
+        "{csp}"
+    );
+    let nonce = csp
+        .split_once("script-src 'nonce-")
+        .and_then(|(_, r)| r.split_once('\''))
+        .map(|(n, _)| n)
+        .expect("script nonce");
+    assert!(
+        text(&done).contains(&format!("<script nonce=\"{nonce}\">")),
+        "the submitting script runs under the CSP"
+    );
+    assert!(
+        text(&done).contains("<noscript>"),
+        "and without script, a button"
+    );
+    let (action, fields) = form_post_fields(&done);
+    assert_eq!(action, SPA_CB);
+    assert_eq!(
+        (fields["state"].as_str(), fields["iss"].as_str()),
+        ("st-1", ORIGIN)
+    );
+    let location = format!("{SPA_CB}?code={}", fields["code"]);
+    assert_eq!(redeem(&mut b, &location).status(), StatusCode::OK);
+
+    // Errors go the same way once the mode is known.
+    let r = b.get(&authorize_uri(
+        "spa",
+        &[
+            ("response_mode", "form_post"),
+            ("prompt", "none"),
+            ("max_age", "0"),
+        ],
+    ));
+    let (action, fields) = form_post_fields(&r);
+    assert_eq!(
+        (action.as_str(), fields["error"].as_str()),
+        (SPA_CB, "login_required")
+    );
+    // A silent sign-in from the session, too.
+    let r = b.get(&authorize_uri("web", &[("response_mode", "form_post")]));
+    let (action, fields) = form_post_fields(&r);
+    assert_eq!(action, WEB_CB);
+    assert!(fields.contains_key("code"));
+}
+
+#[test]
+fn discovery_says_what_the_provider_does() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let d = json(&b.get("/.well-known/openid-configuration"));
+    for (key, value) in [
+        ("request_parameter_supported", false),
+        ("request_uri_parameter_supported", false),
+        ("claims_parameter_supported", false),
+        ("authorization_response_iss_parameter_supported", true),
+    ] {
+        assert_eq!(d[key], value, "{key}");
+    }
+    assert_eq!(
+        d["response_modes_supported"],
+        serde_json::json!(["query", "form_post"])
+    );
+    assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(
+        d["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(d["end_session_endpoint"], format!("{ORIGIN}/logout"));
+    // Every claim a real ID token and userinfo carry is listed.
+    let listed: Vec<&str> = d["claims_supported"]
+        .as_array()
+        .expect("claims_supported")
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    let tokens = oidc_tokens(&w, &mut b);
+    let id = decode_id_token(&w, &mut b, tokens["id_token"].as_str().expect("id"));
+    let access = tokens["access_token"].as_str().expect("at").to_string();
+    let info = json(&b.send(
+        Method::GET,
+        "/userinfo",
+        &[("authorization", &format!("Bearer {access}"))],
+        "",
+    ));
+    for claims in [&id, &info] {
+        for key in claims.as_object().expect("claims").keys() {
+            assert!(
+                listed.contains(&key.as_str()),
+                "{key} not in claims_supported"
+            );
+        }
+    }
+    // Each advertised client authentication method is accepted (the refusals
+    // are in `confidential_clients_authenticate`).
+    assert_eq!(
+        d["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+    );
+}
+
+#[test]
+fn userinfo_challenges_as_rfc_6750_says() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    // No credentials: a bare challenge, no error, nothing in the body.
+    let r = b.get("/userinfo");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        header(&r, "www-authenticate"),
+        Some("Bearer realm=\"https://login.example\"")
+    );
+    assert!(r.body().is_empty());
+    // Another scheme is no Bearer credential either.
+    let r = b.send(
+        Method::GET,
+        "/userinfo",
+        &[("authorization", "Basic dTpw")],
+        "",
+    );
+    assert_eq!(
+        header(&r, "www-authenticate"),
+        Some("Bearer realm=\"https://login.example\"")
+    );
+    // A malformed Bearer header: 400 invalid_request.
+    for malformed in ["Bearer", "Bearer ", "Bearer a b", "Bearer a\"b"] {
+        let r = b.send(
+            Method::GET,
+            "/userinfo",
+            &[("authorization", malformed)],
+            "",
+        );
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{malformed:?}");
+        assert!(
+            header(&r, "www-authenticate").is_some_and(|v| v.contains("error=\"invalid_request\"")),
+            "{malformed:?}"
+        );
+    }
+    // A bad token: 401 invalid_token.
+    let r = b.send(
+        Method::GET,
+        "/userinfo",
+        &[("authorization", "Bearer forged.token.x")],
+        "",
+    );
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(header(&r, "www-authenticate").is_some_and(|v| v.contains("error=\"invalid_token\"")));
+    assert_eq!(json(&r)["error"], "invalid_token");
+    // A good token without `openid`: 403 insufficient_scope.
+    let uri = authorize_uri("spa", &[("login_hint", "alice@ad.test")])
+        .replace("scope=openid+profile", "scope=api.read");
+    let page = b.get(&uri);
+    let done = seamless(&mut b, &page, &w.token("alice", 1105));
+    let tokens = json(&redeem(
+        &mut b,
+        header(&done, "location").expect("location"),
+    ));
+    assert!(tokens.get("id_token").is_none());
+    let access = tokens["access_token"].as_str().expect("at").to_string();
+    let r = b.send(
+        Method::GET,
+        "/userinfo",
+        &[("authorization", &format!("Bearer {access}"))],
+        "",
+    );
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let challenge = header(&r, "www-authenticate").expect("challenge");
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"")
+            && challenge.contains("scope=\"openid\""),
+        "{challenge}"
+    );
+}
+
+#[test]
+fn return_paths_are_normalised_before_use() {
+    let w = http_world(RulePolicy::default());
+    for (given, expected) in [
+        ("/.//evil.example", "/evil.example"),
+        ("/./%2e/%2E%2e//evil.example/x", "/evil.example/x"),
+        ("/a/../../b", "/b"),
+        ("/app/page with space", "/app/page%20with%20space"),
+        ("/app/%zz?q=a b&r=<x>", "/app/%25zz?q=a%20b&r=%3Cx%3E"),
+        ("/app/caf\u{e9}/", "/app/caf%C3%A9/"),
+        ("/app/#frag", "/app/"),
+        ("/..", "/"),
+        // Refused outright: back to the root.
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("https://evil.example", "/"),
+        ("/a\u{1}", "/"),
+    ] {
+        let mut b = Browser::new(&w);
+        w.advance(1);
+        let uri = format!(
+            "/signin?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs([("return", given), ("login_hint", "alice@ad.test")])
+                .finish()
+        );
+        let page = b.get(&uri);
+        let done = seamless(&mut b, &page, &w.token("alice", 1105));
+        assert_eq!(header(&done, "location"), Some(expected), "{given:?}");
     }
 }

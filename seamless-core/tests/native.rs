@@ -10,7 +10,7 @@ use common::*;
 use seamless_core::backends::RulePolicy;
 use seamless_core::native::assertion::parse_grant_assertion;
 use seamless_core::native::documents::{
-    AssertionFacts, NativeEndpoints, assertion, fault, mex, rstr, user_realm,
+    AssertionFacts, NS_SP_2005, NativeEndpoints, assertion, fault, mex, rstr, user_realm,
 };
 use seamless_core::native::wstrust::{RstError, parse_rst};
 use seamless_core::native::xml::{Element, Limits, scan};
@@ -35,9 +35,20 @@ fn attr<'a>(e: &'a Element, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// MSAL's MEX rules: IWA policies → bindings referencing them with an Issue
-/// soapAction over SOAP/HTTP → https port addresses; WS-Trust 1.3 preferred.
-fn msal_integrated_endpoint(mex_xml: &str) -> Option<(String, bool)> {
+/// Where MSAL for Python looks for the integrated policy's `TransportBinding`:
+/// WS-SecurityPolicy 2005 only.
+const MSAL_PYTHON_SP: &[&str] = &[NS_SP_2005];
+/// MSAL for Java and .NET, ADAL and Windows: 2005 or 1.2.
+const MSAL_JAVA_SP: &[&str] = &[NS_SP_2005, NS_SP_12];
+const NS_SP_12: &str = "http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702";
+const NS_WSP: &str = "http://schemas.xmlsoap.org/ws/2004/09/policy";
+
+/// MSAL's MEX rules: IWA policies (a top-level `wsp:Policy` whose
+/// `wsp:ExactlyOne/wsp:All/http:NegotiateAuthentication` path exists and which
+/// holds a `TransportBinding` in one of `transport_ns`) → bindings referencing
+/// them with an Issue soapAction over SOAP/HTTP → https port addresses; WS-Trust
+/// 1.3 preferred.
+fn msal_integrated_endpoint(mex_xml: &str, transport_ns: &[&str]) -> Option<(String, bool)> {
     let els = scan(
         mex_xml.as_bytes(),
         &Limits {
@@ -56,14 +67,40 @@ fn msal_integrated_endpoint(mex_xml: &str) -> Option<(String, bool)> {
             .map_or(els.len(), |p| i + 1 + p);
         &els[i + 1..end]
     };
+    // A path of direct children below `scope` (whose first element is one level
+    // deeper than `depth`), each (namespace, local name).
+    fn has_path(scope: &[Element], depth: usize, path: &[(&str, &str)]) -> bool {
+        let Some(((ns, local), rest)) = path.split_first() else {
+            return true;
+        };
+        scope.iter().enumerate().any(|(i, e)| {
+            if e.depth != depth + 1 || e.ns != *ns || e.local != *local {
+                return false;
+            }
+            let end = scope[i + 1..]
+                .iter()
+                .position(|x| x.depth <= e.depth)
+                .map_or(scope.len(), |p| i + 1 + p);
+            has_path(&scope[i + 1..end], e.depth, rest)
+        })
+    }
     let mut iwa_policies = Vec::new();
     for (i, e) in els.iter().enumerate() {
-        if e.local == "Policy" && attr(e, "Id").is_some() {
+        // Top-level policies only: children of wsdl:definitions.
+        if e.depth == 2 && e.ns == NS_WSP && e.local == "Policy" && attr(e, "Id").is_some() {
             let inner = subtree(i);
-            let negotiate = inner
+            let negotiate = has_path(
+                inner,
+                e.depth,
+                &[
+                    (NS_WSP, "ExactlyOne"),
+                    (NS_WSP, "All"),
+                    (NS_HTTP_POLICY, "NegotiateAuthentication"),
+                ],
+            );
+            let transport = inner
                 .iter()
-                .any(|x| x.local == "NegotiateAuthentication" && x.ns == NS_HTTP_POLICY);
-            let transport = inner.iter().any(|x| x.local == "TransportBinding");
+                .any(|x| x.local == "TransportBinding" && transport_ns.contains(&x.ns.as_str()));
             if negotiate && transport {
                 iwa_policies.push(format!("#{}", attr(e, "Id")?));
             }
@@ -122,16 +159,30 @@ fn a_native_client_following_msal_rules_signs_in() {
     let mex_url = realm["federation_metadata_url"].as_str().expect("mex url");
     assert_eq!(mex_url, endpoints().mex);
 
-    let (endpoint, v13) =
-        msal_integrated_endpoint(&mex(&endpoints())).expect("an integrated endpoint");
-    assert_eq!(
-        (endpoint.as_str(), v13),
-        (
-            "https://sso.example/winauth/trust/13/windowstransport",
-            true
-        ),
-        "1.3 preferred"
-    );
+    for rules in [MSAL_PYTHON_SP, MSAL_JAVA_SP] {
+        let (endpoint, v13) = msal_integrated_endpoint(&mex(&endpoints()), rules)
+            .unwrap_or_else(|| panic!("an integrated endpoint under {rules:?}"));
+        assert_eq!(
+            (endpoint.as_str(), v13),
+            (
+                "https://sso.example/winauth/trust/13/windowstransport",
+                true
+            ),
+            "1.3 preferred"
+        );
+    }
+    // The rules themselves tell the namespaces apart: the same document with
+    // the 1.2 namespace is invisible to MSAL for Python.
+    let with_12 = mex(&endpoints()).replace(NS_SP_2005, NS_SP_12);
+    assert!(msal_integrated_endpoint(&with_12, MSAL_PYTHON_SP).is_none());
+    assert!(msal_integrated_endpoint(&with_12, MSAL_JAVA_SP).is_some());
+    // MSAL keeps https:// endpoints only.
+    let plain = NativeEndpoints {
+        trust_2005: "http://sso.example/winauth/trust/2005/windowstransport".into(),
+        trust_13: "http://sso.example/winauth/trust/13/windowstransport".into(),
+        ..endpoints()
+    };
+    assert!(msal_integrated_endpoint(&mex(&plain), MSAL_JAVA_SP).is_none());
 
     let rst = parse_rst(rst_13().as_bytes(), AUDIENCE).expect("RST");
     let w = world(RulePolicy::default());
@@ -181,18 +232,80 @@ fn a_native_client_following_msal_rules_signs_in() {
 
 #[test]
 fn realm_answers_do_not_reveal_users() {
-    let a = user_realm("alice@ad.test", true, &endpoints(), true);
-    let b = user_realm("nobody@ad.test", true, &endpoints(), true);
-    assert_eq!(a, b, "same answer for any user of a served domain");
-    assert_eq!(a["is_dsso_enabled"], true);
+    for v2 in [false, true] {
+        let mut a = user_realm("alice@ad.test", true, &endpoints(), v2);
+        let mut b = user_realm("nobody@ad.test", true, &endpoints(), v2);
+        // 2.x echoes the name it was asked about, as Entra does; nothing else differs.
+        assert_eq!(a["Login"].take().as_str().is_some(), v2);
+        b["Login"].take();
+        assert_eq!(a, b, "same answer for any user of a served domain");
+    }
+}
+
+#[test]
+fn realm_answers_have_entras_shape_for_each_api_version() {
+    // 1.0, what MSAL asks for.
+    let v1 = user_realm("Alice@AD.test", true, &endpoints(), false);
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(
+        keys(&v1),
+        [
+            "account_type",
+            "cloud_audience_urn",
+            "cloud_instance_name",
+            "domain_name",
+            "federation_active_auth_url",
+            "federation_metadata_url",
+            "federation_protocol",
+            "ver"
+        ]
+    );
+    assert_eq!(
+        (v1["ver"].as_str(), v1["domain_name"].as_str()),
+        (Some("1.0"), Some("ad.test"))
+    );
+    // 2.x, the login page's shape: NameSpaceType, DomainName, is_dsso_enabled.
+    let v2 = user_realm("Alice@AD.test", true, &endpoints(), true);
+    assert_eq!(
+        keys(&v2),
+        [
+            "DomainName",
+            "Login",
+            "NameSpaceType",
+            "cloud_instance_name",
+            "federation_protocol",
+            "is_dsso_enabled"
+        ]
+    );
+    assert_eq!(
+        (
+            v2["NameSpaceType"].as_str(),
+            v2["DomainName"].as_str(),
+            v2["Login"].as_str(),
+            v2["is_dsso_enabled"].as_bool()
+        ),
+        (
+            Some("Federated"),
+            Some("ad.test"),
+            Some("Alice@AD.test"),
+            Some(true)
+        )
+    );
     let other = user_realm("x@elsewhere.test", false, &endpoints(), true);
     assert_eq!(
         (
-            other["account_type"].as_str(),
+            other["NameSpaceType"].as_str(),
             other["is_dsso_enabled"].as_bool()
         ),
         (Some("Unknown"), Some(false))
     );
+    assert!(other.get("federation_protocol").is_none());
+    let other = user_realm("x@elsewhere.test", false, &endpoints(), false);
+    assert_eq!(other["account_type"], "Unknown");
     assert!(other.get("federation_metadata_url").is_none());
 }
 
@@ -388,7 +501,8 @@ mod over_http {
             .to_string();
         let mex_path = mex_url.strip_prefix("https://sso.example").expect("ours");
         let mex = send(&w, Method::GET, mex_path, &[], "");
-        let (endpoint, v13) = msal_integrated_endpoint(body(&mex)).expect("integrated endpoint");
+        let (endpoint, v13) =
+            msal_integrated_endpoint(body(&mex), MSAL_PYTHON_SP).expect("integrated endpoint");
         assert!(v13, "1.3 preferred");
         let path = endpoint
             .strip_prefix("https://sso.example")
@@ -543,7 +657,7 @@ mod over_http {
             "",
         ));
         assert_eq!(
-            (r["account_type"].as_str(), r["is_dsso_enabled"].as_bool()),
+            (r["NameSpaceType"].as_str(), r["is_dsso_enabled"].as_bool()),
             (Some("Unknown"), Some(false))
         );
     }

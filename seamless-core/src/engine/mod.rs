@@ -213,6 +213,17 @@ impl Engine {
                     return waiting.into_challenge();
                 };
                 let (verdict, response) = self.validate(token).await;
+                // A ticket proves when its user signed in to Windows, not that they
+                // are at the keyboard now: under a shorter `max_age` the password
+                // (an active authentication) is asked for instead.
+                let now = self.now();
+                let verdict = verdict.and_then(|ticket| {
+                    if state.core.request.accepts_auth_time(ticket.auth_time, now) {
+                        Ok(ticket)
+                    } else {
+                        Err(Code::InteractionRequired)
+                    }
+                });
                 let step = self.drive(state.on_ticket(verdict)).await;
                 step.with_negotiate_response(response)
             },

@@ -8,7 +8,6 @@ use http::request::Parts;
 
 use super::Provider;
 use super::form::Params;
-use super::session::bearer;
 use super::{Client, Response, add_header, json};
 use crate::error::Code;
 use crate::grants::{Grant, GrantError};
@@ -456,7 +455,7 @@ impl Provider {
                 "jwks_uri": format!("{base}/jwks"),
                 "end_session_endpoint": format!("{base}/logout"),
                 "response_types_supported": ["code"],
-                "response_modes_supported": ["query"],
+                "response_modes_supported": ["query", "form_post"],
                 "grant_types_supported": ["authorization_code", "refresh_token", SAML11_BEARER, SAML2_BEARER],
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": algs,
@@ -464,6 +463,11 @@ impl Provider {
                 "code_challenge_methods_supported": ["S256"],
                 "scopes_supported": ["openid", "profile", "offline_access"],
                 "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "upn", "name", "onprem_sid", "groups", "hasgroups"],
+                "claim_types_supported": ["normal"],
+                "claims_parameter_supported": false,
+                "request_parameter_supported": false,
+                "request_uri_parameter_supported": false,
+                "require_request_uri_registration": false,
                 "authorization_response_iss_parameter_supported": true,
                 "prompt_values_supported": ["none", "login", "select_account"],
             }),
@@ -483,43 +487,127 @@ impl Provider {
         }
     }
 
-    /// `GET|POST /userinfo` with a Bearer access token.
+    /// `GET|POST /userinfo` with a Bearer access token whose scope includes
+    /// `openid`. Refusals follow RFC 6750 §3.1 (see [`bearer_refusal`]).
     pub(super) fn userinfo(&self, head: &Parts) -> Response {
+        let realm = &self.tokens().settings().issuer;
+        let token = match bearer_credentials(head) {
+            Credentials::None => return bearer_refusal(realm, BearerRefusal::NoCredentials),
+            Credentials::Malformed => return bearer_refusal(realm, BearerRefusal::Malformed),
+            Credentials::Token(t) => t,
+        };
         // Any access token of ours, whichever client's API it is for.
         let mut audiences: Vec<&str> = self.clients().audiences().collect();
         audiences.push(self.tokens().api_audience());
-        let claims = bearer(head).and_then(|t| {
-            self.tokens()
-                .verify_access_for(t, self.now(), &audiences)
-                .ok()
-        });
-        match claims {
-            Some(c) => match serde_json::to_value(&c.user) {
-                Ok(v) => json(StatusCode::OK, &v),
-                Err(_) => oauth_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily_unavailable",
-                    "claims",
-                ),
-            },
-            None => {
-                let mut response = oauth_error(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_token",
-                    "a valid Bearer access token is required",
-                );
-                add_header(
-                    &mut response,
-                    header::WWW_AUTHENTICATE,
-                    &format!(
-                        "Bearer realm=\"{}\", error=\"invalid_token\"",
-                        self.tokens().settings().issuer
-                    ),
-                );
-                response
-            }
+        let Ok(claims) = self
+            .tokens()
+            .verify_access_for(token, self.now(), &audiences)
+        else {
+            return bearer_refusal(realm, BearerRefusal::InvalidToken);
+        };
+        if !claims.scope.split(' ').any(|s| s == "openid") {
+            return bearer_refusal(realm, BearerRefusal::InsufficientScope("openid"));
+        }
+        match serde_json::to_value(&claims.user) {
+            Ok(v) => json(StatusCode::OK, &v),
+            Err(_) => oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "claims",
+            ),
         }
     }
+}
+
+/// What an `Authorization` header offers a Bearer-protected resource.
+pub(crate) enum Credentials<'a> {
+    /// No Bearer credentials at all (no header, or another scheme).
+    None,
+    /// `Bearer` with no token, or one that is not a `b64token` (RFC 6750 §2.1).
+    Malformed,
+    /// A token, not yet checked.
+    Token(&'a str),
+}
+
+/// The Bearer credentials of a request, as RFC 6750 §2.1 spells them.
+pub(crate) fn bearer_credentials(head: &Parts) -> Credentials<'_> {
+    let Some(value) = head.headers.get(header::AUTHORIZATION) else {
+        return Credentials::None;
+    };
+    let Ok(value) = value.to_str() else {
+        return Credentials::Malformed;
+    };
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Credentials::None;
+    }
+    let token = rest.trim();
+    let b64token = |c: char| c.is_ascii_alphanumeric() || "-._~+/".contains(c);
+    let body = token.trim_end_matches('=');
+    if body.is_empty() || !body.chars().all(b64token) {
+        return Credentials::Malformed;
+    }
+    Credentials::Token(token)
+}
+
+/// Why a Bearer-protected resource refuses a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BearerRefusal {
+    /// Nothing was presented: a bare challenge, no error (RFC 6750 §3.1).
+    NoCredentials,
+    /// The header is not a well-formed Bearer credential: 400 `invalid_request`.
+    Malformed,
+    /// A token was presented and is not good here: 401 `invalid_token`.
+    InvalidToken,
+    /// A good token without this scope: 403 `insufficient_scope`.
+    InsufficientScope(&'static str),
+}
+
+/// The RFC 6750 §3 answer to a refused Bearer request: the challenge carries an
+/// `error` only when credentials were presented, and the body says no more than
+/// the challenge.
+pub(crate) fn bearer_refusal(realm: &str, why: BearerRefusal) -> Response {
+    let realm = realm.replace(['"', '\\'], "");
+    let (status, error, description, scope) = match why {
+        BearerRefusal::NoCredentials => {
+            let mut response =
+                super::respond(StatusCode::UNAUTHORIZED, "text/plain; charset=utf-8", "");
+            add_header(
+                &mut response,
+                header::WWW_AUTHENTICATE,
+                &format!("Bearer realm=\"{realm}\""),
+            );
+            return response;
+        }
+        BearerRefusal::Malformed => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the Authorization header is not a Bearer token",
+            None,
+        ),
+        BearerRefusal::InvalidToken => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the access token is expired, revoked, malformed or not for this resource",
+            None,
+        ),
+        BearerRefusal::InsufficientScope(scope) => (
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "the access token's scope does not cover this resource",
+            Some(scope),
+        ),
+    };
+    let mut challenge =
+        format!("Bearer realm=\"{realm}\", error=\"{error}\", error_description=\"{description}\"");
+    let mut body = serde_json::json!({"error": error, "error_description": description});
+    if let Some(scope) = scope {
+        challenge.push_str(&format!(", scope=\"{scope}\""));
+        body["scope"] = scope.into();
+    }
+    let mut response = json(status, &body);
+    add_header(&mut response, header::WWW_AUTHENTICATE, &challenge);
+    response
 }
 
 /// Adds MSAL's `client_info` (base64url JSON with `uid` and `utid`) to a token

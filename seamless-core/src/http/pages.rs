@@ -222,6 +222,19 @@ pub(crate) fn error(code: Code, restart: Option<&str>) -> String {
     format!("{}{again}", error_line(Some(code)))
 }
 
+/// The Form Post Response Mode page: the authorization response as hidden
+/// fields of a form to the client's `redirect_uri`, submitted by a script under
+/// the page's CSP nonce, or by the user's click without JavaScript.
+pub(crate) fn form_post(redirect_uri: &str, pairs: &[(&str, &str)], nonce: &str) -> String {
+    let fields: String = pairs.iter().map(|(k, v)| hidden(k, v)).collect();
+    format!(
+        "<form id=\"f\" method=\"post\" action=\"{action}\">{fields}\
+<noscript><p>JavaScript is off: continue to the application.</p><button type=\"submit\">Continue</button></noscript></form>\
+<script nonce=\"{nonce}\">document.getElementById('f').submit();</script>",
+        action = escape(redirect_uri),
+    )
+}
+
 /// A plain message.
 /// Asks the user to confirm a sign-out nobody can prove they asked for (no
 /// `id_token_hint`): the form posts back with the same parameters, and a post

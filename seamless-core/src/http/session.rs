@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use super::Provider;
-use super::{Continue, Response, cookies, form, json, redirect};
+use super::oidc::{BearerRefusal, Credentials, bearer_credentials, bearer_refusal};
+use super::{Continue, Response, cookies, form, redirect};
 use crate::error::Code;
 use crate::model::Completion;
 use crate::model::{AuthFacts, SignInRequest};
@@ -423,43 +424,112 @@ fn is_api(head: &Parts) -> bool {
     tried_bearer || (accept.contains("application/json") && !accept.contains("text/html"))
 }
 
-/// The relative path a sign-in may return to: same origin, no scheme-relative
-/// or backslash tricks, no control characters.
-pub(crate) fn safe_return(path: &str) -> Option<&str> {
-    let ok = path.starts_with('/')
-        && !path.starts_with("//")
-        && !path.starts_with("/\\")
-        && path.len() <= 2048
-        && !path.bytes().any(|b| b.is_ascii_control() || b == b'\\');
-    ok.then_some(path)
+/// The relative path a sign-in may return to, normalised: same origin (a path
+/// starting with one `/`), no backslash or control characters, dot segments
+/// (`.`, `..`, and their percent-encoded forms, which browsers also resolve)
+/// and repeated slashes collapsed, and every byte a URL may not carry
+/// percent-encoded. A scheme-relative `//host` is refused outright;
+/// `/.//evil.example` becomes `/evil.example`, never the `//evil.example` a
+/// browser would resolve it to; a raw space never reaches a `Location` header.
+pub(crate) fn safe_return(path: &str) -> Option<String> {
+    if !path.starts_with('/')
+        || path.starts_with("//")
+        || path.len() > 2048
+        || path.bytes().any(|b| b.is_ascii_control() || b == b'\\')
+    {
+        return None;
+    }
+    // A fragment never reaches a server; one in `return` is dropped.
+    let path = path.split('#').next().unwrap_or_default();
+    let (path, query) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    let mut segments: Vec<&str> = Vec::new();
+    let mut raw = path.split('/').skip(1).peekable();
+    let mut trailing_slash = false;
+    while let Some(segment) = raw.next() {
+        let last = raw.peek().is_none();
+        match dot_segment(segment) {
+            Some(Dots::One) => trailing_slash = last,
+            Some(Dots::Two) => {
+                segments.pop();
+                trailing_slash = last;
+            }
+            None if segment.is_empty() => trailing_slash = last,
+            None => {
+                segments.push(segment);
+                trailing_slash = false;
+            }
+        }
+    }
+    let mut out = String::with_capacity(path.len() + 8);
+    for segment in &segments {
+        out.push('/');
+        percent_encode_into(&mut out, segment, b"!$&'()*+,;=:@");
+    }
+    if segments.is_empty() || trailing_slash {
+        out.push('/');
+    }
+    if let Some(query) = query {
+        out.push('?');
+        percent_encode_into(&mut out, query, b"!$&'()*+,;=:@/?");
+    }
+    Some(out)
+}
+
+enum Dots {
+    One,
+    Two,
+}
+
+/// `.` or `..`, with any dot written `%2e` (RFC 3986 §6.2.2.2; browsers do the same).
+fn dot_segment(segment: &str) -> Option<Dots> {
+    let lowered = segment.to_ascii_lowercase();
+    match lowered.replace("%2e", ".").as_str() {
+        "." => Some(Dots::One),
+        ".." => Some(Dots::Two),
+        _ => None,
+    }
+}
+
+/// Appends `text`, keeping unreserved characters, `allowed` and well-formed
+/// percent-escapes, and percent-encoding every other byte.
+fn percent_encode_into(out: &mut String, text: &str, allowed: &[u8]) {
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape = b == b'%'
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || allowed.contains(&b) || escape {
+            out.push(char::from(b));
+        } else {
+            let _ = std::fmt::Write::write_fmt(out, format_args!("%{b:02X}"));
+        }
+    }
 }
 
 pub(crate) fn sign_in_required(provider: &Provider, head: &Parts) -> Response {
     let web = provider.web();
     if is_api(head) {
-        let mut challenge = format!("Bearer realm=\"{}\"", web.issuer());
-        if bearer(head).is_some() {
-            challenge.push_str(", error=\"invalid_token\"");
-        }
-        let mut response = json(
-            StatusCode::UNAUTHORIZED,
-            &serde_json::json!({"error": "unauthorized", "message": "sign-in required"}),
-        );
-        super::add_header(&mut response, header::WWW_AUTHENTICATE, &challenge);
-        return response;
+        // RFC 6750 §3.1: an error only when credentials were presented.
+        let why = match bearer_credentials(head) {
+            Credentials::None => BearerRefusal::NoCredentials,
+            Credentials::Malformed => BearerRefusal::Malformed,
+            Credentials::Token(_) => BearerRefusal::InvalidToken,
+        };
+        return bearer_refusal(&web.issuer(), why);
     }
     let back = if head.method == Method::GET || head.method == Method::HEAD {
         head.uri
             .path_and_query()
-            .map(|p| p.as_str())
-            .and_then(safe_return)
-            .unwrap_or("/")
+            .and_then(|p| safe_return(p.as_str()))
     } else {
-        "/"
+        None
     };
     redirect(&format!(
         "{}/signin?{}",
         web.base_path,
-        form::encode([("return", back)])
+        form::encode([("return", back.as_deref().unwrap_or("/"))])
     ))
 }

@@ -36,6 +36,12 @@ fn origin(uri: &str) -> Option<String> {
     ))
 }
 
+/// The origin of an `http(s)` URI: where a form may post an authorization
+/// response.
+fn web_origin(uri: &str) -> Option<String> {
+    origin(uri).filter(|o| o.starts_with("https://") || o.starts_with("http://"))
+}
+
 /// A form post from another site (CSRF): by Fetch Metadata when the browser
 /// sends it (only `same-origin` passes), else by `Origin` (ours only; `null`
 /// fails). Clients that send neither are not browsers; the state's binding to
@@ -53,7 +59,57 @@ pub(super) fn cross_site(provider: &Provider, head: &Parts) -> bool {
     header("origin").is_some_and(|o| o != provider.web().public_origin.to_ascii_lowercase())
 }
 
+/// How an authorization response reaches the client: in the redirect's query
+/// (the default for `code`), or as an auto-submitted form (OAuth 2.0 Form Post
+/// Response Mode), which keeps the code out of URLs, logs and `Referer`.
+/// `fragment` and the JWT modes are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResponseMode {
+    Query,
+    FormPost,
+}
+
+impl ResponseMode {
+    /// The mode a `response_mode` value names; absent means `query`, and `None`
+    /// means one we do not support.
+    fn parse(value: Option<&str>) -> Option<Self> {
+        match value {
+            None | Some("query") => Some(Self::Query),
+            Some("form_post") => Some(Self::FormPost),
+            Some(_) => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::FormPost => "form_post",
+        }
+    }
+}
+
 impl Provider {
+    /// An authorization response (a code or an error) for a registered
+    /// `redirect_uri`, with `iss` (RFC 9207), delivered in `mode`.
+    fn answer_client<'a>(
+        &'a self,
+        redirect_uri: &str,
+        mode: ResponseMode,
+        mut pairs: Vec<(&'a str, &'a str)>,
+    ) -> Response {
+        pairs.push(("iss", &self.tokens().settings().issuer));
+        match mode {
+            ResponseMode::Query => {
+                redirect(&form::append_query(redirect_uri, &form::encode(pairs)))
+            }
+            ResponseMode::FormPost => {
+                self.page(StatusCode::OK, web_origin(redirect_uri), |nonce| {
+                    pages::form_post(redirect_uri, &pairs, nonce)
+                })
+            }
+        }
+    }
+
     pub(super) fn page(
         &self,
         status: StatusCode,
@@ -96,23 +152,56 @@ impl Provider {
         else {
             return self.error_page(StatusCode::BAD_REQUEST, Code::BadRequest, None);
         };
-        // From here errors go back to the application (RFC 6749 §4.1.2.1).
+        // From here errors go back to the application (RFC 6749 §4.1.2.1), in the
+        // response mode it asked for once that is known to be one we speak.
+        let requested_mode = ResponseMode::parse(params.get("response_mode"));
+        let mode = requested_mode
+            .filter(|m| *m == ResponseMode::Query || web_origin(redirect_uri).is_some())
+            .unwrap_or(ResponseMode::Query);
         let state = params.get("state");
         let fail = |error: &str, description: &str| {
             let mut pairs = vec![("error", error), ("error_description", description)];
             if let Some(s) = state {
                 pairs.push(("state", s));
             }
-            let issuer = self.tokens().settings().issuer.clone();
-            pairs.push(("iss", &issuer));
-            redirect(&form::append_query(redirect_uri, &form::encode(pairs)))
+            self.answer_client(redirect_uri, mode, pairs)
         };
+        match requested_mode {
+            None => {
+                return fail(
+                    "invalid_request",
+                    "response_mode must be query or form_post",
+                );
+            }
+            Some(m) if m != mode => {
+                return fail(
+                    "invalid_request",
+                    "response_mode=form_post needs an http(s) redirect_uri",
+                );
+            }
+            Some(_) => {}
+        }
+        // Request objects (OIDC Core §6) are not supported: say so rather than
+        // act on the plain parameters alone (discovery says so too).
+        if params.get("request").is_some() {
+            return fail("request_not_supported", "request objects are not supported");
+        }
+        if params.get("request_uri").is_some() {
+            return fail("request_uri_not_supported", "request_uri is not supported");
+        }
         if params.get("response_type") != Some("code") {
             return fail(
                 "unsupported_response_type",
                 "only response_type=code is supported",
             );
         }
+        let max_age = match params.get("max_age").map(str::parse::<u64>) {
+            None => None,
+            Some(Ok(seconds)) => Some(seconds),
+            Some(Err(_)) => {
+                return fail("invalid_request", "max_age must be a non-negative integer");
+            }
+        };
         let challenge = params.get("code_challenge");
         match (challenge, params.get("code_challenge_method")) {
             (Some(c), Some("S256")) if c.len() == 43 => {}
@@ -139,7 +228,10 @@ impl Provider {
             return fail("invalid_request", "prompt=none cannot be combined");
         }
         let scope = params.get("scope").unwrap_or("openid").to_string();
-        let mut carried = vec![("scope".to_string(), scope)];
+        let mut carried = vec![
+            ("scope".to_string(), scope),
+            ("response_mode".to_string(), mode.name().to_string()),
+        ];
         for name in ["state", "nonce", "code_challenge"] {
             if let Some(v) = params.get(name) {
                 carried.push((name.to_string(), v.to_string()));
@@ -152,14 +244,19 @@ impl Provider {
             domain_hint: params.get("domain_hint").map(str::to_string),
             prompt_login,
             tenanted: false,
+            max_age,
             params: carried,
         };
         if !prompt_login {
             let flow_id = self.random_id().unwrap_or_default();
+            let now = self.now();
+            // A session older than `max_age` is not used: the user authenticates
+            // again (and `auth_time`, in every ID token, tells the client when).
             if let Some(completion) = self
                 .completion_from_session(head, flow_id, request.clone())
                 .await
                 .filter(|c| hint_fits(request.login_hint.as_deref(), &c.user.upn))
+                .filter(|c| request.accepts_auth_time(c.auth.auth_time, now))
             {
                 return self.finish(completion).await;
             }
@@ -173,15 +270,16 @@ impl Provider {
     /// `GET /signin?return=/path`: middleware mode, sign in to this application.
     pub(super) async fn sign_in_to_app(&self, head: &Parts) -> Response {
         let params = Params::query(&head.uri).unwrap_or_default();
-        let back = params.get("return").and_then(safe_return).unwrap_or("/");
+        let back = params.get("return").and_then(safe_return);
         let request = SignInRequest {
             client_id: APP_CLIENT.to_string(),
-            redirect_uri: back.to_string(),
+            redirect_uri: back.unwrap_or_else(|| "/".to_string()),
             login_hint: params.get("login_hint").map(str::to_string),
             domain_hint: params.get("domain_hint").map(str::to_string),
             prompt_login: false,
             // The application is its own tenant: Negotiate starts at once.
             tenanted: true,
+            max_age: None,
             params: Vec::new(),
         };
         self.start_flow(head, request).await
@@ -255,10 +353,8 @@ impl Provider {
             Err(code) => return self.error_page(StatusCode::SERVICE_UNAVAILABLE, code, None),
         };
         let request = &completion.request;
-        let location = if request.client_id == APP_CLIENT {
-            safe_return(&request.redirect_uri)
-                .unwrap_or("/")
-                .to_string()
+        let mut response = if request.client_id == APP_CLIENT {
+            redirect(&safe_return(&request.redirect_uri).unwrap_or_else(|| "/".to_string()))
         } else {
             let param = |name: &str| {
                 request
@@ -285,15 +381,14 @@ impl Provider {
                 }
             };
             let state = param("state");
-            let issuer = self.tokens().settings().issuer.clone();
+            let mode = ResponseMode::parse(param("response_mode").as_deref())
+                .unwrap_or(ResponseMode::Query);
             let mut pairs = vec![("code", code.as_str())];
             if let Some(s) = &state {
                 pairs.push(("state", s));
             }
-            pairs.push(("iss", &issuer));
-            form::append_query(&request.redirect_uri, &form::encode(pairs))
+            self.answer_client(&request.redirect_uri, mode, pairs)
         };
-        let mut response = redirect(&location);
         add_header(&mut response, header::SET_COOKIE, &session);
         add_header(
             &mut response,

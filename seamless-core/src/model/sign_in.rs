@@ -23,9 +23,24 @@ pub struct SignInRequest {
     /// or a tenanted authority): like a hint, Negotiate starts without a user name.
     #[serde(default)]
     pub tenanted: bool,
+    /// `max_age` (OIDC Core §3.1.2.1): an authentication older than this many
+    /// seconds does not count; the user authenticates again.
+    #[serde(default)]
+    pub max_age: Option<u64>,
     /// Protocol parameters the HTTP layer needs back at completion (state, nonce,
     /// PKCE challenge...), opaque to the machine.
     pub params: Vec<(String, String)>,
+}
+
+impl SignInRequest {
+    /// Whether an authentication at `auth_time` is recent enough for this
+    /// request's `max_age` at `now` (always, without one). `max_age=0` accepts
+    /// none: it means "authenticate now", like `prompt=login`.
+    pub fn accepts_auth_time(&self, auth_time: i64, now: i64) -> bool {
+        self.max_age.is_none_or(|max| {
+            max > 0 && now.saturating_sub(auth_time) <= i64::try_from(max).unwrap_or(i64::MAX)
+        })
+    }
 }
 
 /// How the user proved who they are so far.

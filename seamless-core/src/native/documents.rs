@@ -14,6 +14,10 @@ pub const NS_SAML1: &str = "urn:oasis:names:tc:SAML:1.0:assertion";
 pub const TOKEN_TYPE_SAML11: &str = "urn:oasis:names:tc:SAML:1.0:assertion";
 /// Windows integrated authentication method.
 pub const AUTH_METHOD_WINDOWS: &str = "urn:federation:authentication:windows";
+/// WS-SecurityPolicy as AD FS writes the integrated-auth policy (the 2005
+/// draft). MSAL for Python looks for the integrated `TransportBinding` only
+/// here; MSAL for Java and .NET, ADAL and Windows accept either this or 1.2.
+pub const NS_SP_2005: &str = "http://schemas.xmlsoap.org/ws/2005/07/securitypolicy";
 /// Where our sign-in token lives inside the assertion.
 pub const NS_SEAMLESS: &str = "urn:seamless:sign-in-token";
 
@@ -50,13 +54,19 @@ pub struct NativeEndpoints {
 /// of a domain, so it reveals nothing about whether a user exists. `served` says
 /// whether the UPN's domain is ours (then `Federated`, which is what makes MSAL
 /// proceed with integrated Windows authentication).
-pub fn user_realm(upn: &str, served: bool, endpoints: &NativeEndpoints, api_2_1: bool) -> Value {
+///
+/// `api-version=1.0` (what MSAL asks for) answers Entra's 1.0 shape: `ver`,
+/// `account_type`, `domain_name`, the federation URLs, `cloud_audience_urn`,
+/// `cloud_instance_name`. `api-version=2.x` answers Entra's 2.x shape instead:
+/// `NameSpaceType`, `Login`, `DomainName`, `federation_protocol` (federated
+/// domains), `cloud_instance_name`, and `is_dsso_enabled`.
+pub fn user_realm(upn: &str, served: bool, endpoints: &NativeEndpoints, api_2: bool) -> Value {
     let domain = upn
         .rsplit_once('@')
         .map(|(_, d)| d.to_ascii_lowercase())
         .unwrap_or_default();
-    let mut v = if served {
-        json!({
+    match (api_2, served) {
+        (false, true) => json!({
             "ver": "1.0",
             "account_type": "Federated",
             "domain_name": domain,
@@ -64,16 +74,34 @@ pub fn user_realm(upn: &str, served: bool, endpoints: &NativeEndpoints, api_2_1:
             "federation_metadata_url": endpoints.mex,
             "federation_active_auth_url": endpoints.trust_2005,
             "cloud_audience_urn": endpoints.audience,
-            "cloud_instance_name": "seamless",
-        })
-    } else {
-        json!({ "ver": "1.0", "account_type": "Unknown", "domain_name": domain, "cloud_instance_name": "seamless" })
-    };
-    if api_2_1 && let Some(map) = v.as_object_mut() {
-        map.insert("is_dsso_enabled".into(), Value::Bool(served));
+            "cloud_instance_name": CLOUD_INSTANCE,
+        }),
+        (false, false) => json!({
+            "ver": "1.0",
+            "account_type": "Unknown",
+            "domain_name": domain,
+            "cloud_instance_name": CLOUD_INSTANCE,
+        }),
+        (true, true) => json!({
+            "NameSpaceType": "Federated",
+            "federation_protocol": "WSTrust",
+            "Login": upn,
+            "DomainName": domain,
+            "cloud_instance_name": CLOUD_INSTANCE,
+            "is_dsso_enabled": true,
+        }),
+        (true, false) => json!({
+            "NameSpaceType": "Unknown",
+            "Login": upn,
+            "DomainName": domain,
+            "cloud_instance_name": CLOUD_INSTANCE,
+            "is_dsso_enabled": false,
+        }),
     }
-    v
 }
+
+/// The `cloud_instance_name` of our realm answers.
+const CLOUD_INSTANCE: &str = "seamless";
 
 /// The WS-MetadataExchange / WSDL document advertising the integrated endpoints,
 /// written so MSAL's MEX rules find them: a policy with
@@ -88,13 +116,13 @@ pub fn mex(endpoints: &NativeEndpoints) -> String {
  xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap12="http://schemas.xmlsoap.org/wsdl/soap12/"
  xmlns:wsp="http://schemas.xmlsoap.org/ws/2004/09/policy"
  xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
- xmlns:sp="http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702"
+ xmlns:sp="{NS_SP_2005}"
  xmlns:http="http://schemas.microsoft.com/ws/06/2004/policy/http"
  xmlns:wsa10="{NS_WSA}" xmlns:tns="urn:seamless:mex">
  <wsp:Policy wsu:Id="IntegratedWindowsAuthentication_policy">
   <wsp:ExactlyOne><wsp:All>
    <http:NegotiateAuthentication/>
-   <sp:TransportBinding><wsp:Policy><sp:TransportToken><wsp:Policy><sp:HttpsToken/></wsp:Policy></sp:TransportToken></wsp:Policy></sp:TransportBinding>
+   <sp:TransportBinding><wsp:Policy><sp:TransportToken><wsp:Policy><sp:HttpsToken RequireClientCertificate="false"/></wsp:Policy></sp:TransportToken><sp:AlgorithmSuite><wsp:Policy><sp:Basic256/></wsp:Policy></sp:AlgorithmSuite><sp:Layout><wsp:Policy><sp:Strict/></wsp:Policy></sp:Layout></wsp:Policy></sp:TransportBinding>
   </wsp:All></wsp:ExactlyOne>
  </wsp:Policy>
  <wsdl:binding name="Trust2005Binding" type="tns:SecurityTokenServiceContract">

@@ -444,6 +444,11 @@ cases! { $
         let page = c.get("/signin?return=%2F%2Fevil.example%2Fx&login_hint=alice%40ad.test");
         let done = seamless(&mut c, &page, &fx.token("alice", 1105));
         assert_eq!(done.header("location"), Some("/"));
+        // What a browser would resolve to `//evil.example` is normalised first.
+        let mut c = Client::new(h);
+        let page = c.get("/signin?return=%2F.%2F%2Fevil.example%2Fx&login_hint=alice%40ad.test");
+        let done = seamless(&mut c, &page, &fx.token("alice", 1105));
+        assert_eq!(done.header("location"), Some("/evil.example/x"));
     }
 
     /// A wrong PKCE verifier spends the code.
@@ -502,6 +507,7 @@ cases! { $
         let r = c.send("GET", "/api/me", &[("accept", "application/json")], b"");
         assert_eq!(r.status, 401);
         assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"https://app.example\""));
+        assert!(r.body.is_empty(), "no error information without credentials (RFC 6750 §3.1)");
         let r = c.send("GET", "/api/me", &[("authorization", "Bearer forged")], b"");
         assert_eq!(r.status, 401);
         assert!(r.header("www-authenticate").is_some_and(|v| v.contains("invalid_token")));

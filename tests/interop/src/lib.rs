@@ -50,6 +50,26 @@ pub fn which(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The token endpoint's form for MSAL's SAML 1.1 bearer grant: `assertion` is
+/// the SAML assertion as extracted from an RSTR, byte-exact.
+pub fn saml_grant_form(assertion: &str, client_id: &str) -> String {
+    use base64::Engine as _;
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:saml1_1-bearer",
+            ),
+            (
+                "assertion",
+                &base64::engine::general_purpose::STANDARD.encode(assertion),
+            ),
+            ("client_id", client_id),
+            ("scope", "openid"),
+        ])
+        .finish()
+}
+
 /// A free loopback TCP port.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -6,7 +6,6 @@
 use std::process::Command;
 use std::sync::Arc;
 
-use base64::Engine as _;
 use seamless_core::Provider;
 use seamless_core::backends::{MemoryKeyStore, StaticDirectory};
 use seamless_core::http::{Client, WebConfig};
@@ -77,20 +76,7 @@ fn curl_with_an_mit_ticket_gets_an_assertion_that_redeems_once() {
     assert!(assertion.contains("alice@example.test"));
 
     let redeem = || {
-        let form = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs([
-                (
-                    "grant_type",
-                    "urn:ietf:params:oauth:grant-type:saml1_1-bearer",
-                ),
-                (
-                    "assertion",
-                    &base64::engine::general_purpose::STANDARD.encode(assertion),
-                ),
-                ("client_id", "office"),
-                ("scope", "openid"),
-            ])
-            .finish();
+        let form = seamless_interop::saml_grant_form(assertion, "office");
         let request = http::Request::post(format!("{}/token", server.origin()))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form.into_bytes())

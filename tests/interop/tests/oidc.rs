@@ -1,15 +1,17 @@
 //! An independent OpenID Connect relying party (the `openidconnect` crate) against
 //! the engine served over HTTP on loopback: discovery, JWKS, the code flow with
-//! PKCE, ID-token verification and userinfo, for RS256, ES256 and EdDSA clients.
+//! PKCE, ID-token verification and userinfo, for RS256, ES256 and EdDSA clients,
+//! in the query and form-post response modes, with and without `max_age`.
 //! The browser part runs through the same engine with a test-KDC ticket.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    CoreResponseMode,
 };
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
@@ -103,29 +105,97 @@ fn browser_sign_in(engine: &Provider, authorize_url: &str, token: &str) -> Strin
         ])
         .finish();
     let done = send(http::Request::post("/login"), form);
-    assert_eq!(done.status(), 303);
-    done.headers()["location"]
-        .to_str()
-        .expect("ascii")
-        .to_string()
+    authorization_response(&done)
 }
 
+/// The authorization response's parameters and where they go: from a redirect's
+/// query, or from a form-post page's form (as a browser would submit it).
+fn authorization_response(done: &http::Response<Bytes>) -> String {
+    if done.status() == 303 {
+        return done.headers()["location"]
+            .to_str()
+            .expect("ascii")
+            .to_string();
+    }
+    assert_eq!(done.status(), 200, "a redirect or a form-post page");
+    let html = String::from_utf8(done.body().to_vec()).expect("html");
+    let attribute = |tag: &str, name: &str| {
+        tag.split_once(&format!("{name}=\""))
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(v, _)| v.replace("&amp;", "&"))
+    };
+    let action = attribute(&html[html.find("<form").expect("a form")..], "action").expect("action");
+    let mut fields = form_urlencoded::Serializer::new(String::new());
+    for input in html.split("<input ").skip(1) {
+        if let (Some(k), Some(v)) = (attribute(input, "name"), attribute(input, "value")) {
+            fields.append_pair(&k, &v);
+        }
+    }
+    format!("{action}?{}", fields.finish())
+}
+
+/// Alice signs in through `authorize_url` with a fresh ticket; the response
+/// reaches the redirect URI with the RP's `state` and our `iss`: its code.
+fn alice_signs_in(
+    kdc: &TestKdc,
+    server: &loopback::Loopback,
+    authorize_url: &str,
+    csrf: &CsrfToken,
+) -> String {
+    let pac = PacSpec::new(DOMAIN.parse().expect("sid"), 1105).with_upn("alice@ad.test");
+    let ticket = kdc
+        .mint(&TicketSpec::new("alice", SystemTime::now()).with_pac(pac))
+        .expect("mint");
+    let location = browser_sign_in(&server.provider, authorize_url, &ticket.token);
+    let (target, query) = location.split_once('?').expect("response parameters");
+    assert_eq!(target, CB, "the response goes to the redirect URI");
+    let back: BTreeMap<String, String> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    assert_eq!(&back["state"], csrf.secret());
+    assert_eq!(back["iss"], server.origin());
+    back["code"].clone()
+}
+
+/// The discovery document as the RP reads it, then a code flow for each client:
+/// RS256, ES256 and EdDSA in the query response mode, and ES256 again with
+/// `max_age` and `response_mode=form_post`, where the RP checks `auth_time`
+/// against `max_age` as a careful RP does (ASP.NET Core 11 does).
 #[test]
-fn openidconnect_rp_verifies_our_tokens_for_every_algorithm() {
+fn openidconnect_rp_verifies_our_tokens_for_every_algorithm_and_response_mode() {
     let kdc = kdc();
     let server = loopback::serve(|origin| engine(origin, &kdc));
     let http = |r| loopback::call(r);
     let issuer = IssuerUrl::new(server.origin()).expect("issuer");
     let metadata = CoreProviderMetadata::discover(&issuer, &http).expect("discovery and JWKS");
+    assert_eq!(metadata.request_parameter_supported(), Some(false));
+    assert_eq!(metadata.request_uri_parameter_supported(), Some(false));
+    assert_eq!(
+        metadata.response_modes_supported(),
+        Some(&vec![CoreResponseMode::Query, CoreResponseMode::FormPost])
+    );
 
-    for (client_id, secret, alg) in [
+    let max_age = Duration::from_secs(300);
+    for (client_id, secret, alg, form_post_max_age) in [
         (
             "rp-rs256",
             Some("rp-secret"),
             CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            false,
         ),
-        ("rp-es256", None, CoreJwsSigningAlgorithm::EcdsaP256Sha256),
-        ("rp-eddsa", None, CoreJwsSigningAlgorithm::EdDsa),
+        (
+            "rp-es256",
+            None,
+            CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+            false,
+        ),
+        ("rp-eddsa", None, CoreJwsSigningAlgorithm::EdDsa, false),
+        (
+            "rp-es256",
+            None,
+            CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+            true,
+        ),
     ] {
         let client = CoreClient::from_provider_metadata(
             metadata.clone(),
@@ -134,7 +204,7 @@ fn openidconnect_rp_verifies_our_tokens_for_every_algorithm() {
         )
         .set_redirect_uri(RedirectUrl::new(CB.into()).expect("redirect"));
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, csrf, nonce) = client
+        let mut request = client
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
                 CsrfToken::new_random,
@@ -142,28 +212,33 @@ fn openidconnect_rp_verifies_our_tokens_for_every_algorithm() {
             )
             .add_scope(Scope::new("profile".into()))
             .add_extra_param("login_hint", "alice@ad.test")
-            .set_pkce_challenge(challenge)
-            .url();
-
-        let pac = PacSpec::new(DOMAIN.parse().expect("sid"), 1105).with_upn("alice@ad.test");
-        let ticket = kdc
-            .mint(&TicketSpec::new("alice", SystemTime::now()).with_pac(pac))
-            .expect("mint");
-        let location = browser_sign_in(&server.provider, url.as_str(), &ticket.token);
-        let back: BTreeMap<String, String> =
-            form_urlencoded::parse(location.split_once('?').expect("query").1.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-        assert_eq!(&back["state"], csrf.secret());
-        assert_eq!(back["iss"], server.origin());
-
+            .set_pkce_challenge(challenge);
+        if form_post_max_age {
+            request = request
+                .set_max_age(max_age)
+                .add_extra_param("response_mode", "form_post");
+        }
+        let (url, csrf, nonce) = request.url();
+        let code = alice_signs_in(&kdc, &server, url.as_str(), &csrf);
         let tokens = client
-            .exchange_code(AuthorizationCode::new(back["code"].clone()))
+            .exchange_code(AuthorizationCode::new(code))
             .expect("token endpoint")
             .set_pkce_verifier(verifier)
             .request(&http)
             .expect("code exchange");
-        let verifier = client.id_token_verifier().set_allowed_algs(vec![alg]);
+        let mut verifier = client.id_token_verifier().set_allowed_algs(vec![alg]);
+        if form_post_max_age {
+            verifier = verifier.set_auth_time_verifier_fn(move |auth_time| {
+                let auth_time = auth_time.ok_or("auth_time missing under max_age")?;
+                let now = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                let age = now - auth_time.timestamp();
+                (age <= max_age.as_secs() as i64)
+                    .then_some(())
+                    .ok_or_else(|| format!("authenticated {age} s ago"))
+            });
+        }
         let claims = tokens
             .id_token()
             .expect("id token")
