@@ -8,11 +8,26 @@
 //! | `seamless_request_duration_seconds` | `endpoint` | latency of each sign-in endpoint (histogram) |
 //! | `seamless_key_kvno` | `account`, `state` | the key ring's kvnos (`current`, `previous`, `next`) |
 //! | `seamless_key_age_seconds` | `account`, `kvno` | how long ago each key was written to the keytab |
+//! | `seamless_store_entries` | `kind` | live entries of the memory store, by kind |
+//! | `seamless_store_budget_entries` | `kind` | the memory store's budget, by kind |
+//! | `seamless_store_bytes` | `kind` | bytes of keys and values held, by kind |
+//! | `seamless_store_evictions_total` | `kind` | live entries evicted to make room (refresh only) |
 //!
 //! Labels carry codes, endpoint names and service principals, never a user.
 
 #[cfg(feature = "metrics")]
 pub(crate) use enabled::Metrics;
+
+/// One kind of store entry, as the store gauges show it.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) struct StoreRow {
+    pub(crate) kind: &'static str,
+    pub(crate) entries: usize,
+    pub(crate) budget: usize,
+    pub(crate) bytes: usize,
+    pub(crate) evicted: u64,
+}
 
 #[cfg(not(feature = "metrics"))]
 pub(crate) use disabled::Metrics;
@@ -75,6 +90,10 @@ mod enabled {
         latency: Family<Labels, Histogram>,
         kvno: Family<Labels, Gauge>,
         key_age: Family<Labels, Gauge>,
+        store_entries: Family<Labels, Gauge>,
+        store_budget: Family<Labels, Gauge>,
+        store_bytes: Family<Labels, Gauge>,
+        store_evictions: Family<Labels, Counter>,
         /// Serialises renders (gauges are cleared and refilled).
         render: Mutex<()>,
     }
@@ -95,6 +114,10 @@ mod enabled {
             );
             let kvno = Family::default();
             let key_age = Family::default();
+            let store_entries = Family::default();
+            let store_budget = Family::default();
+            let store_bytes = Family::default();
+            let store_evictions = Family::default();
             registry.register(
                 "sign_ins",
                 "Finished sign-ins by outcome and code",
@@ -125,6 +148,26 @@ mod enabled {
                 "Seconds since each key was written to the keytab",
                 key_age.clone(),
             );
+            registry.register(
+                "store_entries",
+                "Live entries of the memory store by kind",
+                store_entries.clone(),
+            );
+            registry.register(
+                "store_budget_entries",
+                "The memory store's budget by kind",
+                store_budget.clone(),
+            );
+            registry.register(
+                "store_bytes",
+                "Bytes of keys and values in the memory store by kind",
+                store_bytes.clone(),
+            );
+            registry.register(
+                "store_evictions",
+                "Live entries the memory store evicted to make room, by kind",
+                store_evictions.clone(),
+            );
             Self {
                 registry,
                 sign_ins,
@@ -133,6 +176,10 @@ mod enabled {
                 latency: latency.clone(),
                 kvno,
                 key_age,
+                store_entries,
+                store_budget,
+                store_bytes,
+                store_evictions,
                 render: Mutex::new(()),
             }
         }
@@ -164,9 +211,34 @@ mod enabled {
                 .observe(seconds);
         }
 
-        /// The text exposition, with the key gauges as `ring` says now.
-        pub(crate) fn render(&self, ring: Option<&KeyRing>, now: i64) -> String {
+        /// The text exposition, with the key gauges as `ring` says now and the
+        /// store gauges as `store` does.
+        pub(crate) fn render(
+            &self,
+            ring: Option<&KeyRing>,
+            store: &[super::StoreRow],
+            now: i64,
+        ) -> String {
             let _one = self.render.lock().unwrap_or_else(|p| p.into_inner());
+            for row in store {
+                let labels = vec![("kind", row.kind.to_string())];
+                let gauge = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+                self.store_entries
+                    .get_or_create(&labels)
+                    .set(gauge(row.entries));
+                self.store_budget
+                    .get_or_create(&labels)
+                    .set(gauge(row.budget));
+                self.store_bytes
+                    .get_or_create(&labels)
+                    .set(gauge(row.bytes));
+                // The store counts; the counter catches up to it.
+                let counter = self.store_evictions.get_or_create(&labels);
+                let seen = counter.get();
+                if row.evicted > seen {
+                    counter.inc_by(row.evicted - seen);
+                }
+            }
             self.kvno.clear();
             self.key_age.clear();
             if let Some(ring) = ring {
@@ -204,7 +276,7 @@ mod disabled {
         pub(crate) fn negotiate_failure(&self, _: u32) {}
         pub(crate) fn backend_error(&self, _: &'static str) {}
         pub(crate) fn request(&self, _: &'static str, _: f64) {}
-        pub(crate) fn render(&self, _: Option<&KeyRing>, _: i64) -> String {
+        pub(crate) fn render(&self, _: Option<&KeyRing>, _: &[super::StoreRow], _: i64) -> String {
             String::new()
         }
     }

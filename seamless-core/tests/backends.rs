@@ -419,3 +419,201 @@ mod static_directory_contract {
 
     seamless_core::directory_contract_tests!(run);
 }
+
+mod memory_store_budgets {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use seamless_core::backends::{EntryKind, MemoryBudgets, MemoryStore, Store};
+    use seamless_core::clock::ManualClock;
+    use seamless_core::testkit::sim::block_on;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn store(budgets: MemoryBudgets) -> (MemoryStore, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(1_800_000_000));
+        (MemoryStore::with_budgets(budgets, clock.clone()), clock)
+    }
+
+    fn entries(store: &MemoryStore, kind: EntryKind) -> usize {
+        store
+            .usage()
+            .into_iter()
+            .find(|u| u.kind == kind)
+            .map_or(0, |u| u.entries)
+    }
+
+    #[test]
+    fn every_key_the_library_writes_has_its_kind() {
+        for (key, kind) in [
+            ("replay:00ff", EntryKind::Replay),
+            ("sign-in-token:j", EntryKind::SingleUse),
+            ("code:h", EntryKind::SingleUse),
+            ("totp-used:u:123", EntryKind::SingleUse),
+            ("pw-fail:user:u", EntryKind::Counter),
+            ("pw-fail:addr:10.0.0.0", EntryKind::Counter),
+            ("mfa-try:flow:f", EntryKind::Counter),
+            ("session-revoked:s", EntryKind::Revocation),
+            ("family-revoked:f", EntryKind::Revocation),
+            ("refresh:h", EntryKind::Refresh),
+            ("refresh-spent:h", EntryKind::Refresh),
+            ("code-spent:h", EntryKind::Refresh),
+            ("my-app:thing", EntryKind::Other),
+            ("replay", EntryKind::Other),
+        ] {
+            assert_eq!(EntryKind::of(key), kind, "{key}");
+        }
+    }
+
+    #[test]
+    fn a_full_guarding_kind_refuses_and_a_full_refresh_budget_evicts_the_oldest() {
+        let (store, _) = store(MemoryBudgets::uniform(3));
+        block_on(async {
+            for i in 0..3 {
+                assert!(
+                    store
+                        .insert_if_absent(&format!("replay:{i}"), b"1", HOUR)
+                        .await
+                        .expect("room")
+                );
+            }
+            // Replay entries guard something: a fourth is refused, none is lost.
+            assert!(
+                store
+                    .insert_if_absent("replay:3", b"1", HOUR)
+                    .await
+                    .is_err()
+            );
+            assert!(
+                !store
+                    .insert_if_absent("replay:0", b"1", HOUR)
+                    .await
+                    .expect("ok"),
+                "still there"
+            );
+            assert!(
+                store.increment("pw-fail:user:u", HOUR).await.is_ok(),
+                "other kinds have their own budget"
+            );
+
+            for i in 0..3 {
+                store
+                    .put(&format!("refresh:{i}"), b"grant", HOUR)
+                    .await
+                    .expect("room");
+            }
+            // A live token rewritten keeps its place in the eviction order.
+            store
+                .put("refresh:0", b"grant2", HOUR)
+                .await
+                .expect("update");
+            store
+                .put("refresh:3", b"grant", HOUR)
+                .await
+                .expect("evicts");
+            assert_eq!(
+                store.get("refresh:0").await.expect("ok"),
+                None,
+                "the oldest went"
+            );
+            for i in 1..4 {
+                assert!(
+                    store
+                        .get(&format!("refresh:{i}"))
+                        .await
+                        .expect("ok")
+                        .is_some(),
+                    "{i}"
+                );
+            }
+            let refresh = store
+                .usage()
+                .into_iter()
+                .find(|u| u.kind == EntryKind::Refresh)
+                .expect("refresh");
+            assert_eq!((refresh.entries, refresh.evicted), (3, 1));
+        });
+    }
+
+    #[test]
+    fn expired_entries_are_swept_a_few_per_write_and_all_when_a_kind_is_full() {
+        let (store, clock) = store(MemoryBudgets::uniform(200));
+        block_on(async {
+            for i in 0..100 {
+                store
+                    .put(&format!("code:{i}"), b"c", Duration::from_secs(60))
+                    .await
+                    .expect("room");
+            }
+            clock.advance(Duration::from_secs(61));
+            // Ten writes sweep two expired entries each: no pass over the map.
+            for i in 0..10 {
+                store
+                    .insert_if_absent(&format!("replay:{i}"), b"1", HOUR)
+                    .await
+                    .expect("room");
+            }
+            assert_eq!(entries(&store, EntryKind::SingleUse), 80);
+            // A kind at its budget sweeps everything expired before it refuses.
+            let (full, clock) = self::store(MemoryBudgets::uniform(50));
+            for i in 0..5 {
+                // Expiring first, these are what the per-write sweep takes.
+                full.put(&format!("app:{i}"), b"c", Duration::from_secs(30))
+                    .await
+                    .expect("room");
+            }
+            for i in 0..50 {
+                full.put(&format!("code:{i}"), b"c", Duration::from_secs(60))
+                    .await
+                    .expect("room");
+            }
+            assert!(
+                full.put("code:late", b"c", Duration::from_secs(60))
+                    .await
+                    .is_err()
+            );
+            clock.advance(Duration::from_secs(61));
+            full.put("code:next", b"c", Duration::from_secs(60))
+                .await
+                .expect("swept");
+            assert_eq!(entries(&full, EntryKind::SingleUse), 1);
+            assert_eq!(entries(&full, EntryKind::Other), 0);
+        });
+    }
+
+    #[test]
+    fn usage_follows_every_operation() {
+        let (store, _) = store(MemoryBudgets::uniform(10));
+        block_on(async {
+            store.put("code:a", b"12345", HOUR).await.expect("put");
+            store.put("code:a", b"123", HOUR).await.expect("replace");
+            store
+                .increment("pw-fail:user:u", HOUR)
+                .await
+                .expect("count");
+            store
+                .increment("pw-fail:user:u", HOUR)
+                .await
+                .expect("count");
+            store.release("pw-fail:user:u").await.expect("release");
+            assert_eq!(store.count("pw-fail:user:u").await.expect("count"), 1);
+            let bytes = |kind| {
+                store
+                    .usage()
+                    .into_iter()
+                    .find(|u| u.kind == kind)
+                    .map_or(0, |u| u.payload_bytes)
+            };
+            assert_eq!(bytes(EntryKind::SingleUse), "code:a".len() + 3);
+            assert_eq!(bytes(EntryKind::Counter), "pw-fail:user:u".len() + 8);
+            store.take("code:a").await.expect("take");
+            assert_eq!(
+                (
+                    entries(&store, EntryKind::SingleUse),
+                    bytes(EntryKind::SingleUse)
+                ),
+                (0, 0)
+            );
+        });
+    }
+}

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use seamless_core::backends::Password;
+use seamless_core::backends::{MemoryBudgets, Password};
 use seamless_core::config::{Built, ConfigError, Settings};
 use seamless_core::engine::View;
 use seamless_core::kerberos::{ChannelBindingPolicy, Etype, Key, certificate_bindings, keytab};
@@ -101,6 +101,10 @@ mfa_per_user = 7
 window_secs = 60
 flow_ttl_secs = 120
 max_body_bytes = 4096
+
+[store.memory]
+replay = 5000
+refresh = 777
 "#,
         keytab = keytab_path.display(),
         cert = cert(),
@@ -140,6 +144,24 @@ max_body_bytes = 4096
         (3, 30, 2, 7, 60)
     );
     assert_eq!(config.flow_ttl.as_secs(), 120);
+    let budgets: Vec<(&str, usize)> = built
+        .provider
+        .store_usage()
+        .iter()
+        .map(|u| (u.kind.name(), u.budget))
+        .collect();
+    let defaults = MemoryBudgets::default();
+    assert_eq!(
+        budgets,
+        [
+            ("replay", 5000),
+            ("single_use", defaults.single_use),
+            ("counters", defaults.counters),
+            ("revocations", defaults.revocations),
+            ("refresh", 777),
+            ("other", defaults.other),
+        ]
+    );
     let web = built.provider.web();
     assert_eq!(web.max_body, 4096);
     assert_eq!(web.sso_timeout.as_millis(), 2500);
@@ -234,6 +256,12 @@ fn mistakes_name_the_key_and_the_fix() {
         (
             format!("{head}channel_bindings = \"require\"\n{users}"),
             &["channel_binding_cert"],
+        ),
+        (
+            format!(
+                "{head}{users}[store]\nurl = \"redis://127.0.0.1:1/0\"\n[store.memory]\nrefresh = 10\n"
+            ),
+            &["[store.memory]", "Redis"],
         ),
         (
             format!("{head}spn_aliases = [\"no-equals-sign\"]\n{users}"),

@@ -13,13 +13,23 @@ use common::browser::*;
 use common::*;
 use http::{Method, StatusCode};
 
-use seamless_core::backends::RulePolicy;
+use seamless_core::backends::{EntryKind, MemoryBudgets, RulePolicy};
 use seamless_core::clock::Clock;
 use seamless_core::engine::EngineConfig;
 use seamless_core::http::{Client, Response};
 use seamless_core::seal::SealingKey;
 use seamless_core::testkit::sim::block_on;
 use seamless_core::testkit::{PacSpec, TicketSpec};
+
+/// The refresh grant for the `spa` client.
+fn spa_refresh(b: &mut Browser<'_>, refresh_token: &str) -> Response {
+    b.send(
+        Method::POST,
+        "/token",
+        &[],
+        &format!("grant_type=refresh_token&client_id=spa&refresh_token={refresh_token}"),
+    )
+}
 
 /// Sends `authorization` to the background endpoint of a hinted flow.
 fn refused(w: &World, authorization: &str) -> (Response, serde_json::Value) {
@@ -251,15 +261,7 @@ fn pkce_code_reuse_and_refresh_rotation() {
         header(&done, "location").expect("location"),
     ));
     let rt1 = tokens["refresh_token"].as_str().expect("rt").to_string();
-    let refresh = |b: &mut Browser<'_>, rt: &str| {
-        b.send(
-            Method::POST,
-            "/token",
-            &[],
-            &format!("grant_type=refresh_token&client_id=spa&refresh_token={rt}"),
-        )
-    };
-    let r2 = refresh(&mut b, &rt1);
+    let r2 = spa_refresh(&mut b, &rt1);
     assert_eq!(r2.status(), StatusCode::OK);
     let rt2 = json(&r2)["refresh_token"]
         .as_str()
@@ -267,12 +269,12 @@ fn pkce_code_reuse_and_refresh_rotation() {
         .to_string();
     assert_ne!(rt1, rt2);
     assert_eq!(
-        json(&refresh(&mut b, &rt1))["error"],
+        json(&spa_refresh(&mut b, &rt1))["error"],
         "invalid_grant",
         "reuse"
     );
     assert_eq!(
-        json(&refresh(&mut b, &rt2))["error"],
+        json(&spa_refresh(&mut b, &rt2))["error"],
         "invalid_grant",
         "the family is revoked"
     );
@@ -288,7 +290,7 @@ fn pkce_code_reuse_and_refresh_rotation() {
         .expect("rt")
         .to_string();
     assert_eq!(json(&redeem(&mut b, &location))["error"], "invalid_grant");
-    assert_eq!(json(&refresh(&mut b, &rt))["error"], "invalid_grant");
+    assert_eq!(json(&spa_refresh(&mut b, &rt))["error"], "invalid_grant");
 }
 
 #[test]
@@ -946,4 +948,104 @@ fn return_paths_are_normalised_before_use() {
         let done = seamless(&mut b, &page, &w.token("alice", 1105));
         assert_eq!(header(&done, "location"), Some(expected), "{given:?}");
     }
+}
+
+#[test]
+fn sign_ins_beyond_the_refresh_budget_never_fail_and_end_the_oldest_families() {
+    // Room for 40 refresh entries (tokens and reuse markers), far fewer than the
+    // sign-ins below; every other kind has room to spare.
+    let w = http_world_from(World::builder().store_budgets(MemoryBudgets {
+        refresh: 40,
+        ..MemoryBudgets::uniform(100_000)
+    }));
+    let mut refresh_tokens = Vec::new();
+    let mut tickets = Vec::new();
+    for _ in 0..150 {
+        w.advance(1);
+        let mut b = Browser::new(&w);
+        let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+        let ticket = w.token("alice", 1105);
+        let done = seamless(&mut b, &page, &ticket);
+        assert_eq!(
+            done.status(),
+            StatusCode::SEE_OTHER,
+            "no sign-in refused: {}",
+            text(&done)
+        );
+        let tokens = redeem(&mut b, header(&done, "location").expect("location"));
+        assert_eq!(tokens.status(), StatusCode::OK, "{}", text(&tokens));
+        refresh_tokens.push(
+            json(&tokens)["refresh_token"]
+                .as_str()
+                .expect("rt")
+                .to_string(),
+        );
+        tickets.push(ticket);
+    }
+    let usage = w.store.usage();
+    let refresh = usage
+        .iter()
+        .find(|u| u.kind == EntryKind::Refresh)
+        .expect("refresh");
+    assert!(
+        refresh.entries <= 40 && refresh.evicted > 100,
+        "{refresh:?}"
+    );
+
+    let mut b = Browser::new(&w);
+    // The oldest families are gone: invalid_grant, as for any expired token.
+    let old = spa_refresh(&mut b, &refresh_tokens[0]);
+    assert_eq!(
+        (old.status(), json(&old)["error"].clone()),
+        (StatusCode::BAD_REQUEST, "invalid_grant".into())
+    );
+    // The newest still rotate, and reuse of a rotated one still ends its family.
+    let newest = refresh_tokens.last().expect("newest");
+    let next = spa_refresh(&mut b, newest);
+    assert_eq!(next.status(), StatusCode::OK, "{}", text(&next));
+    assert_eq!(json(&spa_refresh(&mut b, newest))["error"], "invalid_grant");
+    let rotated = json(&next)["refresh_token"]
+        .as_str()
+        .expect("rt")
+        .to_string();
+    assert_eq!(
+        json(&spa_refresh(&mut b, &rotated))["error"],
+        "invalid_grant",
+        "family revoked"
+    );
+
+    // Replays are still refused: their entries were never evicted.
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    let replayed = b.sso(
+        &page,
+        Some(&format!("Negotiate {}", tickets[tickets.len() - 1])),
+    );
+    assert_eq!(json(&replayed)["code"], 81010, "{}", text(&replayed));
+}
+
+#[test]
+fn a_full_replay_budget_fails_closed_with_90002() {
+    let w = http_world_from(World::builder().store_budgets(MemoryBudgets {
+        replay: 5,
+        ..MemoryBudgets::uniform(100_000)
+    }));
+    for _ in 0..5 {
+        let mut b = Browser::new(&w);
+        let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+        let done = seamless(&mut b, &page, &w.token("alice", 1105));
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    }
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    let r = b.sso(
+        &page,
+        Some(&format!("Negotiate {}", w.token("alice", 1105))),
+    );
+    assert_eq!(
+        (r.status(), json(&r)["code"].clone()),
+        (StatusCode::SERVICE_UNAVAILABLE, 90002.into()),
+        "{}",
+        text(&r)
+    );
 }

@@ -119,3 +119,63 @@ fn metrics_are_served_only_when_switched_on() {
     // The text is still there for a server that exposes it elsewhere.
     assert!(block_on(w.provider.metrics()).contains("# TYPE seamless_key_kvno gauge"));
 }
+
+#[test]
+fn the_memory_store_reports_entries_budgets_and_evictions_by_kind() {
+    let w = World::builder()
+        .store_budgets(seamless_core::backends::MemoryBudgets {
+            refresh: 2,
+            ..seamless_core::backends::MemoryBudgets::uniform(1000)
+        })
+        .provider(|b| {
+            let mut web = WebConfig::new("https://app.ad.test");
+            web.metrics = true;
+            b.web(web)
+        })
+        .build();
+    let step = w.start(Some("alice@ad.test"));
+    w.negotiate(&step, Some(&w.token("alice", 1105)));
+    // Five refresh entries into a budget of two: three evicted.
+    let store = &w.store;
+    for i in 0..5 {
+        block_on(seamless_core::backends::Store::put(
+            store.as_ref(),
+            &format!("refresh:{i}"),
+            b"grant",
+            std::time::Duration::from_secs(3600),
+        ))
+        .expect("put");
+    }
+    let m = text(&get(&w, "/metrics"));
+    assert_eq!(
+        sample(&m, "seamless_store_entries{kind=\"replay\"}"),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        sample(&m, "seamless_store_entries{kind=\"refresh\"}"),
+        Some(2.0),
+        "{m}"
+    );
+    assert_eq!(
+        sample(&m, "seamless_store_budget_entries{kind=\"refresh\"}"),
+        Some(2.0),
+        "{m}"
+    );
+    assert_eq!(
+        sample(&m, "seamless_store_evictions_total{kind=\"refresh\"}"),
+        Some(3.0),
+        "{m}"
+    );
+    assert!(
+        sample(&m, "seamless_store_bytes{kind=\"refresh\"}").is_some_and(|b| b >= 2.0 * 14.0),
+        "{m}"
+    );
+    // Rendering again does not count the evictions twice.
+    let m = text(&get(&w, "/metrics"));
+    assert_eq!(
+        sample(&m, "seamless_store_evictions_total{kind=\"refresh\"}"),
+        Some(3.0),
+        "{m}"
+    );
+}

@@ -35,4 +35,4 @@ pub use policy::{
 #[cfg(feature = "redis")]
 pub use redis_store::{RedisConfig, RedisStore};
 pub use static_dir::{StaticDirectory, Users};
-pub use store::{MemoryStore, Store, StoreReplayCache};
+pub use store::{EntryKind, KindUsage, MemoryBudgets, MemoryStore, Store, StoreReplayCache};

@@ -3,12 +3,13 @@
 //! directory behind the engine, the password verifier and the TOTP verifier).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::{
-    Decision, Directory, KeyStore, MfaMethod, MfaVerifier, NegotiateContext, Password,
-    PasswordVerifier, Policy, PolicyInput, User, UserQuery,
+    Decision, Directory, KeyStore, KindUsage, MfaMethod, MfaVerifier, NegotiateContext, Password,
+    PasswordVerifier, Policy, PolicyInput, Store, User, UserQuery,
 };
 use crate::error::{BackendError, Code};
 use crate::kerberos::KeyRing;
@@ -57,5 +58,45 @@ impl<T: MfaVerifier + ?Sized> MfaVerifier for Arc<T> {
 impl<T: PasswordVerifier + ?Sized> PasswordVerifier for Arc<T> {
     async fn verify(&self, user: Option<&User>, password: &Password) -> Result<bool, BackendError> {
         (**self).verify(user, password).await
+    }
+}
+
+#[async_trait]
+impl<T: Store + ?Sized> Store for Arc<T> {
+    async fn insert_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, BackendError> {
+        (**self).insert_if_absent(key, value, ttl).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        (**self).get(key).await
+    }
+
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), BackendError> {
+        (**self).put(key, value, ttl).await
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        (**self).take(key).await
+    }
+
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, BackendError> {
+        (**self).increment(key, ttl).await
+    }
+
+    async fn count(&self, key: &str) -> Result<u64, BackendError> {
+        (**self).count(key).await
+    }
+
+    async fn release(&self, key: &str) -> Result<(), BackendError> {
+        (**self).release(key).await
+    }
+
+    fn usage(&self) -> Vec<KindUsage> {
+        (**self).usage()
     }
 }

@@ -1,6 +1,6 @@
 //! Shared short-lived state: replay keys, single-use tokens, counters.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,37 +39,324 @@ pub trait Store: Send + Sync {
     /// before checking it ([`Store::increment`] first, so concurrent attempts
     /// cannot all see the old count) and give the slot back when it succeeds.
     async fn release(&self, key: &str) -> Result<(), BackendError>;
+    /// How full the store is, by kind of entry, when it can tell (the memory
+    /// store); empty otherwise.
+    fn usage(&self) -> Vec<KindUsage> {
+        Vec::new()
+    }
 }
 
-struct Entry {
+/// What an entry of the store is for, read from its key. Each kind has its own
+/// budget in the [`MemoryStore`]; only [`EntryKind::Refresh`] may lose a live
+/// entry, every other kind guards something and refuses new entries when full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EntryKind {
+    /// `replay:`: Kerberos authenticators seen (replay detection).
+    Replay,
+    /// `sign-in-token:`, `code:`, `totp-used:`: values usable once.
+    SingleUse,
+    /// `pw-fail:`, `mfa-try:`: attempt counters (rate limits, lockout).
+    Counter,
+    /// `session-revoked:`, `family-revoked:`: revocations.
+    Revocation,
+    /// `refresh:`, `refresh-spent:`, `code-spent:`: refresh tokens and the
+    /// markers that recognise a reused one. Losing one costs the user a silent
+    /// sign-in, never a guarantee: when full, the oldest is evicted.
+    Refresh,
+    /// Any other key (an application's own use of the store).
+    Other,
+}
+
+impl EntryKind {
+    /// Every kind.
+    pub const ALL: [EntryKind; 6] = [
+        Self::Replay,
+        Self::SingleUse,
+        Self::Counter,
+        Self::Revocation,
+        Self::Refresh,
+        Self::Other,
+    ];
+
+    /// The kind of the entry under `key`.
+    pub fn of(key: &str) -> Self {
+        let prefix = key.split_once(':').map_or("", |(p, _)| p);
+        match prefix {
+            "replay" => Self::Replay,
+            "sign-in-token" | "code" | "totp-used" => Self::SingleUse,
+            "pw-fail" | "mfa-try" => Self::Counter,
+            "session-revoked" | "family-revoked" => Self::Revocation,
+            "refresh" | "refresh-spent" | "code-spent" => Self::Refresh,
+            _ => Self::Other,
+        }
+    }
+
+    /// The kind's name in configuration, logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Replay => "replay",
+            Self::SingleUse => "single_use",
+            Self::Counter => "counters",
+            Self::Revocation => "revocations",
+            Self::Refresh => "refresh",
+            Self::Other => "other",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Self::Replay => 0,
+            Self::SingleUse => 1,
+            Self::Counter => 2,
+            Self::Revocation => 3,
+            Self::Refresh => 4,
+            Self::Other => 5,
+        }
+    }
+
+    /// Whether a live entry of this kind may be dropped to make room.
+    fn evictable(self) -> bool {
+        self == Self::Refresh
+    }
+}
+
+/// How many live entries of each kind the [`MemoryStore`] holds (`[store.memory]`
+/// in the configuration file). The defaults come from measured sizes (`cargo
+/// bench -p seamless-core --bench store`; README, "One instance: the memory
+/// store"): about 320 MiB when every kind is full, half of it refresh tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemoryBudgets {
+    /// Replay entries (one per Kerberos sign-in, kept for the clock-skew
+    /// window): 262,144 by default, 279 bytes each.
+    pub replay: usize,
+    /// Sign-in tokens, authorization codes, used TOTP codes (minutes each):
+    /// 65,536, about 230 bytes each (a code holds its grant: about 1.3 KB).
+    pub single_use: usize,
+    /// Attempt counters (one per user and per address with failures): 65,536,
+    /// 247 bytes each.
+    pub counters: usize,
+    /// Session and refresh-family revocations (kept as long as what they
+    /// revoke): 131,072, 263 bytes each.
+    pub revocations: usize,
+    /// Refresh tokens and their reuse markers (days each; three per sign-in
+    /// with one refresh); the oldest go first: 131,072, about 1.3 KB each (the
+    /// token holds its grant, groups included).
+    pub refresh: usize,
+    /// Keys of no kind above: 65,536.
+    pub other: usize,
+}
+
+impl Default for MemoryBudgets {
+    fn default() -> Self {
+        Self {
+            replay: 1 << 18,
+            single_use: 1 << 16,
+            counters: 1 << 16,
+            revocations: 1 << 17,
+            refresh: 1 << 17,
+            other: 1 << 16,
+        }
+    }
+}
+
+impl MemoryBudgets {
+    /// The same budget for every kind.
+    pub fn uniform(entries: usize) -> Self {
+        Self {
+            replay: entries,
+            single_use: entries,
+            counters: entries,
+            revocations: entries,
+            refresh: entries,
+            other: entries,
+        }
+    }
+
+    /// The budget of `kind`.
+    pub fn of(&self, kind: EntryKind) -> usize {
+        match kind {
+            EntryKind::Replay => self.replay,
+            EntryKind::SingleUse => self.single_use,
+            EntryKind::Counter => self.counters,
+            EntryKind::Revocation => self.revocations,
+            EntryKind::Refresh => self.refresh,
+            EntryKind::Other => self.other,
+        }
+    }
+}
+
+/// One kind's use of a store, for metrics and capacity planning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindUsage {
+    /// The kind.
+    pub kind: EntryKind,
+    /// Live (and not yet swept) entries.
+    pub entries: usize,
+    /// The kind's budget.
+    pub budget: usize,
+    /// Bytes of keys and values of those entries.
+    pub payload_bytes: usize,
+    /// Live entries evicted to make room since the store was made.
+    pub evicted: u64,
+}
+
+struct Slot {
     value: Vec<u8>,
     expires_ms: i64,
+    /// Insertion order (the eviction order of evictable kinds).
+    seq: u64,
+    kind: EntryKind,
 }
 
-/// An in-process store, bounded in size. Expired entries are purged as the map
-/// fills; a full map of live entries refuses new ones (fail closed).
+/// Entries swept per write on top of what the write needs: expiry keeps up
+/// with insertion without a pass over the whole map.
+const SWEEP_PER_WRITE: usize = 2;
+
+/// At most one warning about evictions per this many milliseconds.
+const EVICTION_WARNING_GAP_MS: i64 = 60_000;
+
+#[derive(Default)]
+struct Inner {
+    map: HashMap<Arc<str>, Slot>,
+    /// Every entry by (expiry, seq): expired ones are at the front.
+    by_expiry: BTreeMap<(i64, u64), Arc<str>>,
+    /// Evictable entries by seq: the oldest is at the front.
+    by_age: BTreeMap<u64, Arc<str>>,
+    live: [usize; 6],
+    payload: [usize; 6],
+    evicted: [u64; 6],
+    next_seq: u64,
+    /// When the last eviction warning was logged (0: never).
+    warned_ms: i64,
+    /// Evictions since that warning.
+    unwarned: u64,
+}
+
+impl Inner {
+    fn remove(&mut self, key: &str) -> Option<Slot> {
+        let (key, slot) = self.map.remove_entry(key)?;
+        self.by_expiry.remove(&(slot.expires_ms, slot.seq));
+        if slot.kind.evictable() {
+            self.by_age.remove(&slot.seq);
+        }
+        let k = slot.kind.index();
+        self.live[k] -= 1;
+        self.payload[k] -= key.len() + slot.value.len();
+        Some(slot)
+    }
+
+    fn insert(&mut self, key: &str, value: Vec<u8>, expires_ms: i64) {
+        let kind = EntryKind::of(key);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let key: Arc<str> = Arc::from(key);
+        self.by_expiry.insert((expires_ms, seq), key.clone());
+        if kind.evictable() {
+            self.by_age.insert(seq, key.clone());
+        }
+        let k = kind.index();
+        self.live[k] += 1;
+        self.payload[k] += key.len() + value.len();
+        self.map.insert(
+            key,
+            Slot {
+                value,
+                expires_ms,
+                seq,
+                kind,
+            },
+        );
+    }
+
+    /// Replaces the value of a live entry, keeping its place in the eviction
+    /// order; `expires_ms` moves it in the expiry index when it changes.
+    fn update(&mut self, key: &str, value: Vec<u8>, expires_ms: i64) {
+        let Some(slot) = self.map.get_mut(key) else {
+            return;
+        };
+        let k = slot.kind.index();
+        self.payload[k] = self.payload[k] + value.len() - slot.value.len();
+        slot.value = value;
+        if slot.expires_ms != expires_ms {
+            let old = (slot.expires_ms, slot.seq);
+            slot.expires_ms = expires_ms;
+            let new = (expires_ms, slot.seq);
+            if let Some(key) = self.by_expiry.remove(&old) {
+                self.by_expiry.insert(new, key);
+            }
+        }
+    }
+
+    /// Removes up to `limit` expired entries, oldest expiry first.
+    fn sweep(&mut self, now: i64, limit: usize) {
+        for _ in 0..limit {
+            let Some(key) = self
+                .by_expiry
+                .first_key_value()
+                .filter(|((expires, _), _)| *expires <= now)
+                .map(|(_, key)| key.clone())
+            else {
+                return;
+            };
+            self.remove(&key);
+        }
+    }
+}
+
+/// An in-process store: for one instance (state is lost on restart: users sign
+/// in again, seamlessly; refresh tokens are gone). Each [`EntryKind`] has a
+/// budget of live entries ([`MemoryBudgets`]); a full kind refuses new entries
+/// (fail closed), except refresh tokens, whose oldest entry is evicted (with a
+/// warning log and the `seamless_store_evictions_total` metric). Expired
+/// entries are swept a few per write, and all at once only when a kind is full
+/// (each entry once): no write walks the map.
 pub struct MemoryStore {
-    map: Mutex<HashMap<String, Entry>>,
-    capacity: usize,
+    inner: Mutex<Inner>,
+    budgets: MemoryBudgets,
     clock: Arc<dyn Clock>,
 }
 
 impl fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryStore")
-            .field("capacity", &self.capacity)
+            .field("budgets", &self.budgets)
             .finish_non_exhaustive()
     }
 }
 
 impl MemoryStore {
-    /// A store of at most `capacity` live entries.
+    /// A store of at most `capacity` live entries of each kind.
     pub fn new(capacity: usize, clock: Arc<dyn Clock>) -> Self {
+        Self::with_budgets(MemoryBudgets::uniform(capacity), clock)
+    }
+
+    /// A store with a budget per kind.
+    pub fn with_budgets(budgets: MemoryBudgets, clock: Arc<dyn Clock>) -> Self {
         Self {
-            map: Mutex::new(HashMap::new()),
-            capacity,
+            inner: Mutex::new(Inner::default()),
+            budgets,
             clock,
         }
+    }
+
+    /// Each kind's entries, bytes and evictions now.
+    pub fn usage(&self) -> Vec<KindUsage> {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        EntryKind::ALL
+            .into_iter()
+            .map(|kind| {
+                let k = kind.index();
+                KindUsage {
+                    kind,
+                    entries: inner.live[k],
+                    budget: self.budgets.of(kind),
+                    payload_bytes: inner.payload[k],
+                    evicted: inner.evicted[k],
+                }
+            })
+            .collect()
     }
 
     fn now_ms(&self) -> i64 {
@@ -80,31 +367,91 @@ impl MemoryStore {
             .unwrap_or(0)
     }
 
-    fn with_map<R>(
+    fn with_inner<R>(
         &self,
-        f: impl FnOnce(&mut HashMap<String, Entry>, i64) -> Result<R, BackendError>,
+        f: impl FnOnce(&mut Inner, i64) -> Result<R, BackendError>,
     ) -> Result<R, BackendError> {
         let now = self.now_ms();
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut map, now)
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut inner, now)
     }
 
-    fn room(&self, map: &mut HashMap<String, Entry>, now: i64) -> Result<(), BackendError> {
-        if map.len() >= self.capacity {
-            map.retain(|_, e| e.expires_ms > now);
-            if map.len() >= self.capacity {
-                return Err(BackendError::unavailable(format!(
-                    "memory store full ({} live entries)",
-                    map.len()
-                )));
-            }
+    /// A write: a little sweeping first, then `f`.
+    fn write<R>(
+        &self,
+        f: impl FnOnce(&mut Inner, i64) -> Result<R, BackendError>,
+    ) -> Result<R, BackendError> {
+        self.with_inner(|inner, now| {
+            inner.sweep(now, SWEEP_PER_WRITE);
+            f(inner, now)
+        })
+    }
+
+    /// Makes room for one more entry of `key`'s kind: sweeps what has expired,
+    /// then evicts the oldest entry of an evictable kind, or refuses.
+    fn room(&self, inner: &mut Inner, key: &str, now: i64) -> Result<(), BackendError> {
+        let kind = EntryKind::of(key);
+        let k = kind.index();
+        let budget = self.budgets.of(kind);
+        if inner.live[k] < budget {
+            return Ok(());
         }
+        inner.sweep(now, usize::MAX);
+        if inner.live[k] < budget {
+            return Ok(());
+        }
+        if kind.evictable()
+            && budget > 0
+            && let Some(oldest) = inner.by_age.first_key_value().map(|(_, key)| key.clone())
+        {
+            inner.remove(&oldest);
+            inner.evicted[k] += 1;
+            inner.unwarned += 1;
+            if inner.warned_ms == 0 || now - inner.warned_ms >= EVICTION_WARNING_GAP_MS {
+                tracing::warn!(
+                    target: "seamless::store",
+                    kind = kind.name(),
+                    budget,
+                    evicted = inner.unwarned,
+                    "memory store: {} budget full; evicted the oldest entries (those users \
+                     sign in again); raise [store.memory] {} or use Redis",
+                    kind.name(),
+                    kind.name(),
+                );
+                inner.warned_ms = now;
+                inner.unwarned = 0;
+            }
+            return Ok(());
+        }
+        Err(BackendError::unavailable(format!(
+            "memory store: {} budget full ({budget} live entries); raise [store.memory] {}",
+            kind.name(),
+            kind.name()
+        )))
+    }
+
+    /// Stores a new entry, replacing an expired one under the same key.
+    fn insert_new(
+        &self,
+        inner: &mut Inner,
+        key: &str,
+        value: Vec<u8>,
+        expires_ms: i64,
+        now: i64,
+    ) -> Result<(), BackendError> {
+        inner.remove(key);
+        self.room(inner, key, now)?;
+        inner.insert(key, value, expires_ms);
         Ok(())
     }
 }
 
 fn expiry(now: i64, ttl: Duration) -> i64 {
     now.saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64)
+}
+
+fn live(inner: &Inner, key: &str, now: i64) -> bool {
+    inner.map.get(key).is_some_and(|e| e.expires_ms > now)
 }
 
 #[async_trait]
@@ -115,25 +462,19 @@ impl Store for MemoryStore {
         value: &[u8],
         ttl: Duration,
     ) -> Result<bool, BackendError> {
-        self.with_map(|map, now| {
-            if map.get(key).is_some_and(|e| e.expires_ms > now) {
+        self.write(|inner, now| {
+            if live(inner, key, now) {
                 return Ok(false);
             }
-            self.room(map, now)?;
-            map.insert(
-                key.to_string(),
-                Entry {
-                    value: value.to_vec(),
-                    expires_ms: expiry(now, ttl),
-                },
-            );
+            self.insert_new(inner, key, value.to_vec(), expiry(now, ttl), now)?;
             Ok(true)
         })
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        self.with_map(|map, now| {
-            Ok(map
+        self.with_inner(|inner, now| {
+            Ok(inner
+                .map
                 .get(key)
                 .filter(|e| e.expires_ms > now)
                 .map(|e| e.value.clone()))
@@ -141,24 +482,19 @@ impl Store for MemoryStore {
     }
 
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), BackendError> {
-        self.with_map(|map, now| {
-            if !map.contains_key(key) {
-                self.room(map, now)?;
+        self.write(|inner, now| {
+            if live(inner, key, now) {
+                inner.update(key, value.to_vec(), expiry(now, ttl));
+                Ok(())
+            } else {
+                self.insert_new(inner, key, value.to_vec(), expiry(now, ttl), now)
             }
-            map.insert(
-                key.to_string(),
-                Entry {
-                    value: value.to_vec(),
-                    expires_ms: expiry(now, ttl),
-                },
-            );
-            Ok(())
         })
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        self.with_map(|map, now| {
-            Ok(map
+        self.write(|inner, now| {
+            Ok(inner
                 .remove(key)
                 .filter(|e| e.expires_ms > now)
                 .map(|e| e.value))
@@ -166,8 +502,9 @@ impl Store for MemoryStore {
     }
 
     async fn count(&self, key: &str) -> Result<u64, BackendError> {
-        self.with_map(|map, now| {
-            Ok(map
+        self.with_inner(|inner, now| {
+            Ok(inner
+                .map
                 .get(key)
                 .filter(|e| e.expires_ms > now)
                 .and_then(|e| e.value.as_slice().try_into().ok())
@@ -177,40 +514,47 @@ impl Store for MemoryStore {
     }
 
     async fn release(&self, key: &str) -> Result<(), BackendError> {
-        self.with_map(|map, now| {
-            if let Some(entry) = map.get_mut(key).filter(|e| e.expires_ms > now)
-                && let Ok(bytes) = <[u8; 8]>::try_from(entry.value.as_slice())
-            {
+        self.with_inner(|inner, now| {
+            let Some(slot) = inner.map.get(key).filter(|e| e.expires_ms > now) else {
+                return Ok(());
+            };
+            if let Ok(bytes) = <[u8; 8]>::try_from(slot.value.as_slice()) {
                 let count = u64::from_be_bytes(bytes).saturating_sub(1);
-                entry.value = count.to_be_bytes().to_vec();
+                let expires_ms = slot.expires_ms;
+                inner.update(key, count.to_be_bytes().to_vec(), expires_ms);
             }
             Ok(())
         })
     }
 
     async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, BackendError> {
-        self.with_map(|map, now| {
-            let live = map
-                .get(key)
-                .filter(|e| e.expires_ms > now)
-                .and_then(|e| e.value.as_slice().try_into().ok());
-            let count = live.map(u64::from_be_bytes).unwrap_or(0).saturating_add(1);
-            let expires_ms = match map.get(key) {
-                Some(e) if e.expires_ms > now => e.expires_ms,
-                _ => {
-                    self.room(map, now)?;
-                    expiry(now, ttl)
+        self.write(|inner, now| {
+            let current = inner.map.get(key).filter(|e| e.expires_ms > now);
+            match current.map(|e| (e.expires_ms, <[u8; 8]>::try_from(e.value.as_slice()))) {
+                Some((expires_ms, counted)) => {
+                    let count = counted
+                        .map(u64::from_be_bytes)
+                        .unwrap_or(0)
+                        .saturating_add(1);
+                    inner.update(key, count.to_be_bytes().to_vec(), expires_ms);
+                    Ok(count)
                 }
-            };
-            map.insert(
-                key.to_string(),
-                Entry {
-                    value: count.to_be_bytes().to_vec(),
-                    expires_ms,
-                },
-            );
-            Ok(count)
+                None => {
+                    self.insert_new(
+                        inner,
+                        key,
+                        1u64.to_be_bytes().to_vec(),
+                        expiry(now, ttl),
+                        now,
+                    )?;
+                    Ok(1)
+                }
+            }
         })
+    }
+
+    fn usage(&self) -> Vec<KindUsage> {
+        MemoryStore::usage(self)
     }
 }
 

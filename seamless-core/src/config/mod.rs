@@ -343,9 +343,18 @@ impl Settings {
         };
         let (store, durability): (Arc<dyn Store>, Durability) = match self.store.url.as_str() {
             "memory" | "" => (
-                Arc::new(MemoryStore::new(1 << 20, clock.clone())),
+                Arc::new(MemoryStore::with_budgets(
+                    self.store.memory.unwrap_or_default(),
+                    clock.clone(),
+                )),
                 Durability::ProcessLocal,
             ),
+            _ if self.store.memory.is_some() => {
+                return Err(ConfigError(
+                    "[store.memory] sizes the memory store; with store.url set to Redis, remove it"
+                        .into(),
+                ));
+            }
             #[cfg(feature = "redis")]
             url if url.starts_with("redis://") || url.starts_with("rediss://") => {
                 let config = crate::backends::RedisConfig {

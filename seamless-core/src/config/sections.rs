@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::backends::{PrincipalMapping, RulePolicy};
+use crate::backends::{MemoryBudgets, PrincipalMapping, RulePolicy};
 use crate::engine::{EngineConfig, Limits};
 use crate::http::WebConfig;
 use crate::kerberos::AcceptorConfig;
@@ -158,6 +158,9 @@ pub struct StoreSettings {
     pub key_prefix: String,
     /// Per-operation timeout in milliseconds.
     pub timeout_ms: u64,
+    /// `[store.memory]`: live entries per kind in the memory store (only with
+    /// `url = "memory"`).
+    pub memory: Option<MemoryBudgets>,
 }
 
 impl Default for StoreSettings {
@@ -166,6 +169,7 @@ impl Default for StoreSettings {
             url: "memory".into(),
             key_prefix: "seamless:".into(),
             timeout_ms: 500,
+            memory: None,
         }
     }
 }

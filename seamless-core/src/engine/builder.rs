@@ -6,17 +6,15 @@ use std::sync::Arc;
 use super::config::{Durability, EngineConfig};
 use super::{Backends, Engine, Inner};
 use crate::backends::{
-    AllowAll, Argon2Verifier, Directory, KeyStore, MemoryStore, MfaVerifier, Password,
-    PasswordHashes, PasswordVerifier, Policy, Store, StoreReplayCache, TotpSecrets, TotpVerifier,
+    AllowAll, Argon2Verifier, Directory, KeyStore, MemoryBudgets, MemoryStore, MfaVerifier,
+    Password, PasswordHashes, PasswordVerifier, Policy, Store, StoreReplayCache, TotpSecrets,
+    TotpVerifier,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::error::{BackendError, BuildError};
 use crate::kerberos::{Acceptor, Entropy, OsEntropy, ReplayCache};
 use crate::model::{MfaMethod, User};
 use crate::seal::{Sealer, SealingKey};
-
-/// How many live entries the default memory store holds.
-const DEFAULT_STORE_ENTRIES: usize = 1 << 20;
 
 /// Builds an [`Engine`].
 ///
@@ -145,7 +143,7 @@ impl EngineBuilder {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let entropy = self.entropy.unwrap_or_else(|| Arc::new(OsEntropy));
         let (store, durability) = self.store.unwrap_or_else(|| {
-            let store = MemoryStore::new(DEFAULT_STORE_ENTRIES, clock.clone());
+            let store = MemoryStore::with_budgets(MemoryBudgets::default(), clock.clone());
             (Arc::new(store), Durability::ProcessLocal)
         });
         let replay: Arc<dyn ReplayCache> = match durability {

@@ -356,12 +356,32 @@ impl Provider {
         response
     }
 
+    /// How full the store is, by kind of entry (the memory store; empty for
+    /// Redis): entries, budget, bytes and evictions.
+    pub fn store_usage(&self) -> Vec<crate::backends::KindUsage> {
+        self.backends().store.usage()
+    }
+
     /// The Prometheus text exposition (feature `metrics`; empty without it):
     /// what `GET /metrics` answers, for a server that exposes it elsewhere.
     pub async fn metrics(&self) -> String {
         let backends = self.backends();
         let ring = backends.keys.key_ring().await.ok();
-        backends.metrics.render(ring.as_deref(), backends.now())
+        let store: Vec<crate::metrics::StoreRow> = backends
+            .store
+            .usage()
+            .into_iter()
+            .map(|u| crate::metrics::StoreRow {
+                kind: u.kind.name(),
+                entries: u.entries,
+                budget: u.budget,
+                bytes: u.payload_bytes,
+                evicted: u.evicted,
+            })
+            .collect();
+        backends
+            .metrics
+            .render(ring.as_deref(), &store, backends.now())
     }
 
     /// What [`Provider::serve`] refuses from the head alone, before any of the

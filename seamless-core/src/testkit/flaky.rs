@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::backends::Store;
+use crate::backends::{KindUsage, Store};
 use crate::error::BackendError;
 
 /// Wraps a store; [`FlakyStore::switch`] turns the outage on and off.
@@ -73,5 +73,8 @@ impl<S: Store> Store for FlakyStore<S> {
     async fn release(&self, k: &str) -> Result<(), BackendError> {
         self.check()?;
         self.inner.release(k).await
+    }
+    fn usage(&self) -> Vec<KindUsage> {
+        self.inner.usage()
     }
 }

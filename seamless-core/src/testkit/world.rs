@@ -23,8 +23,8 @@ use http_body_util::Full;
 use super::sim::{SeededEntropy, block_on};
 use super::{FlakyStore, PacSpec, TestKdc, TicketSpec};
 use crate::backends::{
-    Argon2Verifier, Directory, MemoryKeyStore, MemoryStore, Password, RulePolicy, StaticDirectory,
-    Store, TotpVerifier, User, UserQuery, hash_password, totp_code,
+    Argon2Verifier, Directory, MemoryBudgets, MemoryKeyStore, MemoryStore, Password, RulePolicy,
+    StaticDirectory, Store, TotpVerifier, User, UserQuery, hash_password, totp_code,
 };
 use crate::clock::{Clock, ManualClock};
 use crate::engine::{Durability, Engine, EngineConfig, Step};
@@ -168,7 +168,7 @@ pub struct WorldBuilder {
     policy: RulePolicy,
     config: EngineConfig,
     sealing: Vec<SealingKey>,
-    store_capacity: usize,
+    store_budgets: MemoryBudgets,
     faults: bool,
     customize: Box<dyn FnOnce(ProviderBuilder) -> ProviderBuilder>,
 }
@@ -198,9 +198,16 @@ impl WorldBuilder {
         self
     }
 
-    /// How many live entries the memory store holds (default 100,000).
+    /// How many live entries of each kind the memory store holds (default
+    /// 100,000).
     pub fn store_capacity(mut self, entries: usize) -> Self {
-        self.store_capacity = entries;
+        self.store_budgets = MemoryBudgets::uniform(entries);
+        self
+    }
+
+    /// The memory store's budget per kind of entry.
+    pub fn store_budgets(mut self, budgets: MemoryBudgets) -> Self {
+        self.store_budgets = budgets;
         self
     }
 
@@ -233,13 +240,13 @@ impl WorldBuilder {
             Arc::new(StaticDirectory::from_text(users()).unwrap_or_else(|e| panic!("users: {e}")));
         let directory_down = Arc::new(AtomicBool::new(false));
         let edits = Edits::default();
-        let memory = MemoryStore::new(self.store_capacity, clock.clone());
+        let memory = Arc::new(MemoryStore::with_budgets(self.store_budgets, clock.clone()));
         let (store, store_down): (Arc<dyn Store>, _) = if self.faults {
-            let flaky = FlakyStore::new(memory);
+            let flaky = FlakyStore::new(memory.clone());
             let down = flaky.switch();
             (Arc::new(flaky), Some(down))
         } else {
-            (Arc::new(memory), None)
+            (memory.clone(), None)
         };
         let builder = Provider::builder()
             .config(self.config)
@@ -280,6 +287,7 @@ impl WorldBuilder {
                 edits,
             }),
             directory,
+            store: memory,
             minted: AtomicU32::new(0),
         }
     }
@@ -297,6 +305,8 @@ pub struct World {
     pub engine: Engine,
     /// The users file, unedited (the password and TOTP backends read it).
     pub directory: Arc<StaticDirectory>,
+    /// The memory store behind the provider (under the outage switch, if any).
+    pub store: Arc<MemoryStore>,
     faults: Option<Faults>,
     minted: AtomicU32,
 }
@@ -316,7 +326,7 @@ impl World {
             policy: RulePolicy::default(),
             config: EngineConfig::default(),
             sealing: vec![SealingKey::new(1, [7; 32])],
-            store_capacity: 100_000,
+            store_budgets: MemoryBudgets::uniform(100_000),
             faults: true,
             customize: Box::new(|b| b),
         }

@@ -8,16 +8,15 @@ use http::{Method, StatusCode};
 use jsonwebtoken::{DecodingKey, Validation};
 use seamless_core::backends::RulePolicy;
 use seamless_core::clock::Clock;
-use seamless_core::engine::EngineConfig;
 use seamless_core::grants::s256_challenge;
 use seamless_core::http::{Client, Response, WebConfig};
-use seamless_core::seal::SealingKey;
 
 use super::Outcome;
 use seamless_core::testkit::sim::block_on;
 use seamless_core::token::SigningAlgorithm;
 
-use super::{World, world_custom};
+use super::World;
+use seamless_core::testkit::world::WorldBuilder;
 
 pub const ORIGIN: &str = "https://login.example";
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mJ92aXlMG8kN4jv0ty5Ic5y2c1WZ0Q12345";
@@ -34,11 +33,13 @@ pub fn web() -> WebConfig {
 }
 
 pub fn http_world(policy: RulePolicy) -> World {
-    world_custom(
-        policy,
-        EngineConfig::default(),
-        vec![SealingKey::new(1, [7; 32])],
-        |b| {
+    http_world_from(World::builder().policy(policy))
+}
+
+/// [`http_world`] from a builder with other settings.
+pub fn http_world_from(builder: WorldBuilder) -> World {
+    builder
+        .provider(|b| {
             b.web(web())
                 .client(
                     Client::public("spa", SPA_CB)
@@ -46,8 +47,8 @@ pub fn http_world(policy: RulePolicy) -> World {
                         .with_audience(API),
                 )
                 .client(Client::confidential("web", "s3cret", WEB_CB))
-        },
-    )
+        })
+        .build()
 }
 
 pub fn mfa_policy() -> RulePolicy {
