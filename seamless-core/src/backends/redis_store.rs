@@ -1,16 +1,23 @@
 //! The [`Store`] on Redis or Valkey (feature `redis`): what several instances
-//! share — replay keys, single-use values, counters.
+//! share — replay keys, single-use values, counters — on one server or on a
+//! Redis Cluster.
 //!
-//! Every operation is one atomic Redis command (or one MULTI/EXEC), has a timeout,
-//! and maps any failure to an `Unavailable` error so callers fail closed. The
-//! connection manager reconnects by itself once the server is back.
+//! Every operation is one atomic Redis command (or one MULTI/EXEC or script) on
+//! one key, so on a cluster each touches one slot; it has a timeout, and any
+//! failure maps to an `Unavailable` error so callers fail closed. The connection
+//! manager (and the cluster connection) reconnects by itself once the server is
+//! back.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::AsyncCommands as _;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+use redis::{AsyncCommands as _, AsyncConnectionConfig, IntoConnectionInfo as _, RedisFuture};
 use serde::Deserialize;
 
 use super::store::Store;
@@ -20,7 +27,12 @@ use crate::error::BackendError;
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisConfig {
-    /// `redis://[:password@]host:6379/0`, or `rediss://` for TLS.
+    /// `redis://[:password@]host:6379/0`, or `rediss://` for TLS. For a Redis
+    /// Cluster, `redis+cluster://[:password@]host1:6379,host2:6379,...` (or
+    /// `rediss+cluster://`): a few nodes to discover the cluster from. For
+    /// Sentinel, `redis+sentinel://[:password@]s1:26379,s2:26379/mymaster` (or
+    /// `rediss+sentinel://`): the sentinels and the master group's name; the
+    /// credentials are the master's.
     pub url: String,
     /// Prefix of every key, so deployments can share a server (default `seamless:`).
     #[serde(default = "default_prefix")]
@@ -54,9 +66,178 @@ impl fmt::Debug for RedisConfig {
 /// The store on Redis.
 #[derive(Clone)]
 pub struct RedisStore {
-    manager: ConnectionManager,
+    manager: Connection,
     prefix: String,
     timeout: Duration,
+}
+
+/// One server through the connection manager, a cluster, or the master the
+/// sentinels name.
+#[derive(Clone)]
+enum Connection {
+    Server(ConnectionManager),
+    Cluster(ClusterConnection),
+    Sentinel(SentinelMaster),
+}
+
+/// The master of a Sentinel-monitored group: asked of the sentinels when there
+/// is no connection, kept while it answers, and forgotten on any error (a dead
+/// master, or a demoted one answering `READONLY`), so the next attempt asks the
+/// sentinels again and reaches the promoted replica once they name it. A
+/// failed command is tried once more on a fresh connection: every operation of
+/// the store errs on the safe side when repeated (`SET NX` finds its own
+/// entry: refused; `GETDEL` finds nothing: refused; `INCR` counts twice).
+#[derive(Clone)]
+struct SentinelMaster {
+    sentinels: Arc<tokio::sync::Mutex<SentinelClient>>,
+    current: Arc<std::sync::Mutex<Option<MultiplexedConnection>>>,
+    settings: AsyncConnectionConfig,
+}
+
+impl SentinelMaster {
+    async fn connection(&self) -> redis::RedisResult<MultiplexedConnection> {
+        if let Some(c) = self.cached() {
+            return Ok(c);
+        }
+        let mut sentinels = self.sentinels.lock().await;
+        // Another task may have connected while this one waited.
+        if let Some(c) = self.cached() {
+            return Ok(c);
+        }
+        let c = sentinels
+            .get_async_connection_with_config(&self.settings)
+            .await?;
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
+        Ok(c)
+    }
+
+    fn cached(&self) -> Option<MultiplexedConnection> {
+        self.current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// `op` on the master's connection, once more on a fresh one if it fails.
+    async fn run<T, F, Fut>(&self, mut op: F) -> redis::RedisResult<T>
+    where
+        F: FnMut(MultiplexedConnection) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let mut failed = None;
+        for _ in 0..2 {
+            match op(self.connection().await?).await {
+                Ok(answer) => return Ok(answer),
+                Err(e) => {
+                    self.forget();
+                    failed = Some(e);
+                }
+            }
+        }
+        Err(failed.unwrap_or_else(|| (redis::ErrorKind::Io, "no attempt").into()))
+    }
+
+    fn forget(&self) {
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, redis::Value> {
+        match self {
+            Self::Server(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+            Self::Sentinel(m) => {
+                Box::pin(m.run(move |mut c| async move { c.req_packed_command(cmd).await }))
+            }
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Self::Server(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Sentinel(m) => Box::pin(m.run(move |mut c| async move {
+                c.req_packed_commands(pipeline, offset, count).await
+            })),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Server(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+            Self::Sentinel(m) => m.cached().map_or(0, |c| c.get_db()),
+        }
+    }
+}
+
+/// A URL naming several hosts: `{redis,rediss}+{cluster,sentinel}://[credentials@]host:port,host:port[/path]`.
+struct MultiHost<'a> {
+    /// `redis` or `rediss`.
+    scheme: &'static str,
+    /// `user:password@`, or empty.
+    credentials: String,
+    hosts: Vec<&'a str>,
+    /// After the hosts, without the slash.
+    path: &'a str,
+}
+
+/// `url` split when its scheme is `redis+{kind}` or `rediss+{kind}`.
+fn multi_host<'a>(url: &'a str, kind: &str) -> Option<MultiHost<'a>> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = match scheme.strip_suffix(kind)?.strip_suffix('+')? {
+        "redis" => "redis",
+        "rediss" => "rediss",
+        _ => return None,
+    };
+    let (credentials, rest) = match rest.rsplit_once('@') {
+        Some((c, r)) => (format!("{c}@"), r),
+        None => (String::new(), rest),
+    };
+    let (hosts, path) = rest.split_once('/').unwrap_or((rest, ""));
+    Some(MultiHost {
+        scheme,
+        credentials,
+        hosts: hosts
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .collect(),
+        path,
+    })
+}
+
+/// The node URLs of a `redis+cluster://` or `rediss+cluster://` URL, each with
+/// the credentials; `None` for any other URL.
+pub(crate) fn cluster_nodes(url: &str) -> Option<Vec<String>> {
+    let parsed = multi_host(url, "cluster")?;
+    Some(
+        parsed
+            .hosts
+            .iter()
+            .map(|h| format!("{}://{}{h}", parsed.scheme, parsed.credentials))
+            .collect(),
+    )
+}
+
+/// The sentinel URLs, the master group's name and the master's URL settings
+/// (credentials, TLS) of a `redis+sentinel://[credentials@]s1:26379,s2:26379/group`
+/// URL; `None` for any other URL.
+fn sentinel_setup(url: &str) -> Option<(Vec<String>, String, String)> {
+    let parsed = multi_host(url, "sentinel")?;
+    let sentinels = parsed
+        .hosts
+        .iter()
+        .map(|h| format!("{}://{h}", parsed.scheme))
+        .collect();
+    let master = format!("{}://{}sentinel.invalid", parsed.scheme, parsed.credentials);
+    Some((sentinels, parsed.path.to_string(), master))
 }
 
 impl fmt::Debug for RedisStore {
@@ -76,21 +257,72 @@ fn millis(ttl: Duration) -> u64 {
 }
 
 impl RedisStore {
-    /// Connects (fails if Redis cannot be reached now).
+    /// Connects (fails if Redis cannot be reached now): to one server, or to a
+    /// cluster through the nodes of a `redis+cluster://` URL.
     pub async fn connect(config: &RedisConfig) -> Result<Self, BackendError> {
-        let client = redis::Client::open(config.url.as_str()).map_err(|e| unavailable("URL", e))?;
         let timeout = Duration::from_millis(config.timeout_ms);
-        let settings = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1);
-        let manager = tokio::time::timeout(
-            timeout * 4,
-            ConnectionManager::new_with_config(client, settings),
-        )
-        .await
-        .map_err(|_| BackendError::unavailable("redis connect timed out"))?
-        .map_err(|e| unavailable("connect", e))?;
+        let connecting = async {
+            if let Some((sentinels, group, master)) = sentinel_setup(&config.url) {
+                if sentinels.is_empty() || group.is_empty() {
+                    return Err(BackendError::unavailable(
+                        "redis+sentinel URL needs sentinels and a group: redis+sentinel://s1:26379,s2:26379/mymaster",
+                    ));
+                }
+                let master = master
+                    .as_str()
+                    .into_connection_info()
+                    .map_err(|e| unavailable("sentinel URL", e))?;
+                let mut node = SentinelNodeConnectionInfo::default()
+                    .set_redis_connection_info(master.redis_settings().clone());
+                if config.url.starts_with("rediss+") {
+                    node = node.set_tls_mode(redis::TlsMode::Secure);
+                }
+                let client =
+                    SentinelClient::build(sentinels, group, Some(node), SentinelServerType::Master)
+                        .map_err(|e| unavailable("sentinel URL", e))?;
+                let master = SentinelMaster {
+                    sentinels: Arc::new(tokio::sync::Mutex::new(client)),
+                    current: Arc::default(),
+                    settings: AsyncConnectionConfig::new()
+                        .set_connection_timeout(Some(timeout))
+                        .set_response_timeout(Some(timeout)),
+                };
+                master
+                    .connection()
+                    .await
+                    .map_err(|e| unavailable("sentinel connect", e))?;
+                return Ok(Connection::Sentinel(master));
+            }
+            if let Some(nodes) = cluster_nodes(&config.url) {
+                if nodes.is_empty() {
+                    return Err(BackendError::unavailable("redis+cluster URL names no node"));
+                }
+                let client = ClusterClient::builder(nodes)
+                    .connection_timeout(timeout)
+                    .response_timeout(timeout)
+                    .retries(1)
+                    .build()
+                    .map_err(|e| unavailable("cluster URL", e))?;
+                let cluster = client
+                    .get_async_connection()
+                    .await
+                    .map_err(|e| unavailable("cluster connect", e))?;
+                return Ok(Connection::Cluster(cluster));
+            }
+            let client =
+                redis::Client::open(config.url.as_str()).map_err(|e| unavailable("URL", e))?;
+            let settings = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(timeout))
+                .set_number_of_retries(1);
+            ConnectionManager::new_with_config(client, settings)
+                .await
+                .map(Connection::Server)
+                .map_err(|e| unavailable("connect", e))
+        };
+        let manager = tokio::time::timeout(timeout * 4, connecting)
+            .await
+            .map_err(|_| BackendError::unavailable("redis connect timed out"))??;
         Ok(Self {
             manager,
             prefix: config.key_prefix.clone(),
@@ -210,5 +442,44 @@ impl Store for RedisStore {
             })
             .await?;
         Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RedisConfig, cluster_nodes, sentinel_setup};
+
+    #[test]
+    fn multi_host_urls_keep_credentials_and_tls_on_every_node() {
+        assert_eq!(
+            cluster_nodes("rediss+cluster://:pw@a:7000,b:7001/"),
+            Some(vec![
+                "rediss://:pw@a:7000".to_string(),
+                "rediss://:pw@b:7001".to_string()
+            ])
+        );
+        assert_eq!(cluster_nodes("redis://a:6379"), None);
+        let (sentinels, group, master) =
+            sentinel_setup("redis+sentinel://u:pw@s1:26379, s2:26379/mymaster").expect("sentinel");
+        assert_eq!(sentinels, ["redis://s1:26379", "redis://s2:26379"]);
+        assert_eq!(group, "mymaster");
+        assert_eq!(master, "redis://u:pw@sentinel.invalid");
+        assert_eq!(sentinel_setup("redis+cluster://a:1"), None);
+    }
+
+    #[test]
+    fn debug_output_hides_the_password_of_every_url_form() {
+        for url in [
+            "redis://:s3cret@h:6379/0",
+            "redis+cluster://:s3cret@a:7000,b:7001",
+            "rediss+sentinel://u:s3cret@s1:26379,s2:26379/m",
+        ] {
+            let config = RedisConfig {
+                url: url.into(),
+                key_prefix: "p:".into(),
+                timeout_ms: 1,
+            };
+            assert!(!format!("{config:?}").contains("s3cret"), "{url}");
+        }
     }
 }

@@ -356,7 +356,15 @@ impl Settings {
                 ));
             }
             #[cfg(feature = "redis")]
-            url if url.starts_with("redis://") || url.starts_with("rediss://") => {
+            url if [
+                "redis://",
+                "rediss://",
+                "redis+cluster://",
+                "rediss+cluster://",
+            ]
+            .iter()
+            .any(|scheme| url.starts_with(scheme)) =>
+            {
                 let config = crate::backends::RedisConfig {
                     url: url.to_string(),
                     key_prefix: self.store.key_prefix.clone(),
@@ -370,7 +378,7 @@ impl Settings {
             }
             other => {
                 return Err(ConfigError(format!(
-                    "store.url {other:?}: use \"memory\" or a redis:// URL (feature `redis`)"
+                    "store.url {other:?}: use \"memory\", a redis:// URL, redis+cluster://host1:6379,host2:6379 for a cluster, or redis+sentinel://s1:26379,s2:26379/mymaster (feature `redis`)"
                 )));
             }
         };

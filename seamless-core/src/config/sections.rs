@@ -152,7 +152,10 @@ impl Default for SessionSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
     /// `memory` (one instance), or `redis://host:6379/0` / `rediss://…` (feature
-    /// `redis`; several instances share it).
+    /// `redis`; several instances share it), or
+    /// `redis+cluster://host1:6379,host2:6379` / `rediss+cluster://…` for a
+    /// Redis Cluster, or `redis+sentinel://s1:26379,s2:26379/mymaster` /
+    /// `rediss+sentinel://…` for the master a Sentinel group names.
     pub url: String,
     /// Key prefix in Redis.
     pub key_prefix: String,

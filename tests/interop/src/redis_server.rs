@@ -13,6 +13,10 @@ pub struct RedisServer {
     /// Its port.
     pub port: u16,
     persistent: bool,
+    /// Run as a node of a Redis Cluster.
+    cluster: bool,
+    /// Replicate the master on this port.
+    replica_of: Option<u16>,
 }
 
 impl RedisServer {
@@ -26,6 +30,8 @@ impl RedisServer {
             child: None,
             port: free_port(),
             persistent: false,
+            cluster: false,
+            replica_of: None,
         };
         server.restart();
         Some(server)
@@ -89,6 +95,22 @@ impl RedisServer {
                 "--appendfsync",
                 fsync,
             ])
+            .args(if self.cluster {
+                &["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"][..]
+            } else {
+                &[][..]
+            })
+            .args(
+                self.replica_of
+                    .map(|port| {
+                        vec![
+                            "--replicaof".to_string(),
+                            "127.0.0.1".into(),
+                            port.to_string(),
+                        ]
+                    })
+                    .unwrap_or_default(),
+            )
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -105,6 +127,195 @@ impl RedisServer {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+/// A Redis Cluster of three masters (no replicas) on loopback ports, its 16,384
+/// slots spread by `redis-cli --cluster create`.
+pub struct RedisCluster {
+    /// The nodes.
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts the nodes and forms the cluster. `None` (or a panic in CI) without
+    /// `redis-server` and `redis-cli`.
+    pub fn start() -> Option<Self> {
+        if !require(&["redis-server", "redis-cli"]) {
+            return None;
+        }
+        let mut nodes = Vec::new();
+        for _ in 0..3 {
+            let mut node = RedisServer::start()?;
+            node.cluster = true;
+            node.restart();
+            nodes.push(node);
+        }
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let out = Command::new(which("redis-cli").unwrap_or_else(|| "redis-cli".into()))
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .unwrap_or_else(|e| panic!("redis-cli --cluster create: {e}"));
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let cluster = Self { nodes };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !cluster.nodes.iter().all(|n| n.cluster_ok()) {
+            assert!(Instant::now() < deadline, "the cluster did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(cluster)
+    }
+
+    /// The URL for a cluster client: every node.
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        format!("redis+cluster://{}", hosts.join(","))
+    }
+
+    /// Keys each node holds (`DBSIZE`): the keys are spread over the masters.
+    pub fn keys_per_node(&self) -> Vec<u64> {
+        self.nodes
+            .iter()
+            .map(|n| n.cli(&["DBSIZE"]).trim().parse().unwrap_or(0))
+            .collect()
+    }
+}
+
+/// A master, one replica and three sentinels watching them (quorum two, the
+/// master declared down after one second), all on loopback ports.
+pub struct RedisSentinelGroup {
+    /// The master at the start.
+    pub master: RedisServer,
+    /// Its replica, promoted when the master dies.
+    pub replica: RedisServer,
+    sentinels: Vec<(u16, Child, TempDir)>,
+}
+
+/// The master group's name.
+pub const SENTINEL_GROUP: &str = "seamless";
+
+impl RedisSentinelGroup {
+    /// Starts the servers and the sentinels, and waits until the replica is in
+    /// sync and every sentinel knows it. `None` (or a panic in CI) without
+    /// `redis-server` and `redis-cli`.
+    pub fn start() -> Option<Self> {
+        if !require(&["redis-server", "redis-cli"]) {
+            return None;
+        }
+        let master = RedisServer::start()?;
+        let mut replica = RedisServer::start()?;
+        replica.replica_of = Some(master.port);
+        replica.restart();
+        let mut sentinels = Vec::new();
+        for _ in 0..3 {
+            let dir = TempDir::new("seamless-sentinel");
+            let port = free_port();
+            let conf = dir.path().join("sentinel.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "port {port}\nbind 127.0.0.1\ndir {dir}\n\
+                     sentinel monitor {SENTINEL_GROUP} 127.0.0.1 {master} 2\n\
+                     sentinel down-after-milliseconds {SENTINEL_GROUP} 1000\n\
+                     sentinel failover-timeout {SENTINEL_GROUP} 5000\n\
+                     sentinel parallel-syncs {SENTINEL_GROUP} 1\n",
+                    dir = dir.path().display(),
+                    master = master.port,
+                ),
+            )
+            .expect("sentinel.conf");
+            let child =
+                Command::new(which("redis-server").unwrap_or_else(|| "redis-server".into()))
+                    .arg(&conf)
+                    .arg("--sentinel")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("redis-server --sentinel: {e}"));
+            sentinels.push((port, child, dir));
+        }
+        let group = Self {
+            master,
+            replica,
+            sentinels,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let synced = group
+                .replica
+                .cli(&["INFO", "replication"])
+                .contains("master_link_status:up");
+            let known = group.sentinels.iter().all(|(port, _, _)| {
+                let out = Command::new(which("redis-cli").unwrap_or_else(|| "redis-cli".into()))
+                    .args([
+                        "-p",
+                        &port.to_string(),
+                        "SENTINEL",
+                        "replicas",
+                        SENTINEL_GROUP,
+                    ])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                out.contains(&group.replica.port.to_string())
+            });
+            if synced && known {
+                return Some(group);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the sentinel group did not come up (replica in sync: {synced})"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The URL for a sentinel client: every sentinel and the group's name.
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .sentinels
+            .iter()
+            .map(|(port, _, _)| format!("127.0.0.1:{port}"))
+            .collect();
+        format!("redis+sentinel://{}/{SENTINEL_GROUP}", hosts.join(","))
+    }
+}
+
+impl Drop for RedisSentinelGroup {
+    fn drop(&mut self) {
+        for (_, child, _) in &mut self.sentinels {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl RedisServer {
+    fn cli(&self, args: &[&str]) -> String {
+        Command::new(which("redis-cli").unwrap_or_else(|| "redis-cli".into()))
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    fn cluster_ok(&self) -> bool {
+        self.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok")
     }
 }
 

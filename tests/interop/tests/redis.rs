@@ -18,7 +18,7 @@ use seamless_core::seal::SealingKey;
 use seamless_core::testkit::store_contract::Pass;
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
 use seamless_core::testkit::{Shown, StepExt as _};
-use seamless_interop::redis_server::RedisServer;
+use seamless_interop::redis_server::{RedisCluster, RedisSentinelGroup, RedisServer};
 
 fn config(server: &RedisServer) -> RedisConfig {
     RedisConfig {
@@ -55,6 +55,106 @@ fn run<F: Future<Output = ()>>(case: fn(Arc<dyn Store>, Pass) -> F) {
 mod contract {
     use super::run;
     seamless_core::store_contract_tests!(run);
+}
+
+/// The same contract on a Redis Cluster of three masters.
+fn run_on_cluster<F: Future<Output = ()>>(case: fn(Arc<dyn Store>, Pass) -> F) {
+    let Some(cluster) = RedisCluster::start() else {
+        return;
+    };
+    let rt = runtime();
+    rt.block_on(async {
+        let store: Arc<dyn Store> = Arc::new(
+            RedisStore::connect(&RedisConfig {
+                url: cluster.url(),
+                key_prefix: "test:".into(),
+                timeout_ms: 500,
+            })
+            .await
+            .expect("connect to the cluster"),
+        );
+        let pass: Pass = Arc::new(|d| Box::pin(tokio::time::sleep(d)));
+        case(store, pass).await;
+    });
+}
+
+mod cluster_contract {
+    use super::run_on_cluster;
+    seamless_core::store_contract_tests!(run_on_cluster);
+}
+
+/// The KDC of the shared-store tests.
+fn shared_kdc() -> TestKdc {
+    TestKdc::with_key(
+        "AD.TEST",
+        "HTTP/app.ad.test",
+        Key::new(Etype::Aes256CtsHmacSha196, &[3; 32]).expect("key"),
+        2,
+    )
+}
+
+/// A new ticket for alice.
+fn fresh_token(kdc: &TestKdc) -> String {
+    let pac = PacSpec::new(DOMAIN.parse().expect("sid"), 1105);
+    kdc.mint(&TicketSpec::new("alice", SystemTime::now()).with_pac(pac))
+        .expect("mint")
+        .token
+}
+
+/// Two instances on the store at `url`.
+async fn two_engines_on(url: &str, kdc: &TestKdc) -> (Engine, Engine) {
+    let config = RedisConfig {
+        url: url.into(),
+        key_prefix: "seamless:".into(),
+        timeout_ms: 500,
+    };
+    let a = RedisStore::connect(&config).await.expect("a");
+    let b = RedisStore::connect(&config).await.expect("b");
+    (
+        engine(Arc::new(a), kdc, true).await,
+        engine(Arc::new(b), kdc, true).await,
+    )
+}
+
+/// What a replayed ticket gets: the password form with 81010.
+fn is_replay(view: &Shown) -> bool {
+    matches!(
+        view,
+        Shown::Page(View::Password {
+            reason: Some(Code::TicketInvalid),
+            ..
+        })
+    )
+}
+
+#[test]
+fn two_engines_on_a_cluster_share_replays_and_spread_keys_over_the_masters() {
+    let Some(cluster) = RedisCluster::start() else {
+        return;
+    };
+    let rt = runtime();
+    rt.block_on(async {
+        let kdc = shared_kdc();
+        let (a, b) = two_engines_on(&cluster.url(), &kdc).await;
+        let mut tokens = Vec::new();
+        for _ in 0..30 {
+            let t = fresh_token(&kdc);
+            assert!(matches!(sign_in(&a, &t).await, Shown::Completed(_)));
+            tokens.push(t);
+        }
+        // Every one of them is a replay at the other instance.
+        for t in &tokens {
+            assert!(
+                is_replay(&sign_in(&b, t).await),
+                "a replay through the cluster"
+            );
+        }
+        let spread = cluster.keys_per_node();
+        assert!(
+            spread.iter().all(|&n| n > 0) && spread.iter().sum::<u64>() >= 30,
+            "replay keys on every master: {spread:?}"
+        );
+    });
 }
 
 const DOMAIN: &str = "S-1-5-21-1004336348-1177238915-682003330";
@@ -405,5 +505,60 @@ fn concurrent_wrong_passwords_on_two_instances_get_at_most_the_limit_of_checks()
             "the limit, across both instances"
         );
         assert_eq!(limited, 13);
+    });
+}
+
+/// The master dies under load: sign-ins fail closed (90002) until the sentinels
+/// promote the replica, then go on through it; no ticket used before the
+/// failover signs in again afterwards (its replay entry was replicated).
+#[test]
+fn sentinel_failover_refuses_until_the_replica_is_promoted_and_accepts_no_replay() {
+    let Some(mut group) = RedisSentinelGroup::start() else {
+        return;
+    };
+    let rt = runtime();
+    rt.block_on(async {
+        let kdc = shared_kdc();
+        let (a, b) = two_engines_on(&group.url(), &kdc).await;
+        let token = || fresh_token(&kdc);
+        let mut used = Vec::new();
+        for _ in 0..20 {
+            let t = token();
+            assert!(matches!(sign_in(&a, &t).await, Shown::Completed(_)));
+            used.push(t);
+        }
+        // Let the last writes reach the replica, then kill the master.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        group.master.stop();
+        let killed = std::time::Instant::now();
+        let mut refused = 0;
+        let back = loop {
+            let view = sign_in(&a, &token()).await;
+            match view {
+                Shown::Completed(_) => break killed.elapsed(),
+                Shown::Denied {
+                    code: Code::StoreUnavailable,
+                    ..
+                } => refused += 1,
+                other => panic!("during the failover only 90002, got {other:?}"),
+            }
+            assert!(
+                killed.elapsed() < Duration::from_secs(30),
+                "no failover in 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        eprintln!(
+            "sentinel failover: sign-ins refused for {:.1} s ({refused} attempts), then served",
+            back.as_secs_f64()
+        );
+        assert!(refused > 0, "the master's death was noticed");
+        // Through the promoted replica, at either instance: every ticket used
+        // before the failover is still a replay.
+        for (i, t) in used.iter().enumerate() {
+            let engine = if i % 2 == 0 { &a } else { &b };
+            let view = sign_in(engine, t).await;
+            assert!(is_replay(&view), "ticket {i} after the failover: {view:?}");
+        }
     });
 }
