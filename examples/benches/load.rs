@@ -1,8 +1,8 @@
 //! Load figures on loopback (a benchmark, not a test): complete sign-ins
 //! (authorize → probe → Negotiate → login → code → tokens, ES256) against the
 //! axum example app — one instance on the memory store, one on Redis, two on
-//! Redis behind a client-side round robin — with sign-ins/s, p50/p99 latency,
-//! errors and Redis commands per sign-in.
+//! Redis behind a client-side round robin, one on a 3-master Redis Cluster —
+//! with sign-ins/s, p50/p99 latency, errors and Redis commands per sign-in.
 //!
 //! `cargo bench -p seamless-examples --bench load` (needs `redis-server`).
 //! The load generator runs on the same 2 cores as the servers.
@@ -20,7 +20,7 @@ use seamless_core::config::{
 };
 use seamless_core::kerberos::Etype;
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
-use seamless_interop::redis_server::RedisServer;
+use seamless_interop::redis_server::{RedisCluster, RedisServer};
 use seamless_interop::{TempDir, free_port};
 
 const WORKERS: usize = 8;
@@ -300,22 +300,36 @@ fn main() {
     );
     let memory = config("memory", "memory");
     let on_redis = config("redis", &redis.url());
+    let cluster = RedisCluster::start().expect("a Redis Cluster");
+    let on_cluster = config("cluster", &cluster.url());
+    // Commands Redis ran so far: the server's, or every cluster node's.
+    let commands = |path: &Path, redis: &RedisServer| -> Option<u64> {
+        if path == on_redis {
+            Some(redis.commands())
+        } else if path == on_cluster {
+            Some(cluster.nodes.iter().map(RedisServer::commands).sum())
+        } else {
+            None
+        }
+    };
     for (name, path, instances) in [
         ("1 instance, memory", &memory, 1),
         ("1 instance, Redis", &on_redis, 1),
         ("2 instances, Redis", &on_redis, 2),
+        ("1 instance, Cluster x3", &on_cluster, 1),
     ] {
         let running: Vec<Instance> = (0..instances).map(|_| instance(path)).collect();
         let ports: Vec<u16> = running.iter().map(|i| i.1).collect();
         // Warm up (connections, caches), then measure.
         let _ = run(&ports, mint(900_000, 200));
-        let before = redis.commands();
+        let before = commands(path, &redis);
         let figures = run(&ports, mint(0, TICKETS));
-        let commands = redis.commands().saturating_sub(before);
-        let per = if path == &on_redis {
-            format!("{:.1}", commands as f64 / figures.sign_ins.max(1) as f64)
-        } else {
-            "-".into()
+        let per = match (before, commands(path, &redis)) {
+            (Some(before), Some(after)) => format!(
+                "{:.1}",
+                after.saturating_sub(before) as f64 / figures.sign_ins.max(1) as f64
+            ),
+            _ => "-".into(),
         };
         println!(
             "{name:<24} {:>9} {:>11.0} {:>7.2}ms {:>7.2}ms {:>7} {:>16}",
@@ -330,6 +344,8 @@ fn main() {
             println!("  first error: {e}");
         }
         drop(running);
-        redis.restart();
+        if path == &on_redis {
+            redis.restart();
+        }
     }
 }
