@@ -20,6 +20,7 @@ use seamless_core::http::{Client, Response};
 use seamless_core::seal::SealingKey;
 use seamless_core::testkit::sim::block_on;
 use seamless_core::testkit::{PacSpec, TicketSpec};
+use seamless_core::token::SigningAlgorithm;
 
 /// The refresh grant for the `spa` client.
 fn spa_refresh(b: &mut Browser<'_>, refresh_token: &str) -> Response {
@@ -1048,4 +1049,43 @@ fn a_full_replay_budget_fails_closed_with_90002() {
         "{}",
         text(&r)
     );
+}
+
+#[test]
+fn without_passwords_the_fallback_is_a_coded_refusal_not_a_dead_form() {
+    let w = World::builder()
+        .provider(|b| {
+            b.web(web())
+                .client(Client::public("spa", SPA_CB).with_algorithm(SigningAlgorithm::Es256))
+                .with_engine(|e| e.dangerous().no_passwords())
+        })
+        .build();
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    assert_eq!(step_of(&page), "fallback", "the background Negotiate page");
+    assert!(
+        !text(&page).contains("Use a password instead"),
+        "no way to a form that cannot work"
+    );
+    // A refused ticket ends the flow: no state to resume a password form with.
+    let r = b.sso(
+        &page,
+        Some("NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw=="),
+    );
+    assert_eq!(
+        (r.status(), json(&r)["code"].clone()),
+        (StatusCode::FORBIDDEN, 81005.into())
+    );
+    assert!(json(&r).get("state").is_none());
+    // The page's script then posts the fallback: an error page with a code.
+    let done = b.post(
+        "/login",
+        &[("step", "fallback"), ("state", &field(&page, "state"))],
+    );
+    assert_eq!(done.status(), StatusCode::FORBIDDEN);
+    assert!(text(&done).contains("(81006)") && !text(&done).contains("type=\"password\""));
+    // Seamless sign-in itself is untouched.
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    let done = seamless(&mut b, &page, &w.token("alice", 1105));
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
 }

@@ -34,6 +34,8 @@ pub struct EngineBuilder {
     mfa: Option<Arc<dyn MfaVerifier>>,
     totp: Option<Arc<dyn TotpSecrets>>,
     passwords: Option<Arc<dyn PasswordVerifier>>,
+    /// Set by [`DangerousBuilder::no_passwords`]: there is no password fallback.
+    no_passwords: bool,
     store: Option<(Arc<dyn Store>, Durability)>,
     clock: Option<Arc<dyn Clock>>,
     entropy: Option<Arc<dyn Entropy>>,
@@ -45,10 +47,13 @@ pub struct EngineBuilder {
 pub struct DangerousBuilder(EngineBuilder);
 
 impl DangerousBuilder {
-    /// No password sign-in: every password is refused (50126), so a user whose
-    /// seamless sign-in fails cannot sign in at all.
+    /// No password sign-in: where the password form would be the fallback, the
+    /// sign-in is refused with the reason's code instead (an error page, not a
+    /// form that can never succeed), so a user whose seamless sign-in fails
+    /// cannot sign in at all.
     pub fn no_passwords(mut self) -> EngineBuilder {
         self.0.passwords = Some(Arc::new(RefuseAll));
+        self.0.no_passwords = true;
         self.0
     }
 }
@@ -94,6 +99,7 @@ impl EngineBuilder {
     {
         self.directory = Some(users.clone());
         self.passwords = Some(Arc::new(Argon2Verifier::new(users.clone())));
+        self.no_passwords = false;
         self.totp = Some(users);
         self
     }
@@ -101,6 +107,7 @@ impl EngineBuilder {
     /// The password verifier (required, or [`DangerousBuilder::no_passwords`]).
     pub fn passwords(mut self, passwords: impl PasswordVerifier + 'static) -> Self {
         self.passwords = Some(Arc::new(passwords));
+        self.no_passwords = false;
         self
     }
 
@@ -174,6 +181,7 @@ impl EngineBuilder {
                 policy: self.policy.unwrap_or_else(|| Arc::new(AllowAll)),
                 mfa,
                 passwords,
+                passwords_enabled: !self.no_passwords,
                 replay,
                 backends: Backends {
                     keys,

@@ -35,6 +35,13 @@ impl Engine {
             next = match next {
                 Next::Lookup(validated) => self.lookup(validated).await,
                 Next::Decide(pending) => self.decide(pending),
+                // Without passwords the fallback is the refusal itself.
+                Next::Wait(FlowState::AwaitingPassword(s)) if !self.inner.passwords_enabled => {
+                    Next::Denied(Denied {
+                        code: s.reason.unwrap_or(Code::NoTicket),
+                        core: s.core,
+                    })
+                }
                 Next::Wait(state) => return Settled::Wait(state),
                 Next::Completed(done) => {
                     self.log_attempt(

@@ -57,6 +57,8 @@ struct Inner {
     policy: Arc<dyn Policy>,
     mfa: Arc<dyn MfaVerifier>,
     passwords: Arc<dyn PasswordVerifier>,
+    /// False under `no_passwords`: the fallback is a refusal, not a form.
+    passwords_enabled: bool,
     replay: Arc<dyn ReplayCache>,
     backends: Backends,
 }
@@ -238,6 +240,11 @@ impl Engine {
             self.drive(s.on_ticket(Err(code)))
         })
         .await
+    }
+
+    /// Whether the password fallback exists (not under `no_passwords`).
+    pub fn passwords_enabled(&self) -> bool {
+        self.inner.passwords_enabled
     }
 
     /// Shows the step a sealed state waits at (the page posts back a state the

@@ -131,6 +131,7 @@ pub(crate) fn challenge(
     config: &WebConfig,
     state: &str,
     username: Option<&str>,
+    passwords: bool,
     nonce: &str,
 ) -> String {
     let base = &config.base_path;
@@ -138,8 +139,7 @@ pub(crate) fn challenge(
         .map(|u| format!("<p>Signing in as <b>{}</b>…</p>", escape(u)))
         .unwrap_or_else(|| "<p>Signing you in…</p>".into());
     format!(
-        "{who}<form id=\"f\" method=\"post\" action=\"{action}\">{step}{state}{token}\
-<p><button type=\"submit\" class=\"link\">Use a password instead</button></p></form>\
+        "{who}<form id=\"f\" method=\"post\" action=\"{action}\">{step}{state}{token}{way_on}</form>\
 <script nonce=\"{nonce}\">(function(){{\
 var f=document.getElementById('f'),s=f.elements.state.value,done=false;\
 function go(step,name,value){{if(done)return;done=true;f.elements.step.value=step;\
@@ -157,6 +157,13 @@ else if(j.restart){{location.reload();}}else{{go('fallback');}}}})\
         state = hidden("state", state),
         token = hidden("token", ""),
         timeout = config.sso_timeout.as_millis(),
+        // Without passwords the way on (for browsers without JavaScript) is
+        // the same post, which then says why sign-in cannot go on.
+        way_on = if passwords {
+            "<p><button type=\"submit\" class=\"link\">Use a password instead</button></p>"
+        } else {
+            "<noscript><p><button type=\"submit\">Continue</button></p></noscript>"
+        },
         probe = format_args!("{base}/winauth/ssoprobe"),
         sso = format_args!("{base}/winauth/sso"),
     )

@@ -322,9 +322,12 @@ impl Provider {
             View::Username { error } => self.page(StatusCode::OK, target, |_| {
                 pages::username(web, &sealed, error)
             }),
-            View::Challenge { username } => self.page(StatusCode::OK, target, |n| {
-                pages::challenge(web, &sealed, username.as_deref(), n)
-            }),
+            View::Challenge { username } => {
+                let passwords = self.engine().passwords_enabled();
+                self.page(StatusCode::OK, target, |n| {
+                    pages::challenge(web, &sealed, username.as_deref(), passwords, n)
+                })
+            }
             View::Password {
                 username,
                 reason,
