@@ -126,7 +126,10 @@ pub(crate) fn username(config: &WebConfig, state: &str, error: Option<Code>) -> 
 }
 
 /// The page that makes the background Negotiate request, with a way on for
-/// browsers without JavaScript.
+/// browsers without JavaScript. The probe absorbs the first Negotiate challenge
+/// a fresh Chromium drops; a `401` from the background request itself (a busy
+/// browser dropping that one too) is tried once more before the fallback, all
+/// within `sso_timeout`.
 pub(crate) fn challenge(
     config: &WebConfig,
     state: &str,
@@ -146,8 +149,8 @@ function go(step,name,value){{if(done)return;done=true;f.elements.step.value=ste
 if(name){{f.elements[name].value=value;}}f.submit();}}\
 var c=new AbortController(),t=setTimeout(function(){{c.abort();go('fallback');}},{timeout});\
 var o={{credentials:'same-origin',cache:'no-store',signal:c.signal}};\
-fetch('{probe}',o).catch(function(){{}}).then(function(){{\
-return fetch('{sso}',{{credentials:'same-origin',cache:'no-store',signal:c.signal,headers:{{'Seamless-Flow':s}}}});}})\
+function sso(){{return fetch('{sso}',{{credentials:'same-origin',cache:'no-store',signal:c.signal,headers:{{'Seamless-Flow':s}}}});}}\
+fetch('{probe}',o).catch(function(){{}}).then(sso).then(function(r){{return r.status===401?sso():r;}})\
 .then(function(r){{return r.json();}}).then(function(j){{clearTimeout(t);\
 if(j.token){{go('sso','token',j.token);}}else if(j.state){{go('resume','state',j.state);}}\
 else if(j.restart){{location.reload();}}else{{go('fallback');}}}})\
