@@ -2,10 +2,16 @@
 //! (authorize → probe → Negotiate → login → code → tokens, ES256) against the
 //! axum example app — one instance on the memory store, one on Redis, two on
 //! Redis behind a client-side round robin, one on a 3-master Redis Cluster —
-//! with sign-ins/s, p50/p99 latency, errors and Redis commands per sign-in.
+//! and `seamless serve` on the memory store, with sign-ins/s, p50/p99 latency,
+//! errors, Redis round trips per sign-in (the instances' own count, from
+//! `/metrics`), and CPU seconds per 1,000 sign-ins of the servers and of Redis,
+//! which vary less between noisy runs than the rate does.
 //!
-//! `cargo bench -p seamless-examples --bench load` (needs `redis-server`).
-//! The load generator runs on the same 2 cores as the servers.
+//! `cargo bench -p seamless-examples --bench load` (needs `redis-server`; the
+//! `seamless serve` row needs `cargo build --release -p seamless` first;
+//! `SEAMLESS_LOAD_BASELINE=/path/to/axum-app` adds rows for another build, say
+//! the previous commit's). The load generator runs on the same 2 cores as the
+//! servers: its share of the CPU is printed with each row.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -21,6 +27,7 @@ use seamless_core::config::{
 use seamless_core::kerberos::Etype;
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
 use seamless_interop::redis_server::{RedisCluster, RedisServer};
+
 use seamless_interop::{TempDir, free_port};
 
 const WORKERS: usize = 8;
@@ -36,9 +43,11 @@ impl Drop for Instance {
     }
 }
 
-fn instance(config: &Path) -> Instance {
+/// Starts `program` on `config` and waits until it listens.
+fn instance_of(program: &Path, args: &[&str], config: &Path) -> Instance {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_axum-app"))
+    let child = Command::new(program)
+        .args(args)
         .env("SEAMLESS_CONFIG", config)
         .env("SEAMLESS_SERVER__LISTEN", format!("127.0.0.1:{port}"))
         .env("SEAMLESS_SERVER__PUBLIC_ORIGIN", "http://localhost")
@@ -46,13 +55,47 @@ fn instance(config: &Path) -> Instance {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start the app");
+        .expect("start the server");
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the app did not start");
+        assert!(Instant::now() < deadline, "the server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
     Instance(child, port)
+}
+
+/// The `seamless` binary next to this benchmark's, when it has been built.
+fn seamless_binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    // target/release/deps/load-<hash> → target/release/seamless
+    let path = exe.parent()?.parent()?.join("seamless");
+    path.is_file().then_some(path)
+}
+
+/// CPU seconds `pid` has used (user + system), from `/proc`.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime and stime
+    // are the 12th and 13th, in clock ticks (100 a second on Linux).
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The instance's count of requests to its store (`seamless_store_requests_total`).
+fn store_requests(port: u16) -> Option<u64> {
+    let (_, _, body) = Conn::open(port).send("GET", "/metrics", &[], "");
+    body.lines()
+        .find(|l| l.starts_with("seamless_store_requests_total "))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|v| v as u64)
 }
 
 /// A keep-alive HTTP/1.1 connection.
@@ -269,7 +312,7 @@ fn main() {
         std::fs::write(
             &path,
             format!(
-                "[server]\ninsecure_cookies = true\n[dev]\nenabled = true\n[kerberos]\nkeytab = {keytab_path:?}\n[store]\nurl = {store:?}\n\
+                "[server]\ninsecure_cookies = true\n[metrics]\nenabled = true\n[dev]\nenabled = true\n[kerberos]\nkeytab = {keytab_path:?}\n[store]\nurl = {store:?}\n\
                  [sealing]\nkey_file = {:?}\n[tokens]\nkey_file = {:?}\n[[clients]]\nid = {DEV_CLIENT_ID:?}\n\
                  secret = \"load\"\nredirect_uris = [{DEV_CLIENT_REDIRECT:?}]\nalgorithm = \"ES256\"\n",
                 dir.path().join("sealing.keys"),
@@ -291,19 +334,34 @@ fn main() {
             .collect()
     };
     println!(
-        "complete sign-ins over loopback, {WORKERS} keep-alive clients, {} s per run, axum-app",
+        "complete sign-ins over loopback, {WORKERS} keep-alive clients, {} s per run",
         RUN.as_secs()
     );
     println!(
-        "{:<24} {:>9} {:>11} {:>9} {:>9} {:>7} {:>16}",
-        "setup", "sign-ins", "sign-ins/s", "p50", "p99", "errors", "redis cmds/sign-in"
+        "{:<26} {:>8} {:>10} {:>8} {:>8} {:>6} {:>11} {:>12} {:>12} {:>9}",
+        "setup",
+        "sign-ins",
+        "sign-ins/s",
+        "p50",
+        "p99",
+        "errors",
+        "round trips",
+        "app CPU s/1k",
+        "Redis CPU/1k",
+        "load gen"
     );
     let memory = config("memory", "memory");
     let on_redis = config("redis", &redis.url());
     let cluster = RedisCluster::start().expect("a Redis Cluster");
     let on_cluster = config("cluster", &cluster.url());
-    // Commands Redis ran so far: the server's, or every cluster node's.
-    let commands = |path: &Path, redis: &RedisServer| -> Option<u64> {
+    let app = Path::new(env!("CARGO_BIN_EXE_axum-app")).to_path_buf();
+    let serve = seamless_binary();
+    if serve.is_none() {
+        println!("(no `seamless serve` row: run `cargo build --release -p seamless` first)");
+    }
+    // CPU seconds Redis has used so far: the server's, or every cluster node's.
+    // Commands Redis ran so far (script bodies' commands included).
+    let redis_commands = |path: &Path, redis: &RedisServer| -> Option<u64> {
         if path == on_redis {
             Some(redis.commands())
         } else if path == on_cluster {
@@ -312,39 +370,87 @@ fn main() {
             None
         }
     };
-    for (name, path, instances) in [
-        ("1 instance, memory", &memory, 1),
-        ("1 instance, Redis", &on_redis, 1),
-        ("2 instances, Redis", &on_redis, 2),
-        ("1 instance, Cluster x3", &on_cluster, 1),
-    ] {
-        let running: Vec<Instance> = (0..instances).map(|_| instance(path)).collect();
+    let redis_cpu = |path: &Path, redis: &RedisServer| -> Option<f64> {
+        if path == on_redis {
+            Some(redis.cpu_seconds())
+        } else if path == on_cluster {
+            Some(cluster.nodes.iter().map(RedisServer::cpu_seconds).sum())
+        } else {
+            None
+        }
+    };
+    let mut rows: Vec<(&str, &Path, &[&str], &Path, usize)> = vec![
+        ("axum-app, memory", &app, &[], &memory, 1),
+        ("axum-app, Redis", &app, &[], &on_redis, 1),
+        ("2 x axum-app, Redis", &app, &[], &on_redis, 2),
+        ("axum-app, Cluster x3", &app, &[], &on_cluster, 1),
+    ];
+    if let Some(serve) = &serve {
+        rows.push(("seamless serve, memory", serve, &["serve"], &memory, 1));
+    }
+    // Another build of the app to compare with in the same run (say, the
+    // previous commit's): SEAMLESS_LOAD_BASELINE=/path/to/axum-app.
+    let baseline = std::env::var_os("SEAMLESS_LOAD_BASELINE").map(std::path::PathBuf::from);
+    if let Some(baseline) = &baseline {
+        rows.push(("baseline, memory", baseline, &[], &memory, 1));
+        rows.push(("baseline, Redis", baseline, &[], &on_redis, 1));
+    }
+    for (name, program, args, path, instances) in rows {
+        let running: Vec<Instance> = (0..instances)
+            .map(|_| instance_of(program, args, path))
+            .collect();
         let ports: Vec<u16> = running.iter().map(|i| i.1).collect();
+        let pids: Vec<String> = running.iter().map(|i| i.0.id().to_string()).collect();
         // Warm up (connections, caches), then measure.
         let _ = run(&ports, mint(900_000, 200));
-        let before = commands(path, &redis);
+        let requests =
+            |ports: &[u16]| -> Option<u64> { ports.iter().map(|p| store_requests(*p)).sum() };
+        let app_cpu = |pids: &[String]| -> f64 { pids.iter().map(|p| cpu_seconds(p)).sum() };
+        let commands_before = redis_commands(path, &redis);
+        let (sent, cpu, redis_before, own) = (
+            requests(&ports),
+            app_cpu(&pids),
+            redis_cpu(path, &redis),
+            cpu_seconds("self"),
+        );
+        let started = Instant::now();
         let figures = run(&ports, mint(0, TICKETS));
-        let per = match (before, commands(path, &redis)) {
-            (Some(before), Some(after)) => format!(
-                "{:.1}",
-                after.saturating_sub(before) as f64 / figures.sign_ins.max(1) as f64
-            ),
+        let elapsed = started.elapsed().as_secs_f64();
+        let (own, cpu) = (cpu_seconds("self") - own, app_cpu(&pids) - cpu);
+        let per_1k = |seconds: f64| seconds * 1000.0 / figures.sign_ins.max(1) as f64;
+        let per_sign_in = |n: u64| n as f64 / figures.sign_ins.max(1) as f64;
+        let trips = match (sent, requests(&ports)) {
+            (Some(before), Some(after)) if after > before => {
+                format!("{:.2}", per_sign_in(after - before))
+            }
+            // A build without the count (an older baseline): Redis's count of
+            // commands, the same thing when no script runs (marked *).
+            _ => match (commands_before, redis_commands(path, &redis)) {
+                (Some(before), Some(after)) => format!("{:.2}*", per_sign_in(after - before)),
+                _ => "-".into(),
+            },
+        };
+        let redis_per_1k = match (redis_before, redis_cpu(path, &redis)) {
+            (Some(before), Some(after)) => format!("{:.3}", per_1k(after - before)),
             _ => "-".into(),
         };
         println!(
-            "{name:<24} {:>9} {:>11.0} {:>7.2}ms {:>7.2}ms {:>7} {:>16}",
+            "{name:<26} {:>8} {:>10.0} {:>6.2}ms {:>6.2}ms {:>6} {:>11} {:>12.3} {:>12} {:>8.0}%",
             figures.sign_ins,
             figures.per_second,
             figures.p50.as_secs_f64() * 1e3,
             figures.p99.as_secs_f64() * 1e3,
             figures.errors,
-            per
+            trips,
+            per_1k(cpu),
+            redis_per_1k,
+            own / (elapsed * 2.0) * 100.0,
         );
         if let Some(e) = figures.first_error {
             println!("  first error: {e}");
         }
         drop(running);
-        if path == &on_redis {
+        if path == on_redis {
             redis.restart();
         }
     }

@@ -12,6 +12,7 @@
 //! | `seamless_store_budget_entries` | `kind` | the memory store's budget, by kind |
 //! | `seamless_store_bytes` | `kind` | bytes of keys and values held, by kind |
 //! | `seamless_store_evictions_total` | `kind` | live entries evicted to make room (refresh only) |
+//! | `seamless_store_requests_total` | | requests sent to a remote store (Redis): its round trips |
 //!
 //! Labels carry codes, endpoint names and service principals, never a user.
 
@@ -94,6 +95,7 @@ mod enabled {
         store_budget: Family<Labels, Gauge>,
         store_bytes: Family<Labels, Gauge>,
         store_evictions: Family<Labels, Counter>,
+        store_requests: Counter,
         /// Serialises renders (gauges are cleared and refilled).
         render: Mutex<()>,
     }
@@ -118,6 +120,7 @@ mod enabled {
             let store_budget = Family::default();
             let store_bytes = Family::default();
             let store_evictions = Family::default();
+            let store_requests = Counter::default();
             registry.register(
                 "sign_ins",
                 "Finished sign-ins by outcome and code",
@@ -168,6 +171,11 @@ mod enabled {
                 "Live entries the memory store evicted to make room, by kind",
                 store_evictions.clone(),
             );
+            registry.register(
+                "store_requests",
+                "Requests sent to a remote store (Redis round trips)",
+                store_requests.clone(),
+            );
             Self {
                 registry,
                 sign_ins,
@@ -180,6 +188,7 @@ mod enabled {
                 store_budget,
                 store_bytes,
                 store_evictions,
+                store_requests,
                 render: Mutex::new(()),
             }
         }
@@ -212,14 +221,21 @@ mod enabled {
         }
 
         /// The text exposition, with the key gauges as `ring` says now and the
-        /// store gauges as `store` does.
+        /// store gauges as `store` does; `requests`, the remote store's count.
         pub(crate) fn render(
             &self,
             ring: Option<&KeyRing>,
             store: &[super::StoreRow],
+            requests: Option<u64>,
             now: i64,
         ) -> String {
             let _one = self.render.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(sent) = requests {
+                let seen = self.store_requests.get();
+                if sent > seen {
+                    self.store_requests.inc_by(sent - seen);
+                }
+            }
             for row in store {
                 let labels = vec![("kind", row.kind.to_string())];
                 let gauge = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
@@ -276,7 +292,13 @@ mod disabled {
         pub(crate) fn negotiate_failure(&self, _: u32) {}
         pub(crate) fn backend_error(&self, _: &'static str) {}
         pub(crate) fn request(&self, _: &'static str, _: f64) {}
-        pub(crate) fn render(&self, _: Option<&KeyRing>, _: &[super::StoreRow], _: i64) -> String {
+        pub(crate) fn render(
+            &self,
+            _: Option<&KeyRing>,
+            _: &[super::StoreRow],
+            _: Option<u64>,
+            _: i64,
+        ) -> String {
             String::new()
         }
     }

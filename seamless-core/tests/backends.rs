@@ -404,6 +404,64 @@ mod memory_store_contract {
     seamless_core::store_contract_tests!(run);
 }
 
+/// A store outside this crate that implements only the single-key operations:
+/// the trait's default `claim` and `take_once` meet the same contract.
+mod default_compound_steps_contract {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use seamless_core::backends::{MemoryStore, Store};
+    use seamless_core::clock::ManualClock;
+    use seamless_core::error::BackendError;
+    use seamless_core::testkit::sim::block_on;
+    use seamless_core::testkit::store_contract::Pass;
+
+    struct SingleKeyOnly(MemoryStore);
+
+    #[async_trait::async_trait]
+    impl Store for SingleKeyOnly {
+        async fn insert_if_absent(
+            &self,
+            key: &str,
+            value: &[u8],
+            ttl: Duration,
+        ) -> Result<bool, BackendError> {
+            self.0.insert_if_absent(key, value, ttl).await
+        }
+        async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+            self.0.get(key).await
+        }
+        async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), BackendError> {
+            self.0.put(key, value, ttl).await
+        }
+        async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+            self.0.take(key).await
+        }
+        async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, BackendError> {
+            self.0.increment(key, ttl).await
+        }
+        async fn count(&self, key: &str) -> Result<u64, BackendError> {
+            self.0.count(key).await
+        }
+        async fn release(&self, key: &str) -> Result<(), BackendError> {
+            self.0.release(key).await
+        }
+    }
+
+    fn run<F: Future<Output = ()>>(case: fn(Arc<dyn Store>, Pass) -> F) {
+        let clock = Arc::new(ManualClock::new(1_800_000_000));
+        let store: Arc<dyn Store> = Arc::new(SingleKeyOnly(MemoryStore::new(1000, clock.clone())));
+        let pass: Pass = Arc::new(move |d| {
+            clock.advance(d);
+            Box::pin(async {})
+        });
+        block_on(case(store, pass));
+    }
+
+    seamless_core::store_contract_tests!(run);
+}
+
 mod static_directory_contract {
     use std::future::Future;
     use std::sync::Arc;

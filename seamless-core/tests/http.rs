@@ -294,6 +294,78 @@ fn pkce_code_reuse_and_refresh_rotation() {
     assert_eq!(json(&spa_refresh(&mut b, &rt))["error"], "invalid_grant");
 }
 
+/// A complete browser sign-in asks the store three operations (each one round
+/// trip to Redis): the replay entry at Negotiate; the sign-in token spent with
+/// the code stored, at the login post; the code taken with its spent mark and
+/// the first refresh token stored, at `/token`. A refresh asks two. The sign-in
+/// token still buys one code only.
+#[test]
+fn a_sign_in_is_three_store_round_trips_and_a_refresh_two() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let before = w.store_operations();
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    let challenge = b.sso(&page, None);
+    assert_eq!(challenge.status(), StatusCode::UNAUTHORIZED);
+    let answer = b.sso(
+        &page,
+        Some(&format!("Negotiate {}", w.token("alice", 1105))),
+    );
+    assert_eq!(answer.status(), StatusCode::OK, "{}", text(&answer));
+    assert_eq!(w.store_operations() - before, 1, "the replay entry");
+    let sign_in_token = json(&answer)["token"].as_str().expect("token").to_string();
+    let post = |b: &mut Browser<'_>| {
+        b.post(
+            "/login",
+            &[
+                ("step", "sso"),
+                ("state", &field(&page, "state")),
+                ("token", &sign_in_token),
+            ],
+        )
+    };
+    let done = post(&mut b);
+    assert_eq!(done.status(), StatusCode::SEE_OTHER, "{}", text(&done));
+    assert_eq!(
+        w.store_operations() - before,
+        2,
+        "spent with the code stored"
+    );
+    let tokens = redeem(&mut b, header(&done, "location").expect("location"));
+    assert_eq!(tokens.status(), StatusCode::OK, "{}", text(&tokens));
+    assert_eq!(
+        w.store_operations() - before,
+        3,
+        "the code and the refresh token"
+    );
+
+    let refresh = json(&tokens)["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_string();
+    let at = w.store_operations();
+    let next = spa_refresh(&mut b, &refresh);
+    assert_eq!(next.status(), StatusCode::OK, "{}", text(&next));
+    assert_eq!(w.store_operations() - at, 2, "a look, then one rotation");
+    let next = json(&next)["refresh_token"]
+        .as_str()
+        .expect("next")
+        .to_string();
+    assert_eq!(
+        spa_refresh(&mut b, &next).status(),
+        StatusCode::OK,
+        "the rotated token works"
+    );
+
+    // The same sign-in token again (a replayed form post): no second code.
+    let again = post(&mut b);
+    assert!(
+        header(&again, "location").is_none_or(|l| !l.contains("code=")),
+        "a spent sign-in token bought a second code: {:?}",
+        header(&again, "location")
+    );
+}
+
 #[test]
 fn confidential_clients_authenticate() {
     let w = http_world(RulePolicy::default());

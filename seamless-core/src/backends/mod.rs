@@ -35,4 +35,7 @@ pub use policy::{
 #[cfg(feature = "redis")]
 pub use redis_store::{RedisConfig, RedisStore};
 pub use static_dir::{StaticDirectory, Users};
-pub use store::{EntryKind, KindUsage, MemoryBudgets, MemoryStore, Store, StoreReplayCache};
+pub use store::{
+    Entry, EntryKind, KindUsage, MemoryBudgets, MemoryStore, Store, StoreReplayCache, TakeOnce,
+    Taken,
+};

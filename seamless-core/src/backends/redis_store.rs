@@ -2,14 +2,17 @@
 //! share — replay keys, single-use values, counters — on one server or on a
 //! Redis Cluster.
 //!
-//! Every operation is one atomic Redis command (or one MULTI/EXEC or script) on
-//! one key, so on a cluster each touches one slot; it has a timeout, and any
-//! failure maps to an `Unavailable` error so callers fail closed. The connection
+//! Every operation is one request: one atomic Redis command, MULTI/EXEC or
+//! script. The compound steps ([`Store::claim`], [`Store::take_once`]) are
+//! scripts over keys that share a hash tag, so on a cluster each operation
+//! touches one slot. Each has a timeout, and any failure maps to an
+//! `Unavailable` error so callers fail closed. The connection
 //! manager (and the cluster connection) reconnects by itself once the server is
 //! back.
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,7 +23,7 @@ use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServer
 use redis::{AsyncCommands as _, AsyncConnectionConfig, IntoConnectionInfo as _, RedisFuture};
 use serde::Deserialize;
 
-use super::store::Store;
+use super::store::{Entry, Store, TakeOnce, Taken};
 use crate::error::BackendError;
 
 /// How to reach Redis.
@@ -69,6 +72,8 @@ pub struct RedisStore {
     manager: Connection,
     prefix: String,
     timeout: Duration,
+    /// Requests sent (round trips), for the metrics.
+    requests: Arc<AtomicU64>,
 }
 
 /// One server through the connection manager, a cluster, or the master the
@@ -85,8 +90,10 @@ enum Connection {
 /// master, or a demoted one answering `READONLY`), so the next attempt asks the
 /// sentinels again and reaches the promoted replica once they name it. A
 /// failed command is tried once more on a fresh connection: every operation of
-/// the store errs on the safe side when repeated (`SET NX` finds its own
-/// entry: refused; `GETDEL` finds nothing: refused; `INCR` counts twice).
+/// the store errs on the safe side when repeated (`SET NX` and `claim` find
+/// their own entry: refused; `GETDEL` finds nothing: refused; `take_once` finds
+/// its own spent mark: refused as a reuse, so that family ends and its user
+/// signs in again; `INCR` counts twice).
 #[derive(Clone)]
 struct SentinelMaster {
     sentinels: Arc<tokio::sync::Mutex<SentinelClient>>,
@@ -327,6 +334,7 @@ impl RedisStore {
             manager,
             prefix: config.key_prefix.clone(),
             timeout,
+            requests: Arc::default(),
         })
     }
 
@@ -339,6 +347,7 @@ impl RedisStore {
         what: &str,
         f: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, BackendError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         match tokio::time::timeout(self.timeout, f).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(unavailable(what, e)),
@@ -421,6 +430,86 @@ impl Store for RedisStore {
             })
             .await?;
         Ok(())
+    }
+
+    async fn claim(
+        &self,
+        marker: &str,
+        ttl: Duration,
+        then: Option<Entry<'_>>,
+    ) -> Result<bool, BackendError> {
+        // KEYS: marker[, then]. ARGV: marker ttl[, then ttl, then value].
+        const CLAIM: &str = "if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) \
+            then return 0 end \
+            if KEYS[2] then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2]) end \
+            return 1";
+        let mut conn = self.manager.clone();
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(CLAIM);
+        match then {
+            Some(entry) => cmd
+                .arg(2)
+                .arg(self.key(marker))
+                .arg(self.key(entry.key))
+                .arg(millis(ttl))
+                .arg(millis(entry.ttl))
+                .arg(entry.value),
+            None => cmd.arg(1).arg(self.key(marker)).arg(millis(ttl)),
+        };
+        let stored: i64 = self
+            .run("EVAL claim", async { cmd.query_async(&mut conn).await })
+            .await?;
+        Ok(stored == 1)
+    }
+
+    async fn take_once(&self, op: TakeOnce<'_>) -> Result<Taken, BackendError> {
+        // KEYS: value, spent, revoked[, keep_as]. ARGV: spent value, spent ttl,
+        // revoked ttl[, keep_as ttl]. Answers {1, value}, or {2, nil} revoked,
+        // {3, nil} reused, {0, nil} unknown (`false` is nil on the wire).
+        const TAKE_ONCE: &str = "local v = redis.call('GETDEL', KEYS[1]) \
+            if v then \
+              redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2]) \
+              if redis.call('EXISTS', KEYS[3]) == 1 then return {2, false} end \
+              if KEYS[4] then redis.call('SET', KEYS[4], v, 'PX', ARGV[4]) end \
+              return {1, v} \
+            end \
+            if redis.call('EXISTS', KEYS[2]) == 1 then \
+              redis.call('SET', KEYS[3], '1', 'PX', ARGV[3]) \
+              return {3, false} \
+            end \
+            return {0, false}";
+        let mut conn = self.manager.clone();
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(TAKE_ONCE)
+            .arg(if op.keep_as.is_some() { 4 } else { 3 })
+            .arg(self.key(op.key))
+            .arg(self.key(op.spent.key))
+            .arg(self.key(op.revoked.0));
+        if let Some((key, _)) = op.keep_as {
+            cmd.arg(self.key(key));
+        }
+        cmd.arg(op.spent.value)
+            .arg(millis(op.spent.ttl))
+            .arg(millis(op.revoked.1));
+        if let Some((_, ttl)) = op.keep_as {
+            cmd.arg(millis(ttl));
+        }
+        let (answer, value): (i64, Option<Vec<u8>>) = self
+            .run("EVAL take_once", async { cmd.query_async(&mut conn).await })
+            .await?;
+        match (answer, value) {
+            (1, Some(value)) => Ok(Taken::Value(value)),
+            (2, _) => Ok(Taken::Revoked),
+            (3, _) => Ok(Taken::Reused),
+            (0, _) => Ok(Taken::Unknown),
+            _ => Err(BackendError::unavailable(
+                "redis take_once: unexpected answer",
+            )),
+        }
+    }
+
+    fn round_trips(&self) -> Option<u64> {
+        Some(self.requests.load(Ordering::Relaxed))
     }
 
     async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, BackendError> {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    Decision, Directory, KeyStore, KindUsage, MfaMethod, MfaVerifier, NegotiateContext, Password,
-    PasswordVerifier, Policy, PolicyInput, Store, User, UserQuery,
+    Decision, Directory, Entry, KeyStore, KindUsage, MfaMethod, MfaVerifier, NegotiateContext,
+    Password, PasswordVerifier, Policy, PolicyInput, Store, TakeOnce, Taken, User, UserQuery,
 };
 use crate::error::{BackendError, Code};
 use crate::kerberos::KeyRing;
@@ -96,7 +96,24 @@ impl<T: Store + ?Sized> Store for Arc<T> {
         (**self).release(key).await
     }
 
+    async fn claim(
+        &self,
+        marker: &str,
+        ttl: Duration,
+        then: Option<Entry<'_>>,
+    ) -> Result<bool, BackendError> {
+        (**self).claim(marker, ttl, then).await
+    }
+
+    async fn take_once(&self, op: TakeOnce<'_>) -> Result<Taken, BackendError> {
+        (**self).take_once(op).await
+    }
+
     fn usage(&self) -> Vec<KindUsage> {
         (**self).usage()
+    }
+
+    fn round_trips(&self) -> Option<u64> {
+        (**self).round_trips()
     }
 }

@@ -39,11 +39,106 @@ pub trait Store: Send + Sync {
     /// before checking it ([`Store::increment`] first, so concurrent attempts
     /// cannot all see the old count) and give the slot back when it succeeds.
     async fn release(&self, key: &str) -> Result<(), BackendError>;
+    /// Stores `marker` (value `1`) for `ttl` unless it exists and, only when it
+    /// was stored, `then` too: a single-use value spent and what it buys written
+    /// in one step (a sign-in token and its authorization code). True if
+    /// stored. The stores of this crate do it atomically in one round trip; the
+    /// keys share a hash tag (`{...}`), so a Redis Cluster holds them in one
+    /// slot. This default does it in two operations: a failure after the first
+    /// leaves the marker spent and nothing bought (fail closed).
+    async fn claim(
+        &self,
+        marker: &str,
+        ttl: Duration,
+        then: Option<Entry<'_>>,
+    ) -> Result<bool, BackendError> {
+        if !self.insert_if_absent(marker, b"1", ttl).await? {
+            return Ok(false);
+        }
+        if let Some(entry) = then {
+            self.put(entry.key, entry.value, entry.ttl).await?;
+        }
+        Ok(true)
+    }
+
+    /// Takes a single-use value that may be presented twice (an authorization
+    /// code, a refresh token), recognising the second use; see [`TakeOnce`].
+    /// The stores of this crate do it atomically in one round trip (the keys
+    /// share a hash tag); this default does it in a few operations, each
+    /// atomic, in an order that errs towards refusing.
+    async fn take_once(&self, op: TakeOnce<'_>) -> Result<Taken, BackendError> {
+        let Some(value) = self.take(op.key).await? else {
+            if self.get(op.spent.key).await?.is_some() {
+                self.put(op.revoked.0, b"1", op.revoked.1).await?;
+                return Ok(Taken::Reused);
+            }
+            return Ok(Taken::Unknown);
+        };
+        self.put(op.spent.key, op.spent.value, op.spent.ttl).await?;
+        if self.get(op.revoked.0).await?.is_some() {
+            return Ok(Taken::Revoked);
+        }
+        if let Some((key, ttl)) = op.keep_as {
+            self.put(key, &value, ttl).await?;
+        }
+        Ok(Taken::Value(value))
+    }
+
     /// How full the store is, by kind of entry, when it can tell (the memory
     /// store); empty otherwise.
     fn usage(&self) -> Vec<KindUsage> {
         Vec::new()
     }
+
+    /// Requests sent to a remote store since it was made (its round trips), when
+    /// it has any (Redis); `None` for an in-process store.
+    fn round_trips(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// One value to write, with its lifetime.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    /// The key.
+    pub key: &'a str,
+    /// The value.
+    pub value: &'a [u8],
+    /// How long it lives.
+    pub ttl: Duration,
+}
+
+/// A single-use value taken with reuse detection ([`Store::take_once`]):
+/// - `key` present: it is removed and `spent` stored; then, if `revoked` is
+///   present, the answer is [`Taken::Revoked`]; otherwise the value is copied
+///   under `keep_as` (if any: the next refresh token, so issuing it costs no
+///   round trip) and returned.
+/// - `key` absent but `spent` present: a second use, taken as theft; `revoked`
+///   is stored and the answer is [`Taken::Reused`].
+/// - neither: [`Taken::Unknown`] (never issued, or expired).
+#[derive(Debug, Clone, Copy)]
+pub struct TakeOnce<'a> {
+    /// The value's key.
+    pub key: &'a str,
+    /// The mark that the value was used.
+    pub spent: Entry<'a>,
+    /// The family's revocation mark (value `1`) and how long it lives.
+    pub revoked: (&'a str, Duration),
+    /// Where a copy of the value goes when it is taken, and for how long.
+    pub keep_as: Option<(&'a str, Duration)>,
+}
+
+/// What [`Store::take_once`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// The value, now used.
+    Value(Vec<u8>),
+    /// The value was there but its family is revoked; it is used up all the same.
+    Revoked,
+    /// The value was used before; its family is now revoked.
+    Reused,
+    /// No such value (never issued, or expired).
+    Unknown,
 }
 
 /// What an entry of the store is for, read from its key. Each kind has its own
@@ -446,6 +541,25 @@ impl MemoryStore {
     }
 }
 
+impl MemoryStore {
+    /// `put` under the lock.
+    fn set(
+        &self,
+        inner: &mut Inner,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        now: i64,
+    ) -> Result<(), BackendError> {
+        if live(inner, key, now) {
+            inner.update(key, value.to_vec(), expiry(now, ttl));
+            Ok(())
+        } else {
+            self.insert_new(inner, key, value.to_vec(), expiry(now, ttl), now)
+        }
+    }
+}
+
 fn expiry(now: i64, ttl: Duration) -> i64 {
     now.saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64)
 }
@@ -482,14 +596,7 @@ impl Store for MemoryStore {
     }
 
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), BackendError> {
-        self.write(|inner, now| {
-            if live(inner, key, now) {
-                inner.update(key, value.to_vec(), expiry(now, ttl));
-                Ok(())
-            } else {
-                self.insert_new(inner, key, value.to_vec(), expiry(now, ttl), now)
-            }
-        })
+        self.write(|inner, now| self.set(inner, key, value, ttl, now))
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
@@ -550,6 +657,54 @@ impl Store for MemoryStore {
                     Ok(1)
                 }
             }
+        })
+    }
+
+    async fn claim(
+        &self,
+        marker: &str,
+        ttl: Duration,
+        then: Option<Entry<'_>>,
+    ) -> Result<bool, BackendError> {
+        self.write(|inner, now| {
+            if live(inner, marker, now) {
+                return Ok(false);
+            }
+            self.insert_new(inner, marker, b"1".to_vec(), expiry(now, ttl), now)?;
+            if let Some(entry) = then
+                && let Err(e) = self.set(inner, entry.key, entry.value, entry.ttl, now)
+            {
+                // All or nothing: the marker goes with what it would have bought.
+                inner.remove(marker);
+                return Err(e);
+            }
+            Ok(true)
+        })
+    }
+
+    async fn take_once(&self, op: TakeOnce<'_>) -> Result<Taken, BackendError> {
+        self.write(|inner, now| {
+            let Some(slot) = inner.remove(op.key).filter(|e| e.expires_ms > now) else {
+                if live(inner, op.spent.key, now) {
+                    self.set(inner, op.revoked.0, b"1", op.revoked.1, now)?;
+                    return Ok(Taken::Reused);
+                }
+                return Ok(Taken::Unknown);
+            };
+            if let Err(e) = self.set(inner, op.spent.key, op.spent.value, op.spent.ttl, now) {
+                // Unused after all: the value stays for a later attempt.
+                inner.insert(op.key, slot.value, slot.expires_ms);
+                return Err(e);
+            }
+            if live(inner, op.revoked.0, now) {
+                return Ok(Taken::Revoked);
+            }
+            if let Some((key, ttl)) = op.keep_as {
+                // Refresh tokens are evictable: making room never fails but
+                // with a zero budget, when no refresh token can be kept at all.
+                self.set(inner, key, &slot.value, ttl, now)?;
+            }
+            Ok(Taken::Value(slot.value))
         })
     }
 

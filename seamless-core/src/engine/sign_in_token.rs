@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::Engine;
 use crate::error::Code;
+use crate::grants::Spend;
 use crate::model::{Audience, Completion};
 
 /// The sealing purpose of sign-in tokens (never opens as anything else).
@@ -55,6 +56,31 @@ impl Engine {
         audience: Audience,
         binding: Option<&str>,
     ) -> Result<Completion, Code> {
+        let (completion, spend) = self.open_sign_in_token(token, audience, binding)?;
+        match self
+            .inner
+            .backends
+            .store
+            .claim(&spend.marker, spend.ttl, None)
+            .await
+        {
+            Ok(true) => Ok(completion),
+            Ok(false) => Err(Code::FlowInvalid),
+            Err(_) => Err(Code::StoreUnavailable),
+        }
+    }
+
+    /// Opens a sign-in token without spending it: the sign-in, and what spends
+    /// it. Whoever acts on the sign-in spends the token in the same store step
+    /// as what it writes ([`crate::grants::Grants::issue_code`]), so a token
+    /// buys one code, in one round trip. Errors as
+    /// [`Engine::redeem_sign_in_token`] says.
+    pub(crate) fn open_sign_in_token(
+        &self,
+        token: &str,
+        audience: Audience,
+        binding: Option<&str>,
+    ) -> Result<(Completion, Spend), Code> {
         let backends = &self.inner.backends;
         let body: SignInTokenBody =
             backends
@@ -74,13 +100,14 @@ impl Engine {
                 return Err(Code::FlowInvalid);
             }
         }
-        let key = format!("sign-in-token:{}", body.jti);
-        let ttl = SIGN_IN_TOKEN_TTL + Duration::from_secs(60);
-        match backends.store.insert_if_absent(&key, b"1", ttl).await {
-            Ok(true) => Ok(body.completion),
-            Ok(false) => Err(Code::FlowInvalid),
-            Err(_) => Err(Code::StoreUnavailable),
-        }
+        // The jti is the hash tag of the marker and, for a code bought with the
+        // token, of every key of the code's family (one cluster slot).
+        let spend = Spend {
+            marker: format!("sign-in-token:{{{}}}", body.jti),
+            ttl: SIGN_IN_TOKEN_TTL + Duration::from_secs(60),
+            family: body.jti,
+        };
+        Ok((body.completion, spend))
     }
 }
 

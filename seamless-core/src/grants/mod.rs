@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::backends::Store;
+use crate::backends::{Entry, Store, TakeOnce, Taken};
 use crate::clock::Clock;
 use crate::kerberos::Entropy;
 use crate::model::Completion;
@@ -99,10 +99,49 @@ pub struct CodeRequest {
     pub scope: String,
 }
 
+/// A code's entry. The grant's fields are at the top level, so the entry reads
+/// as a [`Grant`] too: the family's first refresh token is a copy of it, made
+/// in the step that takes the code.
 #[derive(Serialize, Deserialize)]
 struct StoredCode {
+    #[serde(flatten)]
     grant: Grant,
     code_challenge: Option<String>,
+}
+
+/// A single-use value spent by issuing a code ([`Grants::issue_code`]): the
+/// marker's key and lifetime, and the family the code starts, which is the
+/// marker's hash tag.
+#[derive(Debug, Clone)]
+pub(crate) struct Spend {
+    pub(crate) marker: String,
+    pub(crate) ttl: Duration,
+    pub(crate) family: String,
+}
+
+/// The key of `kind`'s entry `h` in `family`. The family is the key's hash tag,
+/// so a Redis Cluster keeps every entry of a family in one slot and each step
+/// on them is one atomic script.
+fn key(kind: &str, family: &str, h: &str) -> String {
+    format!("{kind}:{{{family}}}{h}")
+}
+
+/// The key of `family`'s revocation mark.
+fn revoked_key(family: &str) -> String {
+    format!("family-revoked:{{{family}}}")
+}
+
+/// The family of a presented code or refresh token (`family.secret`), when it
+/// is well formed. Nothing else is trusted from it: its entry is found by the
+/// hash of the whole token.
+fn family_of(token: &str) -> Option<&str> {
+    let (family, secret) = token.split_once('.')?;
+    let ok = (1..=64).contains(&family.len())
+        && !secret.is_empty()
+        && family
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then_some(family)
 }
 
 /// Issues and redeems codes and refresh tokens.
@@ -175,83 +214,135 @@ impl Grants {
         Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
     }
 
+    /// A new family id.
+    fn new_family(&self) -> Result<String, GrantError> {
+        let mut bytes = [0u8; 16];
+        self.entropy
+            .fill(&mut bytes)
+            .map_err(|_| GrantError::StoreUnavailable)?;
+        Ok(crate::kerberos::crypto::hex(&bytes))
+    }
+
     /// Revokes every token of `family` (theft, or an account that may no longer
     /// sign in). The mark outlives any family.
     pub(crate) async fn revoke(&self, family: &str) -> Result<(), GrantError> {
         self.store
-            .put(
-                &format!("family-revoked:{family}"),
-                b"1",
-                self.lifetimes.absolute,
-            )
+            .put(&revoked_key(family), b"1", self.lifetimes.absolute)
             .await
             .map_err(|_| GrantError::StoreUnavailable)
     }
 
-    /// Whether tokens of `family` have been revoked (for introspection too).
+    /// Whether tokens of `family` have been revoked.
+    #[cfg(test)]
     pub(crate) async fn is_revoked(&self, family: &str) -> Result<bool, GrantError> {
         self.store
-            .get(&format!("family-revoked:{family}"))
+            .get(&revoked_key(family))
             .await
             .map(|v| v.is_some())
             .map_err(|_| GrantError::StoreUnavailable)
     }
 
-    /// Issues an authorization code for a finished sign-in.
+    /// Issues an authorization code for a finished sign-in. With `spend`, the
+    /// single-use value the sign-in came with (a sign-in token) is spent in the
+    /// same store step, and the code starts that value's family: a value spent
+    /// before issues nothing (`InvalidGrant`).
     pub(crate) async fn issue_code(
         &self,
         completion: &Completion,
         request: &CodeRequest,
+        spend: Option<&Spend>,
     ) -> Result<String, GrantError> {
-        let code = self.random()?;
-        let grant = Grant {
-            completion: completion.clone(),
-            client_id: request.client_id.clone(),
-            redirect_uri: request.redirect_uri.clone(),
-            nonce: request.nonce.clone(),
-            scope: request.scope.clone(),
-            family: self.random()?,
-            family_ends_at: self.family_deadline(completion),
+        let family = match spend {
+            Some(spend) => spend.family.clone(),
+            None => self.new_family()?,
         };
+        let code = format!("{family}.{}", self.random()?);
         let stored = serde_json::to_vec(&StoredCode {
-            grant,
+            grant: Grant {
+                completion: completion.clone(),
+                client_id: request.client_id.clone(),
+                redirect_uri: request.redirect_uri.clone(),
+                nonce: request.nonce.clone(),
+                scope: request.scope.clone(),
+                family_ends_at: self.family_deadline(completion),
+                family: family.clone(),
+            },
             code_challenge: request.code_challenge.clone(),
         })
         .map_err(|_| GrantError::StoreUnavailable)?;
-        self.store
-            .put(&format!("code:{}", hash(&code)), &stored, CODE_TTL)
-            .await
-            .map_err(|_| GrantError::StoreUnavailable)?;
-        Ok(code)
+        let entry = Entry {
+            key: &key("code", &family, &hash(&code)),
+            value: &stored,
+            ttl: CODE_TTL,
+        };
+        let stored = match spend {
+            Some(spend) => {
+                self.store
+                    .claim(&spend.marker, spend.ttl, Some(entry))
+                    .await
+            }
+            None => self
+                .store
+                .put(entry.key, entry.value, entry.ttl)
+                .await
+                .map(|()| true),
+        };
+        match stored {
+            Ok(true) => Ok(code),
+            Ok(false) => Err(GrantError::InvalidGrant("sign-in token already used")),
+            Err(_) => Err(GrantError::StoreUnavailable),
+        }
     }
 
-    /// Redeems a code once. A second redemption revokes everything issued from it.
+    /// Redeems a code once, and returns its grant with the family's first
+    /// refresh token (stored in the same step). A second redemption revokes
+    /// everything issued from the code.
     pub(crate) async fn redeem_code(
         &self,
         code: &str,
         client_id: &str,
         redirect_uri: &str,
         code_verifier: Option<&str>,
-    ) -> Result<Grant, GrantError> {
-        let h = hash(code);
+    ) -> Result<(Grant, String), GrantError> {
+        const UNKNOWN: &str = "unknown or expired authorization code";
+        let family = family_of(code).ok_or(GrantError::InvalidGrant(UNKNOWN))?;
+        let refresh = format!("{family}.{}", self.random()?);
+        let kept = key("refresh", family, &hash(&refresh));
         let raw = self
             .take_once(
                 "code",
-                &h,
-                "authorization code already used; its tokens are revoked",
-                "unknown or expired authorization code",
+                family,
+                code,
+                Some((&kept, self.lifetimes.idle)),
+                // Past the idle timeout nothing from the code is alive.
+                self.lifetimes.idle,
+                (
+                    "authorization code already used; its tokens are revoked",
+                    UNKNOWN,
+                ),
             )
             .await?;
-        let stored: StoredCode =
-            serde_json::from_slice(&raw).map_err(|_| GrantError::InvalidGrant("corrupt code"))?;
-        self.store
-            .put(
-                &format!("code-spent:{h}"),
-                stored.grant.family.as_bytes(),
-                self.lifetimes.idle,
-            )
-            .await
-            .map_err(|_| GrantError::StoreUnavailable)?;
+        let checked = serde_json::from_slice::<StoredCode>(&raw)
+            .map_err(|_| GrantError::InvalidGrant("corrupt code"))
+            .and_then(|stored| self.check_code(stored, client_id, redirect_uri, code_verifier));
+        match checked {
+            Ok(grant) => Ok((grant, refresh)),
+            Err(e) => {
+                // No token goes out: the one kept for it goes too.
+                let _ = self.store.take(&kept).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// What a taken code must satisfy before its tokens go out.
+    fn check_code(
+        &self,
+        stored: StoredCode,
+        client_id: &str,
+        redirect_uri: &str,
+        code_verifier: Option<&str>,
+    ) -> Result<Grant, GrantError> {
         let grant = stored.grant;
         if !bool::from(grant.client_id.as_bytes().ct_eq(client_id.as_bytes())) {
             return Err(GrantError::InvalidGrant(
@@ -276,25 +367,31 @@ impl Grants {
             }
             _ => return Err(GrantError::Pkce),
         }
+        if self.left(grant.family_ends_at).is_none() {
+            return Err(GrantError::InvalidGrant(
+                "the session reached its maximum lifetime",
+            ));
+        }
         Ok(grant)
+    }
+
+    /// How long the next refresh token of `grant` lives: the idle timeout, never
+    /// past the family's end; `None` once the family has ended.
+    fn refresh_ttl(&self, grant: &Grant) -> Option<Duration> {
+        self.left(grant.family_ends_at)
+            .map(|left| left.min(self.lifetimes.idle))
     }
 
     /// Issues a refresh token in `grant`'s family, living the idle timeout but
     /// never past the family's end.
     pub(crate) async fn issue_refresh(&self, grant: &Grant) -> Result<String, GrantError> {
-        let left = self
-            .left(grant.family_ends_at)
-            .ok_or(GrantError::InvalidGrant(
-                "the session reached its maximum lifetime",
-            ))?;
-        let token = self.random()?;
+        let ttl = self.refresh_ttl(grant).ok_or(GrantError::InvalidGrant(
+            "the session reached its maximum lifetime",
+        ))?;
+        let token = format!("{}.{}", grant.family, self.random()?);
         let value = serde_json::to_vec(grant).map_err(|_| GrantError::StoreUnavailable)?;
         self.store
-            .put(
-                &format!("refresh:{}", hash(&token)),
-                &value,
-                left.min(self.lifetimes.idle),
-            )
+            .put(&key("refresh", &grant.family, &hash(&token)), &value, ttl)
             .await
             .map_err(|_| GrantError::StoreUnavailable)?;
         Ok(token)
@@ -305,86 +402,114 @@ impl Grants {
     /// does not cost the client its token. `None`: unknown or expired (a reused
     /// token is found out by `redeem_refresh`).
     pub(crate) async fn peek_refresh(&self, token: &str) -> Result<Option<Grant>, GrantError> {
+        let Some(family) = family_of(token) else {
+            return Ok(None);
+        };
         let raw = self
             .store
-            .get(&format!("refresh:{}", hash(token)))
+            .get(&key("refresh", family, &hash(token)))
             .await
             .map_err(|_| GrantError::StoreUnavailable)?;
         Ok(raw.and_then(|r| serde_json::from_slice(&r).ok()))
     }
 
-    /// Takes the single-use value `{kind}:{h}`. When it is gone but its
-    /// `{kind}-spent:{h}` marker is there, it was used before: its whole family
+    /// Takes the single-use `token` of `kind` in `family` in one store step,
+    /// keeping a copy as `keep` (the next refresh token). When it is gone but
+    /// its `{kind}-spent` marker is there, it was used before: its whole family
     /// is revoked (`reused`). Otherwise it never was or has expired (`unknown`).
     async fn take_once(
         &self,
         kind: &str,
-        h: &str,
-        reused: &'static str,
-        unknown: &'static str,
+        family: &str,
+        token: &str,
+        keep: Option<(&str, Duration)>,
+        spent_for: Duration,
+        (reused, unknown): (&'static str, &'static str),
     ) -> Result<Vec<u8>, GrantError> {
-        let unavailable = |_| GrantError::StoreUnavailable;
-        if let Some(raw) = self
+        let h = hash(token);
+        let taken = self
             .store
-            .take(&format!("{kind}:{h}"))
+            .take_once(TakeOnce {
+                key: &key(kind, family, &h),
+                spent: Entry {
+                    key: &key(&format!("{kind}-spent"), family, &h),
+                    value: family.as_bytes(),
+                    ttl: spent_for,
+                },
+                revoked: (&revoked_key(family), self.lifetimes.absolute),
+                keep_as: keep,
+            })
             .await
-            .map_err(unavailable)?
-        {
-            return Ok(raw);
+            .map_err(|_| GrantError::StoreUnavailable)?;
+        match taken {
+            Taken::Value(raw) => Ok(raw),
+            Taken::Revoked => Err(GrantError::InvalidGrant("session revoked")),
+            Taken::Reused => Err(GrantError::InvalidGrant(reused)),
+            Taken::Unknown => Err(GrantError::InvalidGrant(unknown)),
         }
-        let spent = format!("{kind}-spent:{h}");
-        if let Some(family) = self.store.get(&spent).await.map_err(unavailable)? {
-            self.revoke(&String::from_utf8_lossy(&family)).await?;
-            return Err(GrantError::InvalidGrant(reused));
-        }
-        Err(GrantError::InvalidGrant(unknown))
     }
 
     /// Uses a refresh token up and returns its grant. Presenting a token that was
-    /// already rotated revokes the family. The caller re-checks the account and
-    /// then issues the next token with [`Grants::issue_refresh`].
+    /// already rotated revokes the family. The caller re-checks the account
+    /// before anything goes out. With `next` (the grant [`Grants::peek_refresh`]
+    /// saw), the next refresh token is stored in the same step and returned;
+    /// otherwise the caller issues it with [`Grants::issue_refresh`].
     pub(crate) async fn redeem_refresh(
         &self,
         token: &str,
         client_id: &str,
-    ) -> Result<Grant, GrantError> {
-        let h = hash(token);
+        next: Option<&Grant>,
+    ) -> Result<(Grant, Option<String>), GrantError> {
+        const UNKNOWN: &str = "unknown or expired refresh token";
+        let family = family_of(token).ok_or(GrantError::InvalidGrant(UNKNOWN))?;
+        let peeked = next.filter(|g| g.family == family);
+        let spent_for = peeked
+            .and_then(|g| self.left(g.family_ends_at))
+            .unwrap_or(self.lifetimes.absolute);
+        let next = match peeked.map(|g| self.refresh_ttl(g)) {
+            Some(Some(ttl)) => {
+                let token = format!("{family}.{}", self.random()?);
+                let key = key("refresh", family, &hash(&token));
+                Some((token, key, ttl))
+            }
+            _ => None,
+        };
         let raw = self
             .take_once(
                 "refresh",
-                &h,
-                "refresh token reused; the session is revoked",
-                "unknown or expired refresh token",
+                family,
+                token,
+                next.as_ref().map(|(_, key, ttl)| (key.as_str(), *ttl)),
+                // Reuse must be recognised for as long as the family could
+                // live: until its end when the peeked grant tells it.
+                spent_for,
+                ("refresh token reused; the session is revoked", UNKNOWN),
             )
             .await?;
-        let grant: Grant = serde_json::from_slice(&raw)
-            .map_err(|_| GrantError::InvalidGrant("corrupt refresh token"))?;
-        // Reuse must be recognised for as long as the family could live.
-        let spent_for = self
-            .left(grant.family_ends_at)
-            .unwrap_or(Duration::from_secs(1));
-        self.store
-            .put(
-                &format!("refresh-spent:{h}"),
-                grant.family.as_bytes(),
-                spent_for,
-            )
-            .await
-            .map_err(|_| GrantError::StoreUnavailable)?;
-        if self.is_revoked(&grant.family).await? {
-            return Err(GrantError::InvalidGrant("session revoked"));
+        let checked = serde_json::from_slice::<Grant>(&raw)
+            .map_err(|_| GrantError::InvalidGrant("corrupt refresh token"))
+            .and_then(|grant| {
+                if !bool::from(grant.client_id.as_bytes().ct_eq(client_id.as_bytes())) {
+                    return Err(GrantError::InvalidGrant(
+                        "refresh token was issued to another client",
+                    ));
+                }
+                if self.left(grant.family_ends_at).is_none() {
+                    return Err(GrantError::InvalidGrant(
+                        "the session reached its maximum lifetime",
+                    ));
+                }
+                Ok(grant)
+            });
+        match checked {
+            Ok(grant) => Ok((grant, next.map(|(token, _, _)| token))),
+            Err(e) => {
+                if let Some((_, key, _)) = &next {
+                    let _ = self.store.take(key).await;
+                }
+                Err(e)
+            }
         }
-        if !bool::from(grant.client_id.as_bytes().ct_eq(client_id.as_bytes())) {
-            return Err(GrantError::InvalidGrant(
-                "refresh token was issued to another client",
-            ));
-        }
-        if self.left(grant.family_ends_at).is_none() {
-            return Err(GrantError::InvalidGrant(
-                "the session reached its maximum lifetime",
-            ));
-        }
-        Ok(grant)
     }
 
     /// [`Grants::redeem_refresh`] then [`Grants::issue_refresh`] with the same
@@ -395,7 +520,7 @@ impl Grants {
         token: &str,
         client_id: &str,
     ) -> Result<(Grant, String), GrantError> {
-        let grant = self.redeem_refresh(token, client_id).await?;
+        let (grant, _) = self.redeem_refresh(token, client_id, None).await?;
         let next = self.issue_refresh(&grant).await?;
         Ok((grant, next))
     }

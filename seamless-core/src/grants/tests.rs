@@ -71,10 +71,10 @@ fn codes_are_single_use_bound_and_pkce_checked() {
     let (g, _) = setup();
     block_on(async {
         let code = g
-            .issue_code(&completion(), &request(true))
+            .issue_code(&completion(), &request(true), None)
             .await
             .expect("code");
-        let grant = g
+        let (grant, _) = g
             .redeem_code(&code, "app", "https://app.example/cb", Some(VERIFIER))
             .await
             .expect("redeem");
@@ -101,7 +101,7 @@ fn codes_are_single_use_bound_and_pkce_checked() {
             ("app", "https://app.example/cb", Some("short"), "pkce"),
         ] {
             let code = g
-                .issue_code(&completion(), &request(true))
+                .issue_code(&completion(), &request(true), None)
                 .await
                 .expect("code");
             let err = g
@@ -120,7 +120,7 @@ fn codes_are_single_use_bound_and_pkce_checked() {
             );
         }
         let plain = g
-            .issue_code(&completion(), &request(false))
+            .issue_code(&completion(), &request(false), None)
             .await
             .expect("code");
         assert_eq!(
@@ -138,7 +138,7 @@ fn codes_expire() {
     let (g, clock) = setup();
     block_on(async {
         let code = g
-            .issue_code(&completion(), &request(false))
+            .issue_code(&completion(), &request(false), None)
             .await
             .expect("code");
         clock.advance(CODE_TTL + Duration::from_secs(1));
@@ -155,14 +155,13 @@ fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     let (g, _) = setup();
     block_on(async {
         let code = g
-            .issue_code(&completion(), &request(false))
+            .issue_code(&completion(), &request(false), None)
             .await
             .expect("code");
-        let grant = g
+        let (grant, r1) = g
             .redeem_code(&code, "app", "https://app.example/cb", None)
             .await
             .expect("redeem");
-        let r1 = g.issue_refresh(&grant).await.expect("refresh");
         let (_, r2) = g.rotate_refresh(&r1, "app").await.expect("rotate");
         let (_, r3) = g.rotate_refresh(&r2, "app").await.expect("rotate");
         assert!(
@@ -198,14 +197,13 @@ fn reusing_a_code_revokes_what_it_issued() {
     let (g, _) = setup();
     block_on(async {
         let code = g
-            .issue_code(&completion(), &request(false))
+            .issue_code(&completion(), &request(false), None)
             .await
             .expect("code");
-        let grant = g
+        let (grant, refresh) = g
             .redeem_code(&code, "app", "https://app.example/cb", None)
             .await
             .expect("redeem");
-        let refresh = g.issue_refresh(&grant).await.expect("refresh");
         assert!(
             g.redeem_code(&code, "app", "https://app.example/cb", None)
                 .await
@@ -256,17 +254,19 @@ fn an_unreachable_store_issues_and_accepts_nothing() {
     );
     block_on(async {
         assert_eq!(
-            g.issue_code(&completion(), &request(false)).await.err(),
-            Some(GrantError::StoreUnavailable)
-        );
-        assert_eq!(
-            g.redeem_code("x", "app", "https://app.example/cb", None)
+            g.issue_code(&completion(), &request(false), None)
                 .await
                 .err(),
             Some(GrantError::StoreUnavailable)
         );
         assert_eq!(
-            g.rotate_refresh("x", "app").await.err(),
+            g.redeem_code("family.x", "app", "https://app.example/cb", None)
+                .await
+                .err(),
+            Some(GrantError::StoreUnavailable)
+        );
+        assert_eq!(
+            g.rotate_refresh("family.x", "app").await.err(),
             Some(GrantError::StoreUnavailable)
         );
     });

@@ -379,9 +379,12 @@ impl Provider {
                 evicted: u.evicted,
             })
             .collect();
-        backends
-            .metrics
-            .render(ring.as_deref(), &store, backends.now())
+        backends.metrics.render(
+            ring.as_deref(),
+            &store,
+            backends.store.round_trips(),
+            backends.now(),
+        )
     }
 
     /// What [`Provider::serve`] refuses from the head alone, before any of the

@@ -157,7 +157,7 @@ impl Provider {
                     .redeem_code(code, &client.id, redirect_uri, params.get("code_verifier"))
                     .await
                 {
-                    Ok(grant) => self.token_response(client, &grant, true).await,
+                    Ok((grant, refresh)) => self.tokens_json(client, &grant, refresh, true),
                     Err(e) => grant_error(e),
                 }
             }
@@ -205,8 +205,12 @@ impl Provider {
             },
             None => None,
         };
-        let mut grant = match self.grants().redeem_refresh(token, &client.id).await {
-            Ok(g) => g,
+        let (mut grant, next) = match self
+            .grants()
+            .redeem_refresh(token, &client.id, peeked.as_ref())
+            .await
+        {
+            Ok(redeemed) => redeemed,
             Err(e) => return grant_error(e),
         };
         grant.completion.user = match checked {
@@ -217,10 +221,14 @@ impl Provider {
                 Err(response) => return *response,
             },
         };
-        match self.grants().issue_refresh(&grant).await {
-            Ok(next) => self.tokens_json(client, &grant, next, false),
-            Err(e) => grant_error(e),
-        }
+        let next = match next {
+            Some(next) => next,
+            None => match self.grants().issue_refresh(&grant).await {
+                Ok(next) => next,
+                Err(e) => return grant_error(e),
+            },
+        };
+        self.tokens_json(client, &grant, next, false)
     }
 
     /// The account behind a refresh, looked up again, or the answer that refuses

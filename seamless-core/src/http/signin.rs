@@ -14,7 +14,7 @@ use super::{ClientAddr, Response, add_header, cookies, redirect};
 use crate::backends::Password;
 use crate::engine::{Step, View, Waiting};
 use crate::error::Code;
-use crate::grants::CodeRequest;
+use crate::grants::{CodeRequest, GrantError, Spend};
 use crate::model::SignInRequest;
 use crate::model::{Audience, Completion};
 
@@ -351,12 +351,36 @@ impl Provider {
     /// A finished sign-in: the session cookie, then back to the application
     /// (middleware mode) or to the client's redirect URI with a code.
     pub(crate) async fn finish(&self, completion: Completion) -> Response {
-        let session = match self.session_cookie(&completion) {
-            Ok(c) => c,
-            Err(code) => return self.error_page(StatusCode::SERVICE_UNAVAILABLE, code, None),
-        };
+        match self.finish_spending(completion, None).await {
+            Ok(response) => response,
+            Err(code) => self.error_page(StatusCode::SERVICE_UNAVAILABLE, code, None),
+        }
+    }
+
+    /// [`Self::finish`], spending the sign-in token the sign-in came with in
+    /// the same store step as the code (one round trip). `Err`: the token was
+    /// spent before (`FlowInvalid`), or the store or randomness failed; nothing
+    /// was issued.
+    pub(crate) async fn finish_spending(
+        &self,
+        completion: Completion,
+        spend: Option<&Spend>,
+    ) -> Result<Response, Code> {
+        let session = self.session_cookie(&completion)?;
         let request = &completion.request;
         let mut response = if request.client_id == APP_CLIENT {
+            if let Some(spend) = spend {
+                match self
+                    .backends()
+                    .store
+                    .claim(&spend.marker, spend.ttl, None)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => return Err(Code::FlowInvalid),
+                    Err(_) => return Err(Code::StoreUnavailable),
+                }
+            }
             redirect(&safe_return(&request.redirect_uri).unwrap_or_else(|| "/".to_string()))
         } else {
             let param = |name: &str| {
@@ -373,15 +397,14 @@ impl Provider {
                 nonce: param("nonce"),
                 scope: param("scope").unwrap_or_default(),
             };
-            let code = match self.grants().issue_code(&completion, &code_request).await {
+            let code = match self
+                .grants()
+                .issue_code(&completion, &code_request, spend)
+                .await
+            {
                 Ok(c) => c,
-                Err(_) => {
-                    return self.error_page(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        Code::StoreUnavailable,
-                        None,
-                    );
-                }
+                Err(GrantError::InvalidGrant(_)) => return Err(Code::FlowInvalid),
+                Err(_) => return Err(Code::StoreUnavailable),
             };
             let state = param("state");
             let mode = ResponseMode::parse(param("response_mode").as_deref())
@@ -404,7 +427,7 @@ impl Provider {
             header::SET_COOKIE,
             &cookies::clear(self.web(), cookies::SIGNED_OUT),
         );
-        response
+        Ok(response)
     }
 
     /// `POST /login`: every form of the sign-in page.
@@ -442,14 +465,23 @@ impl Provider {
                     .await
             }
             Some("sso") => {
-                match self
-                    .engine()
-                    .redeem_sign_in_token(field("token"), Audience::Browser, Some(binding))
+                let opened = self.engine().open_sign_in_token(
+                    field("token"),
+                    Audience::Browser,
+                    Some(binding),
+                );
+                let refused = match opened {
+                    Ok((completion, spend)) => {
+                        match self.finish_spending(completion, Some(&spend)).await {
+                            Ok(response) => return response,
+                            Err(code) => code,
+                        }
+                    }
+                    Err(code) => code,
+                };
+                self.engine()
+                    .refuse_negotiate(state, binding, refused)
                     .await
-                {
-                    Ok(completion) => return self.finish(completion).await,
-                    Err(code) => self.engine().refuse_negotiate(state, binding, code).await,
-                }
             }
             _ => return self.error_page(StatusCode::BAD_REQUEST, Code::BadRequest, None),
         };

@@ -1,19 +1,21 @@
 //! A store that fails on demand, for outage tests: every operation answers
-//! `Unavailable` while its switch is on.
+//! `Unavailable` while its switch is on. It also counts the operations asked of
+//! it, each of which is one round trip to a remote store.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::backends::{KindUsage, Store};
+use crate::backends::{Entry, KindUsage, Store, TakeOnce, Taken};
 use crate::error::BackendError;
 
 /// Wraps a store; [`FlakyStore::switch`] turns the outage on and off.
 pub struct FlakyStore<S> {
     inner: S,
     down: Arc<AtomicBool>,
+    operations: Arc<AtomicU64>,
 }
 
 impl<S: Store> FlakyStore<S> {
@@ -22,6 +24,7 @@ impl<S: Store> FlakyStore<S> {
         Self {
             inner,
             down: Arc::default(),
+            operations: Arc::default(),
         }
     }
 
@@ -30,7 +33,13 @@ impl<S: Store> FlakyStore<S> {
         self.down.clone()
     }
 
+    /// The count of operations asked of the store so far (failed ones too).
+    pub fn operations(&self) -> Arc<AtomicU64> {
+        self.operations.clone()
+    }
+
     fn check(&self) -> Result<(), BackendError> {
+        self.operations.fetch_add(1, Ordering::SeqCst);
         if self.down.load(Ordering::SeqCst) {
             Err(BackendError::unavailable("scripted store outage"))
         } else {
@@ -74,7 +83,23 @@ impl<S: Store> Store for FlakyStore<S> {
         self.check()?;
         self.inner.release(k).await
     }
+    async fn claim(
+        &self,
+        marker: &str,
+        ttl: Duration,
+        then: Option<Entry<'_>>,
+    ) -> Result<bool, BackendError> {
+        self.check()?;
+        self.inner.claim(marker, ttl, then).await
+    }
+    async fn take_once(&self, op: TakeOnce<'_>) -> Result<Taken, BackendError> {
+        self.check()?;
+        self.inner.take_once(op).await
+    }
     fn usage(&self) -> Vec<KindUsage> {
         self.inner.usage()
+    }
+    fn round_trips(&self) -> Option<u64> {
+        self.inner.round_trips()
     }
 }

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backends::Store;
+use crate::backends::{Entry, Store, TakeOnce, Taken};
 
 /// Lets time pass (advances a manual clock, or sleeps for a real server).
 pub type Pass = Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
@@ -197,6 +197,182 @@ pub async fn release_gives_a_slot_back(store: Arc<dyn Store>, pass: Pass) {
     );
 }
 
+/// `claim` stores its marker once and, only then, what goes with it; a second
+/// claim writes nothing. (Keys share a hash tag, as the crate's keys do.)
+pub async fn claim_spends_once_and_writes_with_it(store: Arc<dyn Store>, pass: Pass) {
+    let ttl = Duration::from_secs(60);
+    let then = |value: &'static [u8]| {
+        Some(Entry {
+            key: "c:{claim}code",
+            value,
+            ttl: Duration::from_secs(2),
+        })
+    };
+    assert_eq!(
+        store.claim("c:{claim}marker", ttl, then(b"one")).await.ok(),
+        Some(true)
+    );
+    assert_eq!(
+        store.claim("c:{claim}marker", ttl, then(b"two")).await.ok(),
+        Some(false),
+        "spent"
+    );
+    assert_eq!(
+        store.get("c:{claim}code").await.ok().flatten(),
+        Some(b"one".to_vec()),
+        "the second claim wrote nothing"
+    );
+    assert_eq!(
+        store.claim("c:{claim}bare", ttl, None).await.ok(),
+        Some(true)
+    );
+    assert_eq!(
+        store.claim("c:{claim}bare", ttl, None).await.ok(),
+        Some(false)
+    );
+    pass(Duration::from_millis(2_100)).await;
+    assert_eq!(
+        store.get("c:{claim}code").await.ok().flatten(),
+        None,
+        "what was written lives its own ttl"
+    );
+    assert_eq!(
+        store
+            .claim("c:{claim}marker", ttl, then(b"three"))
+            .await
+            .ok(),
+        Some(false),
+        "the marker lives its own"
+    );
+}
+
+fn take_op<'a>(
+    key: &'a str,
+    spent: &'a str,
+    revoked: &'a str,
+    keep: Option<&'a str>,
+) -> TakeOnce<'a> {
+    TakeOnce {
+        key,
+        spent: Entry {
+            key: spent,
+            value: b"fam",
+            ttl: Duration::from_secs(60),
+        },
+        revoked: (revoked, Duration::from_secs(60)),
+        keep_as: keep.map(|k| (k, Duration::from_secs(60))),
+    }
+}
+
+/// `take_once`: the value once (kept under its new key), then a second use
+/// recognised and its family revoked; a revoked family's value is refused.
+pub async fn take_once_recognises_the_second_use(store: Arc<dyn Store>, _: Pass) {
+    let ttl = Duration::from_secs(60);
+    store.put("c:{fam}code", b"grant", ttl).await.expect("put");
+    assert_eq!(
+        store
+            .take_once(take_op(
+                "c:{fam}code",
+                "c:{fam}code-spent",
+                "c:{fam}revoked",
+                Some("c:{fam}next")
+            ))
+            .await
+            .ok(),
+        Some(Taken::Value(b"grant".to_vec()))
+    );
+    assert_eq!(
+        store.get("c:{fam}next").await.ok().flatten(),
+        Some(b"grant".to_vec()),
+        "kept under the new key"
+    );
+    assert_eq!(
+        store.get("c:{fam}revoked").await.ok().flatten(),
+        None,
+        "a first use revokes nothing"
+    );
+    assert_eq!(
+        store
+            .take_once(take_op(
+                "c:{fam}code",
+                "c:{fam}code-spent",
+                "c:{fam}revoked",
+                Some("c:{fam}other")
+            ))
+            .await
+            .ok(),
+        Some(Taken::Reused)
+    );
+    assert!(
+        store.get("c:{fam}revoked").await.ok().flatten().is_some(),
+        "a second use revokes the family"
+    );
+    assert_eq!(
+        store.get("c:{fam}other").await.ok().flatten(),
+        None,
+        "and keeps nothing"
+    );
+    // The family is revoked: its next value is used up and refused, not kept.
+    assert_eq!(
+        store
+            .take_once(take_op(
+                "c:{fam}next",
+                "c:{fam}next-spent",
+                "c:{fam}revoked",
+                Some("c:{fam}after")
+            ))
+            .await
+            .ok(),
+        Some(Taken::Revoked)
+    );
+    assert_eq!(store.get("c:{fam}next").await.ok().flatten(), None);
+    assert_eq!(store.get("c:{fam}after").await.ok().flatten(), None);
+    assert_eq!(
+        store
+            .take_once(take_op(
+                "c:{fam}never",
+                "c:{fam}never-spent",
+                "c:{fam}revoked",
+                None
+            ))
+            .await
+            .ok(),
+        Some(Taken::Unknown),
+        "never issued: unknown"
+    );
+}
+
+/// Many concurrent `take_once` of one value: exactly one gets it.
+pub async fn concurrent_take_once_has_one_winner(store: Arc<dyn Store>, _: Pass) {
+    store
+        .put("c:{race}code", b"grant", Duration::from_secs(60))
+        .await
+        .expect("put");
+    let attempts = (0..16).map(|_| {
+        let store = store.clone();
+        async move {
+            store
+                .take_once(take_op(
+                    "c:{race}code",
+                    "c:{race}spent",
+                    "c:{race}revoked",
+                    None,
+                ))
+                .await
+        }
+    });
+    let outcomes = crate::testkit::sim::join_all(attempts).await;
+    let won = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(Taken::Value(_))))
+        .count();
+    let reused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(Taken::Reused)))
+        .count();
+    assert_eq!((won, reused), (1, 15), "{outcomes:?}");
+}
+
 /// Expands to one `#[test]` per contract case. `$run` is a function taking a case
 /// (`fn(Arc<dyn Store>, Pass) -> impl Future`) that builds a fresh store, runs the
 /// case, and cleans up.
@@ -209,7 +385,10 @@ macro_rules! store_contract_tests {
             put_replaces_and_get_reads,
             entries_expire,
             counters_count_within_their_window,
-            release_gives_a_slot_back
+            release_gives_a_slot_back,
+            claim_spends_once_and_writes_with_it,
+            take_once_recognises_the_second_use,
+            concurrent_take_once_has_one_winner
         );
     };
     (@cases $run:path, $($case:ident),+) => {

@@ -241,12 +241,12 @@ impl WorldBuilder {
         let directory_down = Arc::new(AtomicBool::new(false));
         let edits = Edits::default();
         let memory = Arc::new(MemoryStore::with_budgets(self.store_budgets, clock.clone()));
-        let (store, store_down): (Arc<dyn Store>, _) = if self.faults {
+        let (store, store_down, store_operations): (Arc<dyn Store>, _, _) = if self.faults {
             let flaky = FlakyStore::new(memory.clone());
-            let down = flaky.switch();
-            (Arc::new(flaky), Some(down))
+            let (down, operations) = (flaky.switch(), flaky.operations());
+            (Arc::new(flaky), Some(down), Some(operations))
         } else {
-            (memory.clone(), None)
+            (memory.clone(), None, None)
         };
         let builder = Provider::builder()
             .config(self.config)
@@ -284,6 +284,7 @@ impl WorldBuilder {
             faults: self.faults.then_some(Faults {
                 directory_down,
                 store_down: store_down.unwrap_or_default(),
+                store_operations: store_operations.unwrap_or_default(),
                 edits,
             }),
             directory,
@@ -315,6 +316,7 @@ pub struct World {
 struct Faults {
     directory_down: Arc<AtomicBool>,
     store_down: Arc<AtomicBool>,
+    store_operations: Arc<std::sync::atomic::AtomicU64>,
     edits: Edits,
 }
 
@@ -356,6 +358,12 @@ impl World {
     /// Starts (`true`) or ends a store outage: every operation fails.
     pub fn store_outage(&self, down: bool) {
         self.faults().store_down.store(down, Ordering::SeqCst);
+    }
+
+    /// Operations asked of the store so far: each would be one round trip to
+    /// Redis.
+    pub fn store_operations(&self) -> u64 {
+        self.faults().store_operations.load(Ordering::SeqCst)
     }
 
     /// Changes an account as the directory answers from now on.

@@ -66,6 +66,22 @@ impl RedisServer {
             .sum()
     }
 
+    /// CPU seconds the server has used (`INFO cpu`: user + system).
+    pub fn cpu_seconds(&self) -> f64 {
+        let out = Command::new(which("redis-cli").unwrap_or_else(|| "redis-cli".into()))
+            .args(["-p", &self.port.to_string(), "INFO", "cpu"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        out.lines()
+            .filter_map(|l| {
+                l.strip_prefix("used_cpu_user:")
+                    .or_else(|| l.strip_prefix("used_cpu_sys:"))
+            })
+            .filter_map(|v| v.trim().parse::<f64>().ok())
+            .sum()
+    }
+
     /// Stops the server (an outage).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
