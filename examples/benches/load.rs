@@ -43,10 +43,21 @@ impl Drop for Instance {
     }
 }
 
-/// Starts `program` on `config` and waits until it listens.
+/// jemalloc as the system packages it (Redis brings it), for a row that
+/// swaps the allocator of an unchanged binary.
+const JEMALLOC: &str = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+
+/// Starts `program` on `config` and waits until it listens. An argument
+/// `LD_PRELOAD=...` is set in its environment instead.
 fn instance_of(program: &Path, args: &[&str], config: &Path) -> Instance {
     let port = free_port();
-    let child = Command::new(program)
+    let (preload, args): (Vec<&str>, Vec<&str>) =
+        args.iter().partition(|a| a.starts_with("LD_PRELOAD="));
+    let mut command = Command::new(program);
+    for p in preload {
+        command.env("LD_PRELOAD", &p["LD_PRELOAD=".len()..]);
+    }
+    let child = command
         .args(args)
         .env("SEAMLESS_CONFIG", config)
         .env("SEAMLESS_SERVER__LISTEN", format!("127.0.0.1:{port}"))
@@ -387,6 +398,11 @@ fn main() {
     ];
     if let Some(serve) = &serve {
         rows.push(("seamless serve, memory", serve, &["serve"], &memory, 1));
+    }
+    let jemalloc = format!("LD_PRELOAD={JEMALLOC}");
+    let jemalloc = [jemalloc.as_str()];
+    if Path::new(JEMALLOC).is_file() {
+        rows.push(("axum-app, memory, jemalloc", &app, &jemalloc, &memory, 1));
     }
     // Another build of the app to compare with in the same run (say, the
     // previous commit's): SEAMLESS_LOAD_BASELINE=/path/to/axum-app.

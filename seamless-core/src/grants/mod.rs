@@ -99,13 +99,13 @@ pub struct CodeRequest {
     pub scope: String,
 }
 
-/// A code's entry. The grant's fields are at the top level, so the entry reads
-/// as a [`Grant`] too: the family's first refresh token is a copy of it, made
-/// in the step that takes the code.
+/// The entry of a code or a refresh token: the same shape for both, since
+/// the family's first refresh token is a copy of its code's entry, made in the
+/// step that takes the code (the challenge is then spent and never read again).
 #[derive(Serialize, Deserialize)]
 struct StoredCode {
-    #[serde(flatten)]
     grant: Grant,
+    #[serde(default)]
     code_challenge: Option<String>,
 }
 
@@ -389,7 +389,13 @@ impl Grants {
             "the session reached its maximum lifetime",
         ))?;
         let token = format!("{}.{}", grant.family, self.random()?);
-        let value = serde_json::to_vec(grant).map_err(|_| GrantError::StoreUnavailable)?;
+        // The shape of `StoredCode`, borrowed.
+        #[derive(Serialize)]
+        struct Stored<'a> {
+            grant: &'a Grant,
+        }
+        let value =
+            serde_json::to_vec(&Stored { grant }).map_err(|_| GrantError::StoreUnavailable)?;
         self.store
             .put(&key("refresh", &grant.family, &hash(&token)), &value, ttl)
             .await
@@ -410,7 +416,11 @@ impl Grants {
             .get(&key("refresh", family, &hash(token)))
             .await
             .map_err(|_| GrantError::StoreUnavailable)?;
-        Ok(raw.and_then(|r| serde_json::from_slice(&r).ok()))
+        Ok(raw.and_then(|r| {
+            serde_json::from_slice::<StoredCode>(&r)
+                .ok()
+                .map(|s| s.grant)
+        }))
     }
 
     /// Takes the single-use `token` of `kind` in `family` in one store step,
@@ -486,9 +496,9 @@ impl Grants {
                 ("refresh token reused; the session is revoked", UNKNOWN),
             )
             .await?;
-        let checked = serde_json::from_slice::<Grant>(&raw)
+        let checked = serde_json::from_slice::<StoredCode>(&raw)
             .map_err(|_| GrantError::InvalidGrant("corrupt refresh token"))
-            .and_then(|grant| {
+            .and_then(|StoredCode { grant, .. }| {
                 if !bool::from(grant.client_id.as_bytes().ct_eq(client_id.as_bytes())) {
                     return Err(GrantError::InvalidGrant(
                         "refresh token was issued to another client",

@@ -173,7 +173,13 @@ impl fmt::Display for Etype {
 
 /// Lower-case hex of `bytes` (ids, digests and store keys; never key material in logs).
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// A source of randomness for confounders and keys. Injected so that tests and

@@ -108,18 +108,80 @@ impl Sid {
     }
 }
 
+/// The longest text form: `S-255-0x` and 12 hex digits, then 15 times `-` and
+/// 10 digits.
+const MAX_TEXT: usize = 8 + 12 + MAX_SUB_AUTHORITIES * 11;
+
+/// A SID's text, built on the stack: a user's groups are formatted on every
+/// sign-in (claims, sealed states), and one `write_str` costs far less than a
+/// formatting call per part.
+struct Text {
+    bytes: [u8; MAX_TEXT],
+    len: usize,
+}
+
+impl Text {
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    fn push_str(&mut self, s: &str) {
+        s.bytes().for_each(|b| self.push(b));
+    }
+
+    fn push_decimal(&mut self, mut v: u64) {
+        let mut digits = [0u8; 20];
+        let mut n = 0;
+        for slot in digits.iter_mut().rev() {
+            *slot = b'0' + (v % 10) as u8;
+            v /= 10;
+            n += 1;
+            if v == 0 {
+                break;
+            }
+        }
+        digits.iter().skip(20 - n).for_each(|&d| self.push(d));
+    }
+
+    fn push_hex12(&mut self, v: u64) {
+        const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+        for shift in (0..12).rev() {
+            let nibble = ((v >> (shift * 4)) & 0xf) as usize;
+            self.push(DIGITS.get(nibble).copied().unwrap_or(b'0'));
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        self.bytes
+            .get(..self.len)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
+    }
+}
+
 impl fmt::Display for Sid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "S-{}-", self.revision)?;
+        let mut text = Text {
+            bytes: [0; MAX_TEXT],
+            len: 0,
+        };
+        text.push_str("S-");
+        text.push_decimal(u64::from(self.revision));
+        text.push(b'-');
         if self.authority >= 1 << 32 {
-            write!(f, "0x{:012X}", self.authority)?;
+            text.push_str("0x");
+            text.push_hex12(self.authority);
         } else {
-            write!(f, "{}", self.authority)?;
+            text.push_decimal(self.authority);
         }
         for s in &self.sub_authorities {
-            write!(f, "-{s}")?;
+            text.push(b'-');
+            text.push_decimal(u64::from(*s));
         }
-        Ok(())
+        f.write_str(text.as_str())
     }
 }
 
@@ -169,6 +231,47 @@ impl<'de> serde::Deserialize<'de> for Sid {
 #[allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    /// The text form as MS-DTYP §2.4.2.1 writes it, with `format!`.
+    fn reference(authority: u64, subs: &[u32]) -> String {
+        let authority = if authority >= 1 << 32 {
+            format!("0x{authority:012X}")
+        } else {
+            authority.to_string()
+        };
+        let subs: String = subs.iter().map(|s| format!("-{s}")).collect();
+        format!("S-1-{authority}{subs}")
+    }
+
+    #[test]
+    fn the_text_form_matches_the_reference_at_every_edge() {
+        for authority in [0, 5, 9, 10, (1 << 32) - 1, 1 << 32, (1 << 48) - 1] {
+            for subs in [
+                vec![],
+                vec![0],
+                vec![u32::MAX; MAX_SUB_AUTHORITIES],
+                vec![21, 1_004_336_348, 1_177_238_915, 682_003_330, 512],
+            ] {
+                let sid = Sid::new(authority, &subs).unwrap();
+                let text = sid.to_string();
+                assert_eq!(text, reference(authority, &subs));
+                assert_eq!(text.parse::<Sid>().unwrap(), sid, "{text}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_sid_formats_as_the_reference_and_parses_back(
+            authority in 0u64..(1 << 48),
+            subs in proptest::collection::vec(proptest::num::u32::ANY, 0..=MAX_SUB_AUTHORITIES),
+        ) {
+            let sid = Sid::new(authority, &subs).unwrap();
+            let text = sid.to_string();
+            proptest::prop_assert_eq!(&text, &reference(authority, &subs));
+            proptest::prop_assert_eq!(text.parse::<Sid>().unwrap(), sid);
+        }
+    }
 
     #[test]
     fn text_and_binary_forms_round_trip() {
