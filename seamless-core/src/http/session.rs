@@ -533,3 +533,70 @@ pub(crate) fn sign_in_required(provider: &Provider, head: &Parts) -> Response {
         form::encode([("return", back.as_deref().unwrap_or("/"))])
     ))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod return_path_properties {
+    use proptest::prelude::*;
+
+    use super::safe_return;
+
+    /// Pieces an attacker would put in `return`: slashes of both kinds, dots
+    /// plain and encoded, an encoded slash, query and fragment marks,
+    /// whitespace, controls, user info, a host, and non-ASCII.
+    fn piece() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "/",
+            "//",
+            "\\",
+            ".",
+            "..",
+            "%2e",
+            "%2E",
+            "%2f",
+            "%5c",
+            "?",
+            "#",
+            " ",
+            "\t",
+            "\n",
+            "@",
+            ":",
+            "%",
+            "a",
+            "evil.example",
+            "\u{3002}",
+            "\u{ff0f}",
+            "é",
+            "%00",
+            "&",
+            "=",
+        ])
+    }
+
+    fn hostile_return() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::collection::vec(piece(), 0..14).prop_map(|p| p.concat()),
+            prop::collection::vec(piece(), 0..14).prop_map(|p| format!("/{}", p.concat())),
+            "\\PC{0,40}",
+        ]
+    }
+
+    proptest! {
+        /// Whatever `return` holds, what a sign-in goes back to stays on this
+        /// origin when a browser resolves it (the WHATWG parser of the `url`
+        /// crate), carries no byte a `Location` header may not, and is its own
+        /// normal form.
+        #[test]
+        fn a_return_path_never_leaves_the_origin(input in hostile_return()) {
+            if let Some(out) = safe_return(&input) {
+                prop_assert!(out.starts_with('/') && !out.starts_with("//"), "{out:?}");
+                prop_assert!(out.bytes().all(|b| b.is_ascii_graphic() && b != b'\\' && b != b'#'), "{out:?}");
+                let base = url::Url::parse("https://app.example/some/page").unwrap();
+                let joined = base.join(&out).unwrap();
+                prop_assert_eq!(joined.origin(), base.origin(), "{:?} -> {}", out, joined);
+                prop_assert_eq!(safe_return(&out), Some(out.clone()));
+            }
+        }
+    }
+}
