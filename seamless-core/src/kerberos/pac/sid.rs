@@ -17,7 +17,11 @@ pub(crate) const MAX_SUB_AUTHORITIES: usize = 15;
 pub struct Sid {
     revision: u8,
     authority: u64,
-    sub_authorities: Vec<u32>,
+    /// The sub-authorities, inline (a SID has at most 15): a user's groups are
+    /// many SIDs, and none of them allocates. Unused slots stay zero, so the
+    /// derived comparisons order SIDs as their sub-authority slices do.
+    subs: [u32; MAX_SUB_AUTHORITIES],
+    count: u8,
 }
 
 /// Why a SID could not be read.
@@ -31,11 +35,21 @@ impl Sid {
         if sub_authorities.len() > MAX_SUB_AUTHORITIES || authority >= 1 << 48 {
             return Err(SidError);
         }
-        Ok(Self {
-            revision: 1,
+        Ok(Self::from_parts(1, authority, sub_authorities))
+    }
+
+    /// A SID from parts already checked (at most 15 sub-authorities).
+    fn from_parts(revision: u8, authority: u64, sub_authorities: &[u32]) -> Self {
+        let mut subs = [0; MAX_SUB_AUTHORITIES];
+        subs.iter_mut()
+            .zip(sub_authorities)
+            .for_each(|(slot, s)| *slot = *s);
+        Self {
+            revision,
             authority,
-            sub_authorities: sub_authorities.to_vec(),
-        })
+            subs,
+            count: sub_authorities.len().min(MAX_SUB_AUTHORITIES) as u8,
+        }
     }
 
     /// Decodes the binary form (revision, count, 48-bit big-endian authority,
@@ -48,20 +62,19 @@ impl Sid {
             return Err(SidError);
         }
         let authority = u64::from_be_bytes([0, 0, a0, a1, a2, a3, a4, a5]);
-        let subs = rest.get(..count * 4).ok_or(SidError)?;
-        let sub_authorities = subs
-            .chunks_exact(4)
-            .map(|c| {
-                <[u8; 4]>::try_from(c)
-                    .map(u32::from_le_bytes)
-                    .map_err(|_| SidError)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let raw = rest.get(..count * 4).ok_or(SidError)?;
+        let mut subs = [0; MAX_SUB_AUTHORITIES];
+        for (slot, c) in subs.iter_mut().zip(raw.chunks_exact(4)) {
+            *slot = <[u8; 4]>::try_from(c)
+                .map(u32::from_le_bytes)
+                .map_err(|_| SidError)?;
+        }
         Ok((
             Self {
                 revision,
                 authority,
-                sub_authorities,
+                subs,
+                count: count as u8,
             },
             8 + count * 4,
         ))
@@ -69,9 +82,9 @@ impl Sid {
 
     /// The binary form.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = vec![self.revision, self.sub_authorities.len() as u8];
+        let mut out = vec![self.revision, self.count];
         out.extend_from_slice(self.authority.to_be_bytes().get(2..).unwrap_or_default());
-        for s in &self.sub_authorities {
+        for s in self.sub_authorities() {
             out.extend_from_slice(&s.to_le_bytes());
         }
         out
@@ -79,32 +92,27 @@ impl Sid {
 
     /// This SID with one more sub-authority (domain SID + RID).
     pub fn with_rid(&self, rid: u32) -> Result<Self, SidError> {
-        if self.sub_authorities.len() >= MAX_SUB_AUTHORITIES {
-            return Err(SidError);
-        }
         let mut sid = self.clone();
-        sid.sub_authorities.push(rid);
+        let slot = sid.subs.get_mut(usize::from(self.count)).ok_or(SidError)?;
+        *slot = rid;
+        sid.count += 1;
         Ok(sid)
     }
 
     /// The last sub-authority (the RID of an account SID).
     pub fn rid(&self) -> Option<u32> {
-        self.sub_authorities.last().copied()
+        self.sub_authorities().last().copied()
     }
 
     /// The SID without its last sub-authority (the domain of an account SID).
     pub fn domain(&self) -> Option<Sid> {
-        let (_, head) = self.sub_authorities.split_last()?;
-        Some(Sid {
-            revision: self.revision,
-            authority: self.authority,
-            sub_authorities: head.to_vec(),
-        })
+        let (_, head) = self.sub_authorities().split_last()?;
+        Some(Self::from_parts(self.revision, self.authority, head))
     }
 
     /// The sub-authorities.
     pub fn sub_authorities(&self) -> &[u32] {
-        &self.sub_authorities
+        self.subs.get(..usize::from(self.count)).unwrap_or_default()
     }
 }
 
@@ -177,7 +185,7 @@ impl fmt::Display for Sid {
         } else {
             text.push_decimal(self.authority);
         }
-        for s in &self.sub_authorities {
+        for s in self.sub_authorities() {
             text.push(b'-');
             text.push_decimal(u64::from(*s));
         }
@@ -269,7 +277,20 @@ mod tests {
             let sid = Sid::new(authority, &subs).unwrap();
             let text = sid.to_string();
             proptest::prop_assert_eq!(&text, &reference(authority, &subs));
-            proptest::prop_assert_eq!(text.parse::<Sid>().unwrap(), sid);
+            proptest::prop_assert_eq!(text.parse::<Sid>().unwrap(), sid.clone());
+            let bytes = sid.to_bytes();
+            proptest::prop_assert_eq!(Sid::from_bytes(&bytes).unwrap(), (sid, bytes.len()));
+        }
+
+        /// Held inline, SIDs still compare as their sub-authority lists do.
+        #[test]
+        fn sids_order_as_their_sub_authorities(
+            a in proptest::collection::vec(0u32..3, 0..=MAX_SUB_AUTHORITIES),
+            b in proptest::collection::vec(0u32..3, 0..=MAX_SUB_AUTHORITIES),
+        ) {
+            let (x, y) = (Sid::new(5, &a).unwrap(), Sid::new(5, &b).unwrap());
+            proptest::prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+            proptest::prop_assert_eq!(x == y, a == b);
         }
     }
 
