@@ -371,25 +371,23 @@ fn main() {
         println!("(no `seamless serve` row: run `cargo build --release -p seamless` first)");
     }
     // CPU seconds Redis has used so far: the server's, or every cluster node's.
+    // `each` summed over the Redis servers behind a setup: the server
+    // (restarted between rows, so passed in), or every cluster node.
+    let over_redis = |path: &Path, redis: &RedisServer, each: fn(&RedisServer) -> f64| {
+        if path == on_redis {
+            Some(each(redis))
+        } else if path == on_cluster {
+            Some(cluster.nodes.iter().map(each).sum())
+        } else {
+            None
+        }
+    };
     // Commands Redis ran so far (script bodies' commands included).
-    let redis_commands = |path: &Path, redis: &RedisServer| -> Option<u64> {
-        if path == on_redis {
-            Some(redis.commands())
-        } else if path == on_cluster {
-            Some(cluster.nodes.iter().map(RedisServer::commands).sum())
-        } else {
-            None
-        }
+    let redis_commands = |path: &Path, redis: &RedisServer| {
+        over_redis(path, redis, |s| s.commands() as f64).map(|n| n as u64)
     };
-    let redis_cpu = |path: &Path, redis: &RedisServer| -> Option<f64> {
-        if path == on_redis {
-            Some(redis.cpu_seconds())
-        } else if path == on_cluster {
-            Some(cluster.nodes.iter().map(RedisServer::cpu_seconds).sum())
-        } else {
-            None
-        }
-    };
+    let redis_cpu =
+        |path: &Path, redis: &RedisServer| over_redis(path, redis, RedisServer::cpu_seconds);
     let mut rows: Vec<(&str, &Path, &[&str], &Path, usize)> = vec![
         ("axum-app, memory", &app, &[], &memory, 1),
         ("axum-app, Redis", &app, &[], &on_redis, 1),

@@ -57,6 +57,13 @@ impl Engine {
         binding: Option<&str>,
     ) -> Result<Completion, Code> {
         let (completion, spend) = self.open_sign_in_token(token, audience, binding)?;
+        self.spend_sign_in_token(&spend).await?;
+        Ok(completion)
+    }
+
+    /// Spends an opened sign-in token with nothing written beside it: used
+    /// before is `FlowInvalid`, a store that cannot record it `StoreUnavailable`.
+    pub(crate) async fn spend_sign_in_token(&self, spend: &Spend) -> Result<(), Code> {
         match self
             .inner
             .backends
@@ -64,7 +71,7 @@ impl Engine {
             .claim(&spend.marker, spend.ttl, None)
             .await
         {
-            Ok(true) => Ok(completion),
+            Ok(true) => Ok(()),
             Ok(false) => Err(Code::FlowInvalid),
             Err(_) => Err(Code::StoreUnavailable),
         }

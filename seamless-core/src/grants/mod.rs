@@ -214,15 +214,6 @@ impl Grants {
         Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    /// A new family id.
-    fn new_family(&self) -> Result<String, GrantError> {
-        let mut bytes = [0u8; 16];
-        self.entropy
-            .fill(&mut bytes)
-            .map_err(|_| GrantError::StoreUnavailable)?;
-        Ok(crate::kerberos::crypto::hex(&bytes))
-    }
-
     /// Revokes every token of `family` (theft, or an account that may no longer
     /// sign in). The mark outlives any family.
     pub(crate) async fn revoke(&self, family: &str) -> Result<(), GrantError> {
@@ -254,7 +245,7 @@ impl Grants {
     ) -> Result<String, GrantError> {
         let family = match spend {
             Some(spend) => spend.family.clone(),
-            None => self.new_family()?,
+            None => self.random()?,
         };
         let code = format!("{family}.{}", self.random()?);
         let stored = serde_json::to_vec(&StoredCode {

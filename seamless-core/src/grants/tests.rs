@@ -271,3 +271,46 @@ fn an_unreachable_store_issues_and_accepts_nothing() {
         );
     });
 }
+
+proptest::proptest! {
+    /// Any presented code or refresh token: `family_of` never panics, and a
+    /// family it accepts is a short run of base64url characters, so the keys
+    /// built from it carry exactly one hash tag, the family (an attacker's
+    /// braces never pick another slot or another family's keys).
+    #[test]
+    fn a_presented_token_names_a_family_only_when_well_formed(token in "\\PC{0,120}") {
+        if let Some(family) = super::family_of(&token) {
+            proptest::prop_assert!(token.starts_with(family) && (1..=64).contains(&family.len()));
+            proptest::prop_assert!(family.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            let key = super::key("code", family, "h");
+            proptest::prop_assert_eq!(key.matches('{').count(), 1);
+            proptest::prop_assert_eq!(key, format!("code:{{{family}}}h"));
+        }
+    }
+}
+
+#[test]
+fn hostile_family_parts_are_refused() {
+    for token in [
+        "",
+        ".",
+        "x.",
+        ".x",
+        "{a}.x",
+        "a}{b.x",
+        "a b.x",
+        &"a".repeat(65),
+        "é.x",
+    ] {
+        let token = if token.len() == 65 {
+            format!("{token}.x")
+        } else {
+            token.to_string()
+        };
+        assert_eq!(super::family_of(&token), None, "{token:?}");
+    }
+    assert_eq!(
+        super::family_of("fam_1-A.secret.with.dots"),
+        Some("fam_1-A")
+    );
+}

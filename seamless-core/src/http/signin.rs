@@ -370,16 +370,7 @@ impl Provider {
         let request = &completion.request;
         let mut response = if request.client_id == APP_CLIENT {
             if let Some(spend) = spend {
-                match self
-                    .backends()
-                    .store
-                    .claim(&spend.marker, spend.ttl, None)
-                    .await
-                {
-                    Ok(true) => {}
-                    Ok(false) => return Err(Code::FlowInvalid),
-                    Err(_) => return Err(Code::StoreUnavailable),
-                }
+                self.engine().spend_sign_in_token(spend).await?;
             }
             redirect(&safe_return(&request.redirect_uri).unwrap_or_else(|| "/".to_string()))
         } else {
