@@ -63,6 +63,11 @@ struct Cluster {
 }
 
 fn cluster(redis: &RedisServer) -> Cluster {
+    cluster_with(redis, "")
+}
+
+/// [`cluster`] with `extra` configuration.
+fn cluster_with(redis: &RedisServer, extra: &str) -> Cluster {
     let dir = TempDir::new("seamless-scale");
     let kdc = TestKdc::new(DEV_REALM, DEV_SERVICE, Etype::Aes256CtsHmacSha196);
     let keytab_path = dir.path().join("http.keytab");
@@ -74,7 +79,7 @@ fn cluster(redis: &RedisServer) -> Cluster {
             "[server]\ninsecure_cookies = true\n[dev]\nenabled = true\n[kerberos]\nkeytab = {:?}\n\
              [store]\nurl = {:?}\n[sealing]\nkey_file = {:?}\n[tokens]\nkey_file = {:?}\n\
              [[clients]]\nid = {DEV_CLIENT_ID:?}\nredirect_uris = [{DEV_CLIENT_REDIRECT:?}]\n\
-             algorithm = \"ES256\"\naudience = \"http://localhost:8080/api\"\n",
+             algorithm = \"ES256\"\naudience = \"http://localhost:8080/api\"\n{extra}",
             keytab_path,
             redis.url(),
             dir.path().join("sealing.keys"),
@@ -457,4 +462,100 @@ fn two_instances_share_everything_through_redis() {
         std::thread::sleep(Duration::from_millis(250));
     }
     assert!(signed_out.elapsed() <= Duration::from_secs(7));
+}
+
+/// `redis-cli monitor` on `port`: counts the requests clients send. Commands a
+/// script runs inside Redis show as `[0 lua]` and are not requests.
+struct Monitor {
+    child: Child,
+    requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Monitor {
+    fn start(port: u16) -> Self {
+        use std::io::BufRead as _;
+        let mut child = Command::new("redis-cli")
+            .args(["-p", &port.to_string(), "monitor"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-cli monitor");
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (counter, stdout) = (requests.clone(), child.stdout.take().expect("stdout"));
+        let (ready, started) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line == "OK" {
+                    let _ = ready.send(());
+                } else if line.contains(" [") && !line.contains(" lua] ") {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        });
+        started
+            .recv_timeout(Duration::from_secs(10))
+            .expect("MONITOR started");
+        Self { child, requests }
+    }
+
+    /// The count once no request has arrived for half a second.
+    fn settled(&self) -> u64 {
+        let mut last = self.requests.load(std::sync::atomic::Ordering::SeqCst);
+        loop {
+            std::thread::sleep(Duration::from_millis(500));
+            let now = self.requests.load(std::sync::atomic::Ordering::SeqCst);
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `seamless_store_requests_total` of one instance.
+fn store_requests(to: &Instance) -> u64 {
+    let metrics = Browser::default().send(to, "GET", "/metrics", &[], "");
+    assert_eq!(metrics.status, 200, "{}", metrics.body);
+    metrics
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix("seamless_store_requests_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+        .unwrap_or_else(|| panic!("no store request count: {}", metrics.body))
+}
+
+/// The store request counter is what Redis receives: over five complete
+/// sign-ins spread across two instances, the instances' counters grow by
+/// exactly the number of requests Redis's MONITOR shows, and that is three per
+/// sign-in (the replay entry; the sign-in token spent with the code stored;
+/// the code taken with the refresh token stored).
+#[test]
+fn the_store_request_counter_is_what_redis_receives_three_per_sign_in() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut c = cluster_with(&redis, "[metrics]\nenabled = true\n");
+    let monitor = Monitor::start(redis.port);
+    let received_before = monitor.settled();
+    let counted_before = store_requests(&c.a) + store_requests(&c.b);
+    const SIGN_INS: u64 = 5;
+    for _ in 0..SIGN_INS {
+        let mut browser = Browser::default();
+        let code = code_across(&mut c, &mut browser);
+        let tokens = browser.redeem(&c.b, &code);
+        assert_eq!(tokens.status, 200, "{}", tokens.body);
+    }
+    let counted = store_requests(&c.a) + store_requests(&c.b) - counted_before;
+    let received = monitor.settled() - received_before;
+    assert_eq!(counted, received, "the counters against Redis's MONITOR");
+    assert_eq!(counted, 3 * SIGN_INS, "three round trips per sign-in");
 }

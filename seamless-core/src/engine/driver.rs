@@ -159,7 +159,7 @@ impl Engine {
             now: self.now(),
         };
         let decision = self.inner.policy.decide(&input);
-        pending.on_decision(decision)
+        pending.on_decision_slimmed(decision, self.inner.config.tokens.max_groups)
     }
 
     async fn lookup(&self, validated: TicketValidated) -> Next {

@@ -362,6 +362,21 @@ impl TicketValidated {
 }
 
 impl PolicyPending {
+    /// [`PolicyPending::on_decision`], carrying on only what issuance reads. The
+    /// PAC's group SIDs were for policy and are dropped. The user's groups are
+    /// kept up to `max_groups + 1`: tokens and sessions carry at most
+    /// `max_groups` and say `hasgroups` beyond that, which the one extra still
+    /// tells. So a user in a thousand groups does not carry kilobytes in every
+    /// sealed flow state, sign-in token and code, where they would outgrow the
+    /// limits on form posts and sealed values.
+    pub fn on_decision_slimmed(mut self, decision: Decision, max_groups: usize) -> Next {
+        if let Some(ticket) = self.auth.ticket.as_mut() {
+            ticket.group_sids = Vec::new();
+        }
+        self.user.groups.truncate(max_groups.saturating_add(1));
+        self.on_decision(decision)
+    }
+
     /// The policy's decision.
     pub fn on_decision(self, decision: Decision) -> Next {
         let first_factor_kerberos = self.auth.methods.first() == Some(&Method::Kerberos);

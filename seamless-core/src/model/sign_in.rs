@@ -65,7 +65,9 @@ pub struct TicketFacts {
     pub realm: String,
     /// User SID from the PAC.
     pub sid: Option<crate::kerberos::Sid>,
-    /// Group SIDs from the PAC.
+    /// Group SIDs from the PAC, for [`Policy`](crate::backends::Policy). Empty once
+    /// policy has decided: they are not carried in flow states, sign-in tokens,
+    /// codes or sessions.
     pub group_sids: Vec<String>,
     /// UPN from the PAC.
     pub upn: Option<String>,

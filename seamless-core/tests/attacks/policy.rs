@@ -169,3 +169,116 @@ fn windows_transport_answers_with_the_ap_rep_for_mutual_authentication() {
         .expect("an AP-REP under the session key");
     assert_eq!((ctime, cusec), minted.ctime_cusec);
 }
+
+/// Allows only users whose PAC names `group`.
+struct RequirePacGroup(String);
+
+impl Policy for RequirePacGroup {
+    fn decide(&self, input: &PolicyInput<'_>) -> Decision {
+        match input.ticket {
+            Some(t) if t.group_sids.contains(&self.0) => Decision::Allow,
+            _ => Decision::Deny(Code::PolicyDenied),
+        }
+    }
+}
+
+/// A user in 1,500 groups (large enterprises have them; the ticket is then
+/// near AD's default size limit) signs in seamlessly. Policy sees every group
+/// SID; after its decision they are not carried in the sign-in token, the code
+/// or the session, so none of those outgrows its limit. Before, the sign-in
+/// token was 99 KB and the login post was refused with 413.
+#[test]
+fn a_user_in_fifteen_hundred_groups_is_decided_on_all_of_them_and_signs_in() {
+    let last = format!("{DOMAIN}-11499");
+    let w = world_custom(
+        RulePolicy::default(),
+        EngineConfig::default(),
+        vec![SealingKey::new(1, [7; 32])],
+        move |b| {
+            b.web(web())
+                .client(seamless_core::http::Client::public("spa", SPA_CB))
+                .policy(std::sync::Arc::new(RequirePacGroup(last.clone())))
+        },
+    );
+    let ticket = |groups: std::ops::Range<u32>| {
+        let mut pac = PacSpec::new(DOMAIN.parse().expect("sid"), 1105).with_upn("alice@ad.test");
+        pac.group_rids = groups.collect();
+        w.ticket("alice", pac)
+    };
+    let mut b = Browser::new(&w);
+
+    // Without the last group, policy refuses: it is not reading a prefix.
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    let refused = b.sso(
+        &page,
+        Some(&format!("Negotiate {}", ticket(10_000..11_499))),
+    );
+    assert_eq!(
+        refused.status(),
+        StatusCode::FORBIDDEN,
+        "{}",
+        text(&refused)
+    );
+
+    let big = ticket(10_000..11_500);
+    assert!(big.len() > 16_000, "a big ticket: {} bytes", big.len());
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
+    let answer = b.sso(&page, Some(&format!("Negotiate {big}")));
+    assert_eq!(answer.status(), StatusCode::OK, "{}", text(&answer));
+    let sign_in_token = json(&answer)["token"].as_str().expect("token").to_string();
+    assert!(
+        sign_in_token.len() < 4_096,
+        "the sign-in token does not grow with the PAC: {} bytes",
+        sign_in_token.len()
+    );
+    let done = b.post(
+        "/login",
+        &[
+            ("step", "sso"),
+            ("state", &field(&page, "state")),
+            ("token", &sign_in_token),
+        ],
+    );
+    assert_eq!(done.status(), StatusCode::SEE_OTHER, "{}", text(&done));
+    let tokens = redeem(&mut b, header(&done, "location").expect("location"));
+    assert_eq!(tokens.status(), StatusCode::OK, "{}", text(&tokens));
+    let claims = decode_id_token(&w, &mut b, json(&tokens)["id_token"].as_str().expect("id"));
+    assert_eq!(claims["upn"], "alice@ad.test", "{claims}");
+}
+
+/// The same from the directory: bob is in 1,500 groups there, one of them
+/// `mfa`, the last. Policy sees them all and asks for a second factor; the MFA
+/// page's sealed state, the code and the tokens carry at most `max_groups + 1`
+/// of them, enough for the tokens to say `hasgroups`. Before, the MFA state
+/// alone outgrew the form-post limit.
+#[test]
+fn a_user_in_fifteen_hundred_directory_groups_passes_mfa_and_gets_hasgroups() {
+    let w = http_world(mfa_policy());
+    w.edit_user("bob@ad.test", |u| {
+        u.groups = (0..1_499).map(|i| format!("Group number {i:04}")).collect();
+        u.groups.push("mfa".into());
+    });
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", "bob@ad.test")]));
+    let r = b.sso(&page, Some(&format!("Negotiate {}", w.token("bob", 1106))));
+    assert_eq!(r.status(), StatusCode::OK, "{}", text(&r));
+    let state = json(&r)["state"].as_str().expect("mfa state").to_string();
+    assert!(state.len() < 16_384, "the MFA state: {} bytes", state.len());
+    let mfa = b.post("/login", &[("step", "resume"), ("state", &state)]);
+    assert_eq!(step_of(&mfa), "mfa", "{}", text(&mfa));
+    let done = b.post(
+        "/login",
+        &[
+            ("step", "mfa"),
+            ("state", &field(&mfa, "state")),
+            ("code", &w.totp()),
+        ],
+    );
+    assert_eq!(done.status(), StatusCode::SEE_OTHER, "{}", text(&done));
+    let tokens = redeem(&mut b, header(&done, "location").expect("location"));
+    assert_eq!(tokens.status(), StatusCode::OK, "{}", text(&tokens));
+    let claims = decode_id_token(&w, &mut b, json(&tokens)["id_token"].as_str().expect("id"));
+    assert_eq!(claims["hasgroups"], true, "{claims}");
+    assert!(claims.get("groups").is_none(), "{claims}");
+    assert_eq!(claims["amr"], serde_json::json!(["kerberos", "otp", "mfa"]));
+}
