@@ -1161,3 +1161,67 @@ fn without_passwords_the_fallback_is_a_coded_refusal_not_a_dead_form() {
     let done = seamless(&mut b, &page, &w.token("alice", 1105));
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
 }
+
+/// Oversized `/authorize` parameters never produce a page whose flow cannot
+/// finish (its sealed state would outgrow the sealed-value limit, and the page
+/// would reload itself for ever): an overlong `state`, `nonce` or `scope` is
+/// `invalid_request` to the client (an overlong `state` is not echoed); an
+/// overlong hint is no hint. At the limit, a sign-in completes with its `state`.
+#[test]
+fn oversized_authorize_parameters_are_refused_or_ignored_never_a_flow_that_cannot_finish() {
+    use seamless_core::http::MAX_AUTHORIZE_PARAM_LEN;
+    let w = http_world(RulePolicy::default());
+    let long = "a".repeat(40_000);
+    let with = |name: &str, value: &str| {
+        let uri = authorize_uri("spa", &[("login_hint", "alice@ad.test")]);
+        match name {
+            "state" => uri.replace("state=st-1", &format!("state={value}")),
+            "nonce" => uri.replace("nonce=n-1", &format!("nonce={value}")),
+            "scope" => uri.replace("scope=openid+profile", &format!("scope=openid+{value}")),
+            _ => unreachable!("{name}"),
+        }
+    };
+    for name in ["state", "nonce", "scope"] {
+        let r = Browser::new(&w).get(&with(name, &long));
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{name}: {}", text(&r));
+        let location = header(&r, "location").expect("location");
+        assert!(location.len() < 1_024, "{name}: nothing long comes back");
+        let q = query_of(location);
+        assert_eq!(
+            q.get("error").map(String::as_str),
+            Some("invalid_request"),
+            "{name}"
+        );
+        let expected_state = (name != "state").then(|| "st-1".to_string());
+        assert_eq!(q.get("state").cloned(), expected_state, "{name}");
+    }
+
+    // An overlong hint is ignored: the user name page, whose flow goes on.
+    let mut b = Browser::new(&w);
+    let page = b.get(&authorize_uri("spa", &[("login_hint", &long)]));
+    assert_eq!(step_of(&page), "username", "{}", text(&page));
+    let next = b.post(
+        "/login",
+        &[
+            ("step", "username"),
+            ("state", &field(&page, "state")),
+            ("username", "alice@ad.test"),
+        ],
+    );
+    assert!(text(&next).contains("Signing in as <b>alice@ad.test</b>"));
+    assert_eq!(b.sso(&next, None).status(), StatusCode::UNAUTHORIZED);
+
+    // At the limit: a complete sign-in, and the state comes back whole.
+    let state = "s".repeat(MAX_AUTHORIZE_PARAM_LEN);
+    let mut b = Browser::new(&w);
+    let page = b.get(&with("state", &state).replace(
+        "nonce=n-1",
+        &format!("nonce={}", "n".repeat(MAX_AUTHORIZE_PARAM_LEN)),
+    ));
+    let done = seamless(&mut b, &page, &w.token("alice", 1105));
+    assert_eq!(done.status(), StatusCode::SEE_OTHER, "{}", text(&done));
+    let q = query_of(header(&done, "location").expect("location"));
+    assert_eq!(q.get("state"), Some(&state));
+    let tokens = redeem(&mut b, header(&done, "location").expect("location"));
+    assert_eq!(tokens.status(), StatusCode::OK, "{}", text(&tokens));
+}

@@ -62,6 +62,7 @@ pub use provider::{Provider, ProviderBuilder};
 pub use revocation::REVOCATION_CACHE;
 pub use routes::SIGN_IN_PATHS;
 pub use session::{Caller, Identity, Source, missing_middleware};
+pub use signin::MAX_AUTHORIZE_PARAM_LEN;
 
 /// A request as the engine takes it.
 pub type Request = http::Request<Bytes>;

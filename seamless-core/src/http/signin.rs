@@ -21,6 +21,21 @@ use crate::model::{Audience, Completion};
 /// The client id of middleware-mode sign-ins (the application itself).
 pub(crate) const APP_CLIENT: &str = "";
 
+/// The longest `state`, `nonce` or `scope` accepted at `/authorize`. Each is
+/// carried in every sealed flow state, sign-in token and code of the sign-in,
+/// and `state` comes back in the redirect; bounded, the sealed values always
+/// fit their limit ([`crate::seal::MAX_SEALED_LEN`]), so a page is never
+/// served whose flow cannot finish. Generous for clients that keep their own
+/// protected state in `state` (ASP.NET Core does).
+pub const MAX_AUTHORIZE_PARAM_LEN: usize = 4096;
+
+/// A `login_hint` or `domain_hint` as the flow may use it: trimmed, bounded,
+/// without control characters. Anything else is not a hint, and is ignored,
+/// as OpenID Connect allows.
+fn hint(params: &Params, name: &str) -> Option<String> {
+    params.get(name).and_then(crate::flow::clean_username)
+}
+
 /// A random value for CSP nonces.
 fn nonce(provider: &Provider) -> String {
     provider.random_id().unwrap_or_else(|_| "0".repeat(32))
@@ -158,7 +173,9 @@ impl Provider {
         let mode = requested_mode
             .filter(|m| *m == ResponseMode::Query || web_origin(redirect_uri).is_some())
             .unwrap_or(ResponseMode::Query);
-        let state = params.get("state");
+        let state = params
+            .get("state")
+            .filter(|s| s.len() <= MAX_AUTHORIZE_PARAM_LEN);
         let fail = |error: &str, description: &str| {
             let mut pairs = vec![("error", error), ("error_description", description)];
             if let Some(s) = state {
@@ -180,6 +197,18 @@ impl Provider {
                 );
             }
             Some(_) => {}
+        }
+        // An overlong `state` is not sent back (the answer above leaves it out).
+        for name in ["state", "nonce", "scope"] {
+            if params
+                .get(name)
+                .is_some_and(|v| v.len() > MAX_AUTHORIZE_PARAM_LEN)
+            {
+                return fail(
+                    "invalid_request",
+                    &format!("{name} is longer than {MAX_AUTHORIZE_PARAM_LEN} bytes"),
+                );
+            }
         }
         // Request objects (OIDC Core §6) are not supported: say so rather than
         // act on the plain parameters alone (discovery says so too).
@@ -240,8 +269,8 @@ impl Provider {
         let request = SignInRequest {
             client_id: client.id.clone(),
             redirect_uri: redirect_uri.to_string(),
-            login_hint: params.get("login_hint").map(str::to_string),
-            domain_hint: params.get("domain_hint").map(str::to_string),
+            login_hint: hint(&params, "login_hint"),
+            domain_hint: hint(&params, "domain_hint"),
             prompt_login,
             tenanted: false,
             max_age,
@@ -274,8 +303,8 @@ impl Provider {
         let request = SignInRequest {
             client_id: APP_CLIENT.to_string(),
             redirect_uri: back.unwrap_or_else(|| "/".to_string()),
-            login_hint: params.get("login_hint").map(str::to_string),
-            domain_hint: params.get("domain_hint").map(str::to_string),
+            login_hint: hint(&params, "login_hint"),
+            domain_hint: hint(&params, "domain_hint"),
             prompt_login: false,
             // The application is its own tenant: Negotiate starts at once.
             tenanted: true,
