@@ -1225,3 +1225,61 @@ fn oversized_authorize_parameters_are_refused_or_ignored_never_a_flow_that_canno
     let tokens = redeem(&mut b, header(&done, "location").expect("location"));
     assert_eq!(tokens.status(), StatusCode::OK, "{}", text(&tokens));
 }
+
+/// Two tabs of one browser sign in at once (a browser restoring its tabs
+/// opens several applications together): each flow has its own binding
+/// cookie, so neither start clobbers the other, the flows finish in any
+/// order, and each flow's cookie goes when that flow finishes.
+#[test]
+fn two_tabs_sign_in_at_once_and_finish_in_either_order() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let hint = [("login_hint", "alice@ad.test")];
+    let tab_a = b.get(&authorize_uri("spa", &hint));
+    let tab_b = b.get(&authorize_uri("web", &hint));
+    let flow_cookies =
+        |b: &Browser<'_>| b.jar.keys().filter(|k| k.contains("seamless-flow")).count();
+    assert_eq!(flow_cookies(&b), 2, "{:?}", b.jar.keys());
+
+    // B's background request first, then A's: each is its own flow's.
+    let token = |b: &mut Browser<'_>, page: &Response| {
+        let r = b.sso(page, Some(&format!("Negotiate {}", w.token("alice", 1105))));
+        assert_eq!(r.status(), StatusCode::OK, "{}", text(&r));
+        json(&r)["token"].as_str().expect("token").to_string()
+    };
+    let token_b = token(&mut b, &tab_b);
+    let token_a = token(&mut b, &tab_a);
+    // A's login post first, then B's: each gets its code, back at its client.
+    let finish = |b: &mut Browser<'_>, page: &Response, token: &str, back_to: &str| {
+        let done = b.post(
+            "/login",
+            &[
+                ("step", "sso"),
+                ("state", &field(page, "state")),
+                ("token", token),
+            ],
+        );
+        assert_eq!(done.status(), StatusCode::SEE_OTHER, "{}", text(&done));
+        let location = header(&done, "location").expect("location");
+        assert!(location.starts_with(back_to), "{location}");
+        assert!(query_of(location).contains_key("code"), "{location}");
+    };
+    finish(&mut b, &tab_a, &token_a, SPA_CB);
+    assert_eq!(flow_cookies(&b), 1, "A's cookie went with A's flow");
+    finish(&mut b, &tab_b, &token_b, WEB_CB);
+    assert_eq!(flow_cookies(&b), 0);
+
+    // Another browser's flow cookie binds nothing here.
+    let mut other = Browser::new(&w);
+    let theirs = other.get(&authorize_uri("spa", &hint));
+    let mut b = Browser::new(&w);
+    let mine = b.get(&authorize_uri("spa", &hint));
+    let stolen = b.sso(&theirs, None);
+    assert_eq!(
+        stolen.status(),
+        StatusCode::BAD_REQUEST,
+        "{}",
+        text(&stolen)
+    );
+    assert_eq!(b.sso(&mine, None).status(), StatusCode::UNAUTHORIZED);
+}

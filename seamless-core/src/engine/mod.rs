@@ -3,7 +3,8 @@
 //! look-ups, policy, password and second-factor checks, rate limits).
 //!
 //! Every entry point takes the sealed state the page sent back and the client's
-//! binding (the flow id from its cookie) and returns a [`Step`]: what to show
+//! binding (the flow ids of its flow cookies, comma-separated) and returns a
+//! [`Step`]: what to show
 //! next and the new sealed state. Backend failures are typed and fail closed.
 //! The engine knows nothing of HTTP or tokens: [`Provider`](crate::http::Provider)
 //! sits above it.
@@ -179,11 +180,8 @@ impl Engine {
                 .backends
                 .sealer
                 .open(driver::PURPOSE_FLOW, sealed, self.now())?;
-        // The state is bound to the browser that started it: its cookie holds the id.
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(
-            state.core().id.as_bytes(),
-            binding.as_bytes(),
-        )) {
+        // The state is bound to the browser that started it: a cookie holds the id.
+        if !bound(binding, &state.core().id) {
             return Err(Code::FlowInvalid);
         }
         Ok(state)
@@ -388,4 +386,16 @@ impl Engine {
         }
         Ok(result)
     }
+}
+
+/// Whether `binding` (flow ids, comma-separated: one per flow cookie the
+/// browser sent) holds `flow_id`. Each is compared in constant time.
+pub(crate) fn bound(binding: &str, flow_id: &str) -> bool {
+    binding.split(',').fold(false, |found, id| {
+        found
+            | bool::from(subtle::ConstantTimeEq::ct_eq(
+                id.as_bytes(),
+                flow_id.as_bytes(),
+            ))
+    })
 }

@@ -46,8 +46,8 @@ impl Engine {
         )
     }
 
-    /// Redeems a sign-in token once. `binding` is the browser's flow cookie (required
-    /// for [`Audience::Browser`]). Expired, tampered, foreign, reused or
+    /// Redeems a sign-in token once. `binding` holds the flow ids of the
+    /// browser's flow cookies (required for [`Audience::Browser`]). Expired, tampered, foreign, reused or
     /// wrong-audience tokens are `FlowExpired` / `FlowInvalid`; a store that cannot
     /// record the use is `StoreUnavailable` (fail closed).
     pub(crate) async fn redeem_sign_in_token(
@@ -97,12 +97,7 @@ impl Engine {
             return Err(Code::FlowInvalid);
         }
         if audience == Audience::Browser {
-            let bound = binding.is_some_and(|b| {
-                bool::from(subtle::ConstantTimeEq::ct_eq(
-                    b.as_bytes(),
-                    body.completion.flow_id.as_bytes(),
-                ))
-            });
+            let bound = binding.is_some_and(|b| super::bound(b, &body.completion.flow_id));
             if !bound {
                 return Err(Code::FlowInvalid);
             }

@@ -20,8 +20,8 @@ impl Provider {
     /// ever sends `WWW-Authenticate: Negotiate`; it never offers NTLM or Basic.
     pub(super) async fn sso(&self, head: &Parts) -> Response {
         let flow = head.headers.get(FLOW_HEADER).and_then(|v| v.to_str().ok());
-        let binding = cookies::get(self.web(), &head.headers, cookies::FLOW);
-        let (Some(sealed), Some(binding)) = (flow, binding) else {
+        let binding = cookies::flow_bindings(self.web(), &head.headers);
+        let (Some(sealed), Some(binding)) = (flow, binding.as_deref()) else {
             return json(StatusCode::BAD_REQUEST, &json_code(Code::FlowInvalid));
         };
         let header_block: usize = head

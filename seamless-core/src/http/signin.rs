@@ -320,7 +320,12 @@ impl Provider {
         let step = self.engine().start(request, addr, suppressed).await;
         let flow_cookie = step.waiting().map(|w| {
             let ttl = self.engine().config().flow_ttl.as_secs();
-            cookies::set(self.web(), cookies::FLOW, &w.flow_id, Some(ttl))
+            cookies::set(
+                self.web(),
+                &cookies::flow_name(&w.flow_id),
+                &w.flow_id,
+                Some(ttl),
+            )
         });
         let mut response = self.render(step).await;
         if let Some(cookie) = flow_cookie {
@@ -439,7 +444,7 @@ impl Provider {
         add_header(
             &mut response,
             header::SET_COOKIE,
-            &cookies::clear(self.web(), cookies::FLOW),
+            &cookies::clear(self.web(), &cookies::flow_name(&completion.flow_id)),
         );
         // A new sign-in ends the sign-out marker.
         add_header(
@@ -458,9 +463,10 @@ impl Provider {
         let Ok(params) = Params::parse(body) else {
             return self.error_page(StatusCode::BAD_REQUEST, Code::BadRequest, None);
         };
-        let Some(binding) = cookies::get(self.web(), &head.headers, cookies::FLOW) else {
+        let Some(bindings) = cookies::flow_bindings(self.web(), &head.headers) else {
             return self.error_page(StatusCode::BAD_REQUEST, Code::FlowInvalid, None);
         };
+        let binding = bindings.as_str();
         let Some(state) = params.get("state") else {
             return self.error_page(StatusCode::BAD_REQUEST, Code::BadRequest, None);
         };

@@ -147,7 +147,7 @@ cases! { $
     fn full_browser_flow(fx, h) {
         let mut c = Client::new(h);
         let page = hinted(&mut c, "alice");
-        assert!(c.has_cookie("__Host-seamless-flow"));
+        assert!(c.has_flow_cookie());
         let probe = c.send("GET", "/winauth/ssoprobe", &[], b"");
         assert_eq!((probe.status, probe.header("www-authenticate")), (401, Some("Negotiate")));
         let done = seamless(&mut c, &page, &fx.token("alice", 1105));
@@ -177,7 +177,7 @@ cases! { $
         .expect("json");
         assert_eq!(id_header["alg"], "ES256", "the client's algorithm");
         assert!(c.has_cookie("__Host-seamless-session"));
-        assert!(!c.has_cookie("__Host-seamless-flow"), "the flow cookie is spent");
+        assert!(!c.has_flow_cookie(), "the flow cookie is spent");
         // The access token opens /userinfo.
         let access = body["access_token"].as_str().expect("access token");
         let info = c.get_with("/userinfo", &[("authorization", &format!("Bearer {access}"))]);

@@ -211,6 +211,13 @@ impl<'h> Client<'h> {
         self.jar.contains_key(name)
     }
 
+    /// Whether a flow cookie (one per flow, `__Host-seamless-flow-<id start>`) is set.
+    pub fn has_flow_cookie(&self) -> bool {
+        self.jar
+            .keys()
+            .any(|k| k.starts_with("__Host-seamless-flow-"))
+    }
+
     /// A cookie's value.
     pub fn cookie(&self, name: &str) -> Option<&str> {
         self.jar.get(name).map(String::as_str)
