@@ -301,7 +301,8 @@ impl Engine {
     /// as a sign-in, for `application`: used before anything is issued without a
     /// fresh authentication (a refresh, a silent sign-in from a session, a native
     /// assertion redeemed by a client). Returns the user as the directory has them
-    /// now (fresh groups), or why not: the account's refusal, a policy denial,
+    /// now (fresh groups, at most `max_groups + 1` of them, as after a sign-in's
+    /// decision), or why not: the account's refusal, a policy denial,
     /// `InteractionRequired` when policy now wants a factor the sign-in did not
     /// have, `UserNotFoundBySid` when the account is gone or is someone else now,
     /// `DirectoryUnavailable` when the directory cannot answer.
@@ -333,12 +334,16 @@ impl Engine {
             application,
             now: self.now(),
         };
-        match self.inner.policy.decide(&input) {
-            Decision::Allow => Ok(user),
-            Decision::RequireMfa(_) if methods.contains(&Method::Otp) => Ok(user),
-            Decision::RequireMfa(_) => Err(Code::InteractionRequired),
-            Decision::Deny(code) | Decision::Fallback(code) => Err(code),
-        }
+        let mut user = match self.inner.policy.decide(&input) {
+            Decision::Allow => user,
+            Decision::RequireMfa(_) if methods.contains(&Method::Otp) => user,
+            Decision::RequireMfa(_) => return Err(Code::InteractionRequired),
+            Decision::Deny(code) | Decision::Fallback(code) => return Err(code),
+        };
+        // As at a sign-in's decision: what is stored from here carries no more
+        // groups than tokens can tell apart.
+        user.keep_groups(self.inner.config.tokens.max_groups);
+        Ok(user)
     }
 
     /// Validates a Negotiate token on its own (for middleware that only needs the

@@ -373,7 +373,7 @@ impl PolicyPending {
         if let Some(ticket) = self.auth.ticket.as_mut() {
             ticket.group_sids = Vec::new();
         }
-        self.user.groups.truncate(max_groups.saturating_add(1));
+        self.user.keep_groups(max_groups);
         self.on_decision(decision)
     }
 

@@ -84,6 +84,12 @@ impl User {
         self
     }
 
+    /// Keeps at most `max_groups + 1` groups: tokens and sessions carry at most
+    /// `max_groups` and say `hasgroups` beyond, which the one extra still tells.
+    pub(crate) fn keep_groups(&mut self, max_groups: usize) {
+        self.groups.truncate(max_groups.saturating_add(1));
+    }
+
     /// Whether `login` (as typed, any case) names this user: the UPN or an
     /// alternate login. `DOMAIN\name` forms match a bare `name` and vice versa;
     /// when both sides name a domain, the domains must agree.

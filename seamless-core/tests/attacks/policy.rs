@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use http::{Method, StatusCode};
-use seamless_core::backends::{Decision, Policy, PolicyInput, RulePolicy};
+use seamless_core::backends::{Decision, EntryKind, Policy, PolicyInput, RulePolicy};
 use seamless_core::clock::Clock;
 use seamless_core::engine::EngineConfig;
 use seamless_core::error::Code;
@@ -249,8 +249,10 @@ fn a_user_in_fifteen_hundred_groups_is_decided_on_all_of_them_and_signs_in() {
 /// The same from the directory: bob is in 1,500 groups there, one of them
 /// `mfa`, the last. Policy sees them all and asks for a second factor; the MFA
 /// page's sealed state, the code and the tokens carry at most `max_groups + 1`
-/// of them, enough for the tokens to say `hasgroups`. Before, the MFA state
-/// alone outgrew the form-post limit.
+/// of them, enough for the tokens to say `hasgroups`, and so does the code a
+/// silent sign-in stores after reading the directory again. Before, the MFA
+/// state alone outgrew the sealed-value limit, and the silent sign-in's code
+/// was 31 KB.
 #[test]
 fn a_user_in_fifteen_hundred_directory_groups_passes_mfa_and_gets_hasgroups() {
     let w = http_world(mfa_policy());
@@ -281,4 +283,22 @@ fn a_user_in_fifteen_hundred_directory_groups_passes_mfa_and_gets_hasgroups() {
     assert_eq!(claims["hasgroups"], true, "{claims}");
     assert!(claims.get("groups").is_none(), "{claims}");
     assert_eq!(claims["amr"], serde_json::json!(["kerberos", "otp", "mfa"]));
+
+    // A silent sign-in from the session reads the directory again; the code
+    // it stores is as slim.
+    let silent = b.get(&authorize_uri("spa", &[("prompt", "none")]));
+    let location = header(&silent, "location").expect("location");
+    assert!(query_of(location).contains_key("code"), "{location}");
+    let single_use = w
+        .store
+        .usage()
+        .into_iter()
+        .find(|u| u.kind == EntryKind::SingleUse)
+        .expect("single-use values");
+    assert!(
+        single_use.payload_bytes < 16_384,
+        "codes and markers stored: {} bytes in {} entries",
+        single_use.payload_bytes,
+        single_use.entries
+    );
 }
