@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{CODE_TTL, CodeRequest, GrantError, Grants, RefreshLifetimes, s256_challenge};
+use super::{
+    CODE_TTL, CodeRequest, GrantError, Grants, RefreshLifetimes, family_of, s256_challenge,
+};
 use crate::backends::{MemoryStore, Store, User};
 use crate::clock::ManualClock;
 use crate::error::BackendError;
@@ -142,6 +144,42 @@ fn codes_expire() {
             .await
             .expect("code");
         clock.advance(CODE_TTL + Duration::from_secs(1));
+        assert!(matches!(
+            g.redeem_code(&code, "app", "https://app.example/cb", None)
+                .await,
+            Err(GrantError::InvalidGrant(_))
+        ));
+    });
+}
+
+/// A code whose family was revoked before it was redeemed (a reply lost to a
+/// failover and the step retried finds its own spent mark and revokes it) is
+/// refused, and no refresh token of the family is left behind.
+#[test]
+fn a_code_of_a_revoked_family_is_refused() {
+    let (g, _) = setup();
+    block_on(async {
+        let code = g
+            .issue_code(&completion(), &request(false), None)
+            .await
+            .expect("code");
+        let family = family_of(&code).expect("family").to_string();
+        g.revoke(&family).await.expect("revoke");
+        match g
+            .redeem_code(&code, "app", "https://app.example/cb", None)
+            .await
+        {
+            Err(GrantError::InvalidGrant(why)) => assert_eq!(why, "session revoked"),
+            other => panic!("{other:?}"),
+        }
+        let kept = g.store.usage();
+        let refresh = kept
+            .iter()
+            .find(|u| u.kind == crate::backends::EntryKind::Refresh)
+            .expect("kind");
+        // The code's spent mark (so a second presentation is a reuse), and no
+        // refresh token: a redemption that succeeds leaves two.
+        assert_eq!(refresh.entries, 1, "the spent mark only");
         assert!(matches!(
             g.redeem_code(&code, "app", "https://app.example/cb", None)
                 .await,
