@@ -31,9 +31,12 @@ fn full_name(config: &WebConfig, name: &str) -> String {
     }
 }
 
-/// A cookie's value from the request (the first one of that name).
-pub(crate) fn get<'a>(config: &WebConfig, headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    // Compared without building the full name: this runs on every request.
+/// Our cookies in the request, as (name without the `__Host-` prefix, value):
+/// compared without building full names, since this runs on every request.
+fn ours<'a>(
+    config: &WebConfig,
+    headers: &'a HeaderMap,
+) -> impl Iterator<Item = (&'a str, &'a str)> {
     let prefix = if config.secure_cookies() {
         "__Host-"
     } else {
@@ -45,8 +48,14 @@ pub(crate) fn get<'a>(config: &WebConfig, headers: &'a HeaderMap, name: &str) ->
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| k.strip_prefix(prefix) == Some(name))
-        .map(|(_, v)| v.trim_matches('"'))
+        .filter_map(move |(k, v)| Some((k.strip_prefix(prefix)?, v.trim_matches('"'))))
+}
+
+/// A cookie's value from the request (the first one of that name).
+pub(crate) fn get<'a>(config: &WebConfig, headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    ours(config, headers)
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
         .filter(|v| !v.is_empty())
 }
 
@@ -58,23 +67,9 @@ pub(crate) fn flow_name(flow_id: &str) -> String {
 /// The flow ids this browser holds (its flow cookies), comma-separated: the
 /// binding a sealed state is checked against. `None` without any.
 pub(crate) fn flow_bindings(config: &WebConfig, headers: &HeaderMap) -> Option<String> {
-    let prefix = if config.secure_cookies() {
-        "__Host-"
-    } else {
-        ""
-    };
-    let ids: Vec<&str> = headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(k, _)| {
-            k.strip_prefix(prefix)
-                .and_then(|k| k.strip_prefix(FLOW))
-                .is_some_and(|tag| tag.starts_with('-'))
-        })
-        .map(|(_, v)| v.trim_matches('"'))
+    let ids: Vec<&str> = ours(config, headers)
+        .filter(|(k, _)| k.strip_prefix(FLOW).is_some_and(|tag| tag.starts_with('-')))
+        .map(|(_, v)| v)
         .filter(|v| !v.is_empty() && !v.contains(','))
         .take(MAX_FLOWS)
         .collect();
