@@ -13,8 +13,9 @@ use super::WebConfig;
 /// ([`flow_name`]) and holding the id the sealed state must match. One per flow,
 /// so sign-ins started in several tabs at once do not clobber each other.
 pub(crate) const FLOW: &str = "seamless-flow";
-/// At most this many flow cookies of one request are read.
-const MAX_FLOWS: usize = 16;
+/// At most this many flow cookies of one request are read: the newest, which
+/// browsers send last (RFC 6265 §5.4), so a flow just started always counts.
+const MAX_FLOWS: usize = 32;
 /// The sealed session.
 pub(crate) const SESSION: &str = "seamless-session";
 /// Set by sign-out: do not start seamless sign-in by itself.
@@ -67,13 +68,13 @@ pub(crate) fn flow_name(flow_id: &str) -> String {
 /// The flow ids this browser holds (its flow cookies), comma-separated: the
 /// binding a sealed state is checked against. `None` without any.
 pub(crate) fn flow_bindings(config: &WebConfig, headers: &HeaderMap) -> Option<String> {
-    let ids: Vec<&str> = ours(config, headers)
+    let mut ids: Vec<&str> = ours(config, headers)
         .filter(|(k, _)| k.strip_prefix(FLOW).is_some_and(|tag| tag.starts_with('-')))
         .map(|(_, v)| v)
         .filter(|v| !v.is_empty() && !v.contains(','))
-        .take(MAX_FLOWS)
         .collect();
-    (!ids.is_empty()).then(|| ids.join(","))
+    let newest = ids.split_off(ids.len().saturating_sub(MAX_FLOWS));
+    (!newest.is_empty()).then(|| newest.join(","))
 }
 
 /// A `Set-Cookie` value; `max_age` `None` makes a browser-session cookie.
@@ -132,11 +133,14 @@ mod tests {
         ] {
             assert_eq!(bindings(&hostile), None, "{hostile}");
         }
-        // At most MAX_FLOWS are read.
-        let many: Vec<String> = (0..40)
+        // At most MAX_FLOWS are read, the newest (sent last): the flow just
+        // started is among them however many older ones linger.
+        let many: Vec<String> = (0..100)
             .map(|i| format!("__Host-seamless-flow-{i:08}={i:032}"))
             .collect();
         let read = bindings(&many.join("; ")).expect("some");
         assert_eq!(read.split(',').count(), MAX_FLOWS);
+        assert!(read.ends_with(&format!("{:032}", 99)), "{read}");
+        assert!(!read.contains(&format!("{:032}", 0)), "{read}");
     }
 }
