@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(krb5-kdc krb5-admin-server krb5-user libkrb5-dev libclang-dev samba ldb-tools curl procps openssl redis-server chromium firefox-esr)
+packages=(krb5-kdc krb5-admin-server krb5-user libkrb5-dev libclang-dev samba ldb-tools curl procps openssl redis-server redis-tools chromium firefox-esr)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

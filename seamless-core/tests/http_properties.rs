@@ -48,6 +48,8 @@ fn text() -> impl Strategy<Value = String> {
         "(step|state|token|code|username|password|client_id|redirect_uri|grant_type|code_verifier|refresh_token)=[A-Za-z0-9%&=._-]{0,60}(&(step|state|token|code|grant_type)=[a-z_]{0,20}){0,3}",
         "Negotiate [A-Za-z0-9+/=]{0,200}",
         "(NTLM|Basic|Bearer|Negotiate) [ -~]{0,60}",
+        // Flow cookies, many, with the attacker's spellings of names and ids.
+        "((__Host-)?seamless-flow(-[0-9a-f]{0,10})?=\"?[0-9a-f,]{0,40}\"?; ?){0,40}",
     ]
 }
 
@@ -132,8 +134,10 @@ proptest! {
         let set = page.headers().get("set-cookie").expect("flow cookie").to_str().expect("ascii");
         let mut cookie = set.split(';').next().expect("pair").as_bytes().to_vec();
         if let Some((i, v)) = cookie_flip {
+            // A character of the value (the flow id), after the name's `=`.
+            let value = cookie.iter().position(|b| *b == b'=').expect("pair") + 1;
             let len = cookie.len();
-            cookie[22 + i % (len - 22)] = b"0123456789abcdef"[usize::from(v) % 16];
+            cookie[value + i % (len - value)] = b"0123456789abcdef"[usize::from(v) % 16];
         }
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs([("step", step), ("state", std::str::from_utf8(&state).expect("ascii")), ("token", &token), ("username", "alice@ad.test"), ("password", "wrong"), ("code", "123456")])

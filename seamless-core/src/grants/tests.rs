@@ -50,6 +50,23 @@ fn setup() -> (Grants, Arc<ManualClock>) {
     )
 }
 
+/// A code for the test user, with a PKCE challenge or without.
+async fn issued(g: &Grants, challenge: bool) -> String {
+    g.issue_code(&completion(), &request(challenge), None)
+        .await
+        .expect("code")
+}
+
+/// `code` redeemed by `app` at its redirect URI.
+async fn redeem(
+    g: &Grants,
+    code: &str,
+    verifier: Option<&str>,
+) -> Result<(super::Grant, String), GrantError> {
+    g.redeem_code(code, "app", "https://app.example/cb", verifier)
+        .await
+}
+
 fn request(challenge: bool) -> CodeRequest {
     CodeRequest {
         client_id: "app".into(),
@@ -72,21 +89,14 @@ fn rfc7636_appendix_b_challenge() {
 fn codes_are_single_use_bound_and_pkce_checked() {
     let (g, _) = setup();
     block_on(async {
-        let code = g
-            .issue_code(&completion(), &request(true), None)
-            .await
-            .expect("code");
-        let (grant, _) = g
-            .redeem_code(&code, "app", "https://app.example/cb", Some(VERIFIER))
-            .await
-            .expect("redeem");
+        let code = issued(&g, true).await;
+        let (grant, _) = redeem(&g, &code, Some(VERIFIER)).await.expect("redeem");
         assert_eq!(
             (grant.completion.user.id.as_str(), grant.nonce.as_deref()),
             ("u-alice", Some("n-0S6_WzA2Mj"))
         );
         assert!(matches!(
-            g.redeem_code(&code, "app", "https://app.example/cb", Some(VERIFIER))
-                .await,
+            redeem(&g, &code, Some(VERIFIER)).await,
             Err(GrantError::InvalidGrant(_))
         ));
 
@@ -102,10 +112,7 @@ fn codes_are_single_use_bound_and_pkce_checked() {
             ("app", "https://app.example/cb", None, "pkce"),
             ("app", "https://app.example/cb", Some("short"), "pkce"),
         ] {
-            let code = g
-                .issue_code(&completion(), &request(true), None)
-                .await
-                .expect("code");
+            let code = issued(&g, true).await;
             let err = g
                 .redeem_code(&code, client, redirect, verifier)
                 .await
@@ -115,20 +122,13 @@ fn codes_are_single_use_bound_and_pkce_checked() {
                 _ => assert!(matches!(err, GrantError::InvalidGrant(_)), "{err:?}"),
             }
             assert!(
-                g.redeem_code(&code, "app", "https://app.example/cb", Some(VERIFIER))
-                    .await
-                    .is_err(),
+                redeem(&g, &code, Some(VERIFIER)).await.is_err(),
                 "a failed try burns the code"
             );
         }
-        let plain = g
-            .issue_code(&completion(), &request(false), None)
-            .await
-            .expect("code");
+        let plain = issued(&g, false).await;
         assert_eq!(
-            g.redeem_code(&plain, "app", "https://app.example/cb", Some(VERIFIER))
-                .await
-                .err(),
+            redeem(&g, &plain, Some(VERIFIER)).await.err(),
             Some(GrantError::Pkce),
             "no verifier without challenge"
         );
@@ -139,14 +139,10 @@ fn codes_are_single_use_bound_and_pkce_checked() {
 fn codes_expire() {
     let (g, clock) = setup();
     block_on(async {
-        let code = g
-            .issue_code(&completion(), &request(false), None)
-            .await
-            .expect("code");
+        let code = issued(&g, false).await;
         clock.advance(CODE_TTL + Duration::from_secs(1));
         assert!(matches!(
-            g.redeem_code(&code, "app", "https://app.example/cb", None)
-                .await,
+            redeem(&g, &code, None).await,
             Err(GrantError::InvalidGrant(_))
         ));
     });
@@ -159,16 +155,10 @@ fn codes_expire() {
 fn a_code_of_a_revoked_family_is_refused() {
     let (g, _) = setup();
     block_on(async {
-        let code = g
-            .issue_code(&completion(), &request(false), None)
-            .await
-            .expect("code");
+        let code = issued(&g, false).await;
         let family = family_of(&code).expect("family").to_string();
         g.revoke(&family).await.expect("revoke");
-        match g
-            .redeem_code(&code, "app", "https://app.example/cb", None)
-            .await
-        {
+        match redeem(&g, &code, None).await {
             Err(GrantError::InvalidGrant(why)) => assert_eq!(why, "session revoked"),
             other => panic!("{other:?}"),
         }
@@ -181,8 +171,7 @@ fn a_code_of_a_revoked_family_is_refused() {
         // refresh token: a redemption that succeeds leaves two.
         assert_eq!(refresh.entries, 1, "the spent mark only");
         assert!(matches!(
-            g.redeem_code(&code, "app", "https://app.example/cb", None)
-                .await,
+            redeem(&g, &code, None).await,
             Err(GrantError::InvalidGrant(_))
         ));
     });
@@ -192,14 +181,8 @@ fn a_code_of_a_revoked_family_is_refused() {
 fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     let (g, _) = setup();
     block_on(async {
-        let code = g
-            .issue_code(&completion(), &request(false), None)
-            .await
-            .expect("code");
-        let (grant, r1) = g
-            .redeem_code(&code, "app", "https://app.example/cb", None)
-            .await
-            .expect("redeem");
+        let code = issued(&g, false).await;
+        let (grant, r1) = redeem(&g, &code, None).await.expect("redeem");
         let (_, r2) = g.rotate_refresh(&r1, "app").await.expect("rotate");
         let (_, r3) = g.rotate_refresh(&r2, "app").await.expect("rotate");
         assert!(
@@ -234,19 +217,9 @@ fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
 fn reusing_a_code_revokes_what_it_issued() {
     let (g, _) = setup();
     block_on(async {
-        let code = g
-            .issue_code(&completion(), &request(false), None)
-            .await
-            .expect("code");
-        let (grant, refresh) = g
-            .redeem_code(&code, "app", "https://app.example/cb", None)
-            .await
-            .expect("redeem");
-        assert!(
-            g.redeem_code(&code, "app", "https://app.example/cb", None)
-                .await
-                .is_err()
-        );
+        let code = issued(&g, false).await;
+        let (grant, refresh) = redeem(&g, &code, None).await.expect("redeem");
+        assert!(redeem(&g, &code, None).await.is_err());
         assert!(g.is_revoked(&grant.family).await.expect("ok"));
         assert!(
             g.rotate_refresh(&refresh, "app").await.is_err(),
