@@ -1283,3 +1283,121 @@ fn two_tabs_sign_in_at_once_and_finish_in_either_order() {
     );
     assert_eq!(b.sso(&mine, None).status(), StatusCode::UNAUTHORIZED);
 }
+
+/// The "Start again" link of an error page, if it has one.
+fn start_again_link(page: &Response) -> Option<String> {
+    let html = text(page);
+    let end = html.find("\">Start again</a>")?;
+    let start = html[..end].rfind("<a href=\"")? + "<a href=\"".len();
+    Some(html[start..end].replace("&amp;", "&"))
+}
+
+/// A flow that can no longer go on (it expired, its cookie went, its state does
+/// not open here) ends on an error page whose link starts the same sign-in
+/// again, never on a page that reloads itself (with instances on different
+/// sealing keys that was a loop, and after a posted form a resubmission
+/// prompt). A forged link is not offered.
+#[test]
+fn a_flow_that_cannot_go_on_ends_on_a_page_with_a_link_to_start_again() {
+    let w = http_world(RulePolicy::default());
+    let mut b = Browser::new(&w);
+    let hint = [("login_hint", "alice@ad.test"), ("max_age", "3600")];
+    let page = b.get(&authorize_uri("spa", &hint));
+    assert!(
+        !text(&page).contains("reload") && !text(&page).contains("location."),
+        "the page never navigates by itself: {}",
+        text(&page)
+    );
+    // A state no other key opens (another instance sealed it): the background
+    // request says restart, and the page's script posts the fallback.
+    let r = b.send(
+        Method::GET,
+        "/winauth/sso",
+        &[("seamless-flow", &field(&page, "state").replace('A', "B"))],
+        "",
+    );
+    assert_eq!(json(&r)["restart"], true, "{}", text(&r));
+    let post = |b: &mut Browser<'_>, state: &str, again: &str| {
+        b.post(
+            "/login",
+            &[("step", "fallback"), ("state", state), ("again", again)],
+        )
+    };
+    let again = field(&page, "again");
+    let bad = field(&page, "state").replace('A', "B");
+    let done = post(&mut b, &bad, &again);
+    assert_eq!(done.status(), StatusCode::BAD_REQUEST);
+    assert!(text(&done).contains("(90011)"), "{}", text(&done));
+    let link = start_again_link(&done).expect("a link to start again");
+    assert_eq!(link, again);
+    // It is the same request: client, redirect, state, nonce, PKCE, hint, max_age.
+    let q = query_of(&link);
+    let asked = query_of(&authorize_uri("spa", &hint));
+    assert!(link.starts_with("/authorize?"), "{link}");
+    for name in [
+        "client_id",
+        "redirect_uri",
+        "response_type",
+        "scope",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "login_hint",
+        "max_age",
+    ] {
+        assert_eq!(q.get(name), asked.get(name), "{name} in {link}");
+    }
+
+    // The password page left open past the flow's lifetime: 90010, the link,
+    // and following it signs in with the client's state.
+    let form = b.post(
+        "/login",
+        &[("step", "fallback"), ("state", &field(&page, "state"))],
+    );
+    assert_eq!(step_of(&form), "password", "{}", text(&form));
+    w.advance(w.engine.config().flow_ttl.as_secs() + 1);
+    let late = b.post(
+        "/login",
+        &[
+            ("step", "password"),
+            ("state", &field(&form, "state")),
+            ("again", &field(&form, "again")),
+            ("username", "alice@ad.test"),
+            ("password", "alice-pw"),
+        ],
+    );
+    assert!(text(&late).contains("(90010)"), "{}", text(&late));
+    let link = start_again_link(&late).expect("a link to start again");
+    let fresh = b.get(&link);
+    let done = seamless(&mut b, &fresh, &w.token("alice", 1105));
+    assert_eq!(done.status(), StatusCode::SEE_OTHER, "{}", text(&done));
+    let q = query_of(header(&done, "location").expect("location"));
+    assert_eq!(q.get("state").map(String::as_str), Some("st-1"));
+    assert!(q.contains_key("code"));
+
+    // The flow's cookie went (it expires with the flow): the same way on.
+    let mut b = Browser::new(&w);
+    let page = b.get("/signin?return=%2Fapp%2Fpage%3Fx%3D1");
+    b.jar.retain(|name, _| !name.contains("seamless-flow"));
+    let done = post(&mut b, &field(&page, "state"), &field(&page, "again"));
+    assert!(text(&done).contains("(90011)"), "{}", text(&done));
+    assert_eq!(
+        start_again_link(&done).as_deref(),
+        Some("/signin?return=%2Fapp%2Fpage%3Fx%3D1")
+    );
+
+    // A link the provider could not have written is not offered.
+    for forged in [
+        "https://evil.example/authorize?x=1",
+        "//evil.example/authorize?x=1",
+        "/\\evil.example/authorize?x=1",
+        "/logout?post_logout_redirect_uri=x",
+        "/authorize?x=<script>",
+        "javascript:alert(1)//authorize?",
+    ] {
+        let done = post(&mut b, "junk", forged);
+        assert!(text(&done).contains("(90011)"), "{}", text(&done));
+        assert_eq!(start_again_link(&done), None, "{forged}");
+    }
+}

@@ -93,6 +93,24 @@ fn login_action(config: &WebConfig) -> String {
     format!("{}/login", config.base_path)
 }
 
+/// What every form of a flow posts back: its sealed state, and where to start
+/// again should that state no longer open (expired, or sealed by an instance
+/// with another key) — a link the error page offers, never followed by itself.
+pub(crate) struct FlowFields<'a> {
+    pub(crate) state: &'a str,
+    pub(crate) again: Option<&'a str>,
+}
+
+impl FlowFields<'_> {
+    fn hidden(&self) -> String {
+        let mut fields = hidden("state", self.state);
+        if let Some(again) = self.again {
+            fields.push_str(&hidden("again", again));
+        }
+        fields
+    }
+}
+
 fn hidden(name: &str, value: &str) -> String {
     format!(
         "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
@@ -113,7 +131,7 @@ fn error_line(code: Option<Code>) -> String {
 }
 
 /// The user-name form.
-pub(crate) fn username(config: &WebConfig, state: &str, error: Option<Code>) -> String {
+pub(crate) fn username(config: &WebConfig, flow: &FlowFields<'_>, error: Option<Code>) -> String {
     format!(
         "{err}<form method=\"post\" action=\"{action}\">{step}{state}\
 <label for=\"u\">User name</label><input id=\"u\" name=\"username\" autocomplete=\"username\" autofocus required maxlength=\"256\">\
@@ -121,7 +139,7 @@ pub(crate) fn username(config: &WebConfig, state: &str, error: Option<Code>) -> 
         err = error_line(error),
         action = escape(&login_action(config)),
         step = hidden("step", "username"),
-        state = hidden("state", state),
+        state = flow.hidden(),
     )
 }
 
@@ -129,10 +147,13 @@ pub(crate) fn username(config: &WebConfig, state: &str, error: Option<Code>) -> 
 /// browsers without JavaScript. The probe absorbs the first Negotiate challenge
 /// a fresh Chromium drops; a `401` from the background request itself (a busy
 /// browser dropping that one too) is tried once more before the fallback, all
-/// within `sso_timeout`.
+/// within `sso_timeout`. Any other answer without a token or a state (a state
+/// that no longer opens says `restart`) posts the fallback too, whose answer is
+/// the error page with its link to start again: the page never reloads or
+/// navigates by itself, so no misconfiguration can turn it into a loop.
 pub(crate) fn challenge(
     config: &WebConfig,
-    state: &str,
+    flow: &FlowFields<'_>,
     username: Option<&str>,
     passwords: bool,
     nonce: &str,
@@ -153,11 +174,11 @@ function sso(){{return fetch('{sso}',{{credentials:'same-origin',cache:'no-store
 fetch('{probe}',o).catch(function(){{}}).then(sso).then(function(r){{return r.status===401?sso():r;}})\
 .then(function(r){{return r.json();}}).then(function(j){{clearTimeout(t);\
 if(j.token){{go('sso','token',j.token);}}else if(j.state){{go('resume','state',j.state);}}\
-else if(j.restart){{location.reload();}}else{{go('fallback');}}}})\
+else{{go('fallback');}}}})\
 .catch(function(){{clearTimeout(t);go('fallback');}});}})();</script>",
         action = escape(&login_action(config)),
         step = hidden("step", "fallback"),
-        state = hidden("state", state),
+        state = flow.hidden(),
         token = hidden("token", ""),
         timeout = config.sso_timeout.as_millis(),
         // Without passwords the way on (for browsers without JavaScript) is
@@ -175,7 +196,7 @@ else if(j.restart){{location.reload();}}else{{go('fallback');}}}})\
 /// The password form.
 pub(crate) fn password(
     config: &WebConfig,
-    state: &str,
+    flow: &FlowFields<'_>,
     username: Option<&str>,
     reason: Option<Code>,
     error: Option<Code>,
@@ -196,7 +217,7 @@ pub(crate) fn password(
         err = error_line(error),
         action = escape(&login_action(config)),
         step = hidden("step", "password"),
-        state = hidden("state", state),
+        state = flow.hidden(),
         user = escape(username.unwrap_or_default()),
     )
 }
@@ -204,7 +225,7 @@ pub(crate) fn password(
 /// The second-factor form.
 pub(crate) fn mfa(
     config: &WebConfig,
-    state: &str,
+    flow: &FlowFields<'_>,
     methods: &[MfaMethod],
     error: Option<Code>,
 ) -> String {
@@ -220,7 +241,7 @@ pub(crate) fn mfa(
         err = error_line(error),
         action = escape(&login_action(config)),
         step = hidden("step", "mfa"),
-        state = hidden("state", state),
+        state = flow.hidden(),
     )
 }
 

@@ -8,7 +8,7 @@ use http::request::Parts;
 
 use super::Provider;
 use super::form::{self, Params};
-use super::pages::{self, Page};
+use super::pages::{self, FlowFields, Page};
 use super::session::safe_return;
 use super::{ClientAddr, Response, add_header, cookies, redirect};
 use crate::backends::Password;
@@ -28,6 +28,12 @@ pub(crate) const APP_CLIENT: &str = "";
 /// served whose flow cannot finish. Generous for clients that keep their own
 /// protected state in `state` (ASP.NET Core does).
 pub const MAX_AUTHORIZE_PARAM_LEN: usize = 4096;
+
+/// The longest start-again address a page carries (see
+/// `Provider::start_again`); a request whose address is longer (several
+/// parameters near [`MAX_AUTHORIZE_PARAM_LEN`]) gets an error page without
+/// the link.
+const MAX_AGAIN_LEN: usize = 16 * 1024;
 
 /// A `login_hint` or `domain_hint` as the flow may use it: trimmed, bounded,
 /// without control characters. Anything else is not a hint, and is ignored,
@@ -344,22 +350,85 @@ impl Provider {
         }
     }
 
+    /// Where a sign-in for `request` starts again: `/authorize` with the
+    /// client's parameters, or `/signin` back to the same page. `None` when
+    /// that address would be longer than [`MAX_AGAIN_LEN`].
+    fn start_again(&self, request: &SignInRequest) -> Option<String> {
+        let base = &self.web().base_path;
+        let hints = [
+            ("login_hint", request.login_hint.as_deref()),
+            ("domain_hint", request.domain_hint.as_deref()),
+        ];
+        let hints = hints
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value?)));
+        let href = if request.client_id == APP_CLIENT {
+            let back = [("return", request.redirect_uri.as_str())];
+            format!(
+                "{base}/signin?{}",
+                form::encode(back.into_iter().chain(hints))
+            )
+        } else {
+            let max_age = request.max_age.map(|s| s.to_string());
+            let has_challenge = request.params.iter().any(|(k, _)| k == "code_challenge");
+            let pairs = [
+                ("client_id", Some(request.client_id.as_str())),
+                ("redirect_uri", Some(request.redirect_uri.as_str())),
+                ("response_type", Some("code")),
+                ("code_challenge_method", has_challenge.then_some("S256")),
+                ("max_age", max_age.as_deref()),
+                ("prompt", request.prompt_login.then_some("login")),
+            ];
+            let carried = request.params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+            let pairs = pairs
+                .into_iter()
+                .filter_map(|(name, value)| Some((name, value?)))
+                .chain(carried)
+                .chain(hints);
+            format!("{base}/authorize?{}", form::encode(pairs))
+        };
+        (href.len() <= MAX_AGAIN_LEN).then_some(href)
+    }
+
+    /// A start-again address a form posted back, if it is one this provider
+    /// could have written: ours, to `/authorize` or `/signin`, bounded, its
+    /// query in the characters form encoding writes. Whatever it asks is
+    /// checked again when followed, as any link to `/authorize` is.
+    fn posted_again<'a>(&self, params: &'a Params) -> Option<&'a str> {
+        let base = &self.web().base_path;
+        let encoded = |b: u8| b.is_ascii_alphanumeric() || b"-._*%+&=".contains(&b);
+        params.get("again").filter(|href| {
+            href.len() <= MAX_AGAIN_LEN
+                && href
+                    .strip_prefix(base.as_str())
+                    .and_then(|rest| {
+                        rest.strip_prefix("/authorize?")
+                            .or_else(|| rest.strip_prefix("/signin?"))
+                    })
+                    .is_some_and(|query| query.bytes().all(encoded))
+        })
+    }
+
     /// The form a waiting flow shows.
     fn waiting_page(&self, waiting: Waiting) -> Response {
         let request = &waiting.request;
         let target = (request.client_id != APP_CLIENT)
             .then(|| origin(&request.redirect_uri))
             .flatten();
-        let sealed = waiting.sealed;
+        let again = self.start_again(request);
+        let flow = FlowFields {
+            state: &waiting.sealed,
+            again: again.as_deref(),
+        };
         let web = self.web();
         match waiting.view {
             View::Username { error } => self.page(StatusCode::OK, target, |_| {
-                pages::username(web, &sealed, error)
+                pages::username(web, &flow, error)
             }),
             View::Challenge { username } => {
                 let passwords = self.engine().passwords_enabled();
                 self.page(StatusCode::OK, target, |n| {
-                    pages::challenge(web, &sealed, username.as_deref(), passwords, n)
+                    pages::challenge(web, &flow, username.as_deref(), passwords, n)
                 })
             }
             View::Password {
@@ -373,11 +442,11 @@ impl Provider {
                     StatusCode::OK
                 };
                 self.page(status, target, |_| {
-                    pages::password(web, &sealed, username.as_deref(), reason, error)
+                    pages::password(web, &flow, username.as_deref(), reason, error)
                 })
             }
             View::Mfa { methods, error } => self.page(StatusCode::OK, target, |_| {
-                pages::mfa(web, &sealed, &methods, error)
+                pages::mfa(web, &flow, &methods, error)
             }),
         }
     }
@@ -463,8 +532,11 @@ impl Provider {
         let Ok(params) = Params::parse(body) else {
             return self.error_page(StatusCode::BAD_REQUEST, Code::BadRequest, None);
         };
+        // A flow that can no longer go on (its cookie expired, its state does
+        // not open) ends on an error page with the way to start again.
+        let again = self.posted_again(&params);
         let Some(bindings) = cookies::flow_bindings(self.web(), &head.headers) else {
-            return self.error_page(StatusCode::BAD_REQUEST, Code::FlowInvalid, None);
+            return self.error_page(StatusCode::BAD_REQUEST, Code::FlowInvalid, again);
         };
         let binding = bindings.as_str();
         let Some(state) = params.get("state") else {
@@ -511,7 +583,10 @@ impl Provider {
             }
             _ => return self.error_page(StatusCode::BAD_REQUEST, Code::BadRequest, None),
         };
-        self.render(step).await
+        match step {
+            Step::Restart { code, .. } => self.error_page(StatusCode::BAD_REQUEST, code, again),
+            step => self.render(step).await,
+        }
     }
 }
 

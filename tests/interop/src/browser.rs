@@ -28,6 +28,15 @@ struct Session {
     child: Child,
     socket: Socket,
     next: u64,
+    rewrite: Option<Rewrite>,
+}
+
+/// A request header Chromium is made to send with another value (DevTools'
+/// `Fetch` domain), and how many requests had it rewritten.
+struct Rewrite {
+    header: String,
+    value: String,
+    done: usize,
 }
 
 impl Drop for Session {
@@ -50,6 +59,10 @@ impl Session {
             let reply = self.socket.read().expect("read");
             let Ok(text) = reply.to_text() else { continue };
             let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+            if value["method"] == "Fetch.requestPaused" {
+                self.go_on_rewritten(&value["params"]);
+                continue;
+            }
             if value["id"] == id {
                 assert!(
                     value["type"] != "error" && value.get("error").is_none(),
@@ -58,6 +71,32 @@ impl Session {
                 return value["result"].clone();
             }
         }
+    }
+
+    /// Lets a paused request go on with the header rewritten; the answer to
+    /// this command is not waited for (it is skipped as events are).
+    fn go_on_rewritten(&mut self, paused: &serde_json::Value) {
+        let Some(rewrite) = self.rewrite.as_mut() else {
+            return;
+        };
+        let mut headers: Vec<serde_json::Value> = paused["request"]["headers"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case(&rewrite.header))
+            .map(|(name, value)| serde_json::json!({"name": name, "value": value}))
+            .collect();
+        headers.push(serde_json::json!({"name": rewrite.header, "value": rewrite.value}));
+        rewrite.done += 1;
+        self.next += 1;
+        let message = serde_json::json!({
+            "id": self.next,
+            "method": "Fetch.continueRequest",
+            "params": {"requestId": paused["requestId"], "headers": headers},
+        });
+        self.socket
+            .send(tungstenite::Message::text(message.to_string()))
+            .expect("send");
     }
 }
 
@@ -136,6 +175,7 @@ impl Browser {
                 child,
                 socket,
                 next: 0,
+                rewrite: None,
             },
             log,
             _profile: profile,
@@ -155,6 +195,27 @@ impl Browser {
             serde_json::json!({"expression": expression, "returnByValue": true}),
         )["result"]["value"]
             .clone()
+    }
+
+    /// From now on, requests to addresses matching `url_pattern` (DevTools
+    /// wildcards: `*`, `?`) go out with `header` set to `value`, as a
+    /// misconfigured proxy or another instance would make them arrive.
+    pub fn rewrite_header(&mut self, url_pattern: &str, header: &str, value: &str) {
+        self.session.rewrite = Some(Rewrite {
+            header: header.to_string(),
+            value: value.to_string(),
+            done: 0,
+        });
+        self.session.command(
+            "Fetch.enable",
+            serde_json::json!({"patterns": [{"urlPattern": url_pattern, "requestStage": "Request"}]}),
+        );
+    }
+
+    /// How many requests [`Browser::rewrite_header`] rewrote so far.
+    pub fn rewritten(&mut self) -> usize {
+        self.eval("true");
+        self.session.rewrite.as_ref().map_or(0, |r| r.done)
     }
 
     /// Waits until the page's text contains `needle`; returns the text.
@@ -234,6 +295,7 @@ impl Firefox {
             child,
             socket,
             next: 0,
+            rewrite: None,
         };
         session.command("session.new", serde_json::json!({"capabilities": {}}));
         let tree = session.command("browsingContext.getTree", serde_json::json!({}));
