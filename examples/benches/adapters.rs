@@ -1,5 +1,5 @@
 //! The adapters in process, one core: a complete browser sign-in (authorize →
-//! probe → Negotiate → login post → code → tokens, ES256) through each framework,
+//! challenge → Negotiate → login post → code → tokens, ES256) through each framework,
 //! and what the middleware adds to an authenticated request (session cookie)
 //! against the same trivial handler without it.
 //!
@@ -77,7 +77,10 @@ fn sign_in(send: &mut Exchange<'_>, negotiate: &str) -> String {
     assert_eq!(status, 200);
     let flow = cookie_of(&headers, "seamless-flow");
     let state = field(&body, "state");
-    send("GET", "/winauth/ssoprobe", &[("cookie", &flow)], Vec::new());
+    // The page's background request: its challenge, then the ticket.
+    let challenge = [("cookie", flow.as_str()), ("seamless-flow", state.as_str())];
+    let (status, _, _) = send("GET", "/winauth/sso", &challenge, Vec::new());
+    assert_eq!(status, 401);
     let (status, _, body) = send(
         "GET",
         "/winauth/sso",

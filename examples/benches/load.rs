@@ -1,5 +1,5 @@
 //! Load figures on loopback (a benchmark, not a test): complete sign-ins
-//! (authorize → probe → Negotiate → login → code → tokens, ES256) against the
+//! (authorize → challenge → Negotiate → login → code → tokens, ES256) against the
 //! axum example app — one instance on the memory store, one on Redis, two on
 //! Redis behind a client-side round robin, one on a 3-master Redis Cluster —
 //! and `seamless serve` on the memory store, with sign-ins/s, p50/p99 latency,
@@ -192,7 +192,16 @@ fn sign_in(conn: &mut Conn, negotiate: &str) -> Result<(), String> {
     let (status, headers, body) = conn.send("GET", &authorize, &[], "");
     let flow = cookie(&headers, "seamless-flow").ok_or(format!("authorize {status}"))?;
     let state = field(&body, "state").ok_or("no state")?;
-    conn.send("GET", "/winauth/ssoprobe", &[("cookie", &flow)], "");
+    // The page's background request: its challenge, then the ticket.
+    let (status, _, _) = conn.send(
+        "GET",
+        "/winauth/sso",
+        &[("cookie", &flow), ("seamless-flow", &state)],
+        "",
+    );
+    if status != 401 {
+        return Err(format!("sso challenge {status}"));
+    }
     let (status, _, body) = conn.send(
         "GET",
         "/winauth/sso",

@@ -169,11 +169,13 @@ fn chromium_signs_in_with_a_real_ticket_or_falls_back_to_the_password() {
             &[
                 ("SEAMLESS_KERBEROS__KEYTAB", keytab.display().to_string()),
                 ("SEAMLESS_DIRECTORY__FILE", users.display().to_string()),
+                ("SEAMLESS_METRICS__ENABLED", "true".to_string()),
             ],
         );
         let page = format!("http://localhost:{}/me", app.port);
 
-        // With alice's ticket: straight to the page, nothing typed.
+        // With alice's ticket: straight to the page, nothing typed, in a fresh
+        // browser process (whose first Negotiate challenge Chromium drops).
         let mut browser = Browser::launch(&krb5_conf, &ccache);
         browser.navigate(&page);
         let text = browser.wait_for_text("Hello, Alice MIT!");
@@ -182,6 +184,15 @@ fn chromium_signs_in_with_a_real_ticket_or_falls_back_to_the_password() {
             "{name}: {text}"
         );
         assert!(text.contains("alice@example.test"), "{name}: {text}");
+        // Again in the same browser, without its cookies: the background
+        // requests are one challenge and one answer with the ticket.
+        let before = background_requests(app.port);
+        browser.clear_cookies();
+        browser.navigate(&page);
+        browser.wait_for_text("Hello, Alice MIT!");
+        let requests = background_requests(app.port) - before;
+        eprintln!("{name}: a warm Chromium's seamless sign-in made {requests} background requests");
+        assert_eq!(requests, 2, "{name}");
         drop(browser);
 
         // Without a ticket: the password form, then the page.
@@ -196,6 +207,28 @@ fn chromium_signs_in_with_a_real_ticket_or_falls_back_to_the_password() {
         let text = browser.wait_for_text("Hello, Alice MIT!");
         assert!(text.contains("with a password"), "{name}: {text}");
     }
+}
+
+/// How many background requests (`/winauth/sso` and the old probe) the app
+/// has answered, from its metrics.
+fn background_requests(port: u16) -> u64 {
+    let metrics = dev_client::call(
+        http::Request::get(format!("http://localhost:{port}/metrics"))
+            .body(Vec::new())
+            .expect("request"),
+    )
+    .expect("metrics");
+    let text = String::from_utf8_lossy(metrics.body()).into_owned();
+    ["sso", "probe"]
+        .iter()
+        .map(|endpoint| {
+            let name =
+                format!("seamless_request_duration_seconds_count{{endpoint=\"{endpoint}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&name))
+                .map_or(0, |n| n.trim().parse::<u64>().expect("a count"))
+        })
+        .sum()
 }
 
 /// A flow state that does not open where it arrives (sealed by an instance

@@ -1,7 +1,7 @@
 //! The HTTP surface on one core, memory backends, through `Provider::serve`:
 //! the background Negotiate request → sign-in token, code → tokens for each
 //! signing algorithm, the per-request session check, and a complete browser
-//! sign-in (authorize → probe → Negotiate → login post → code → tokens).
+//! sign-in (authorize → challenge → Negotiate → login post → code → tokens).
 //!
 //! Run with `--features aws-lc` to measure the aws-lc-rs backend instead of the
 //! default RustCrypto one.

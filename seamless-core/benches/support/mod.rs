@@ -49,18 +49,21 @@ pub(crate) fn authorize(alg: &str) -> String {
 }
 
 /// A browser sign-in up to the authorization code, as an adapter drives it:
-/// authorize → probe → Negotiate → the sign-in token posted → the code.
+/// authorize → the background request's challenge → Negotiate → the sign-in
+/// token posted → the code.
 pub(crate) fn code_for(engine: &Provider, alg: &str, auth: &str) -> String {
     let page = send(engine, Method::GET, &authorize(alg), &[], String::new());
     let flow = cookie(&page);
     let state = field(&page, "state");
-    send(
+    let challenge = [("cookie", flow.as_str()), ("seamless-flow", &state)];
+    let r = send(
         engine,
         Method::GET,
-        "/winauth/ssoprobe",
-        &[("cookie", &flow)],
+        "/winauth/sso",
+        &challenge,
         String::new(),
     );
+    assert_eq!(r.status(), http::StatusCode::UNAUTHORIZED);
     let headers = [
         ("cookie", flow.as_str()),
         ("seamless-flow", &state),

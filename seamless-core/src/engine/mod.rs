@@ -254,7 +254,7 @@ impl Engine {
         }
     }
 
-    /// The page gave up on Negotiate (timeout, probe failure) and asks for the form.
+    /// The page gave up on Negotiate (timeout, the background request failed) and asks for the form.
     pub async fn give_up(&self, sealed: &str, binding: &str) -> Step {
         self.resume(sealed, binding, FlowState::into_challenging, |s| {
             self.drive(s.give_up(Code::NoTicket))

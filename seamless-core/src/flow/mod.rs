@@ -307,7 +307,7 @@ impl Challenging {
         }
     }
 
-    /// The page gave up (no ticket within its timeout, probe failed).
+    /// The page gave up (no ticket within its timeout, the background request failed).
     pub fn give_up(self, code: Code) -> Next {
         password(self.core, self.username, code)
     }

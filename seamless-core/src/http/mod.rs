@@ -20,7 +20,7 @@
 //! | `GET /authorize` | OIDC authorization endpoint; renders the sign-in page |
 //! | `GET /signin?return=/path` | middleware mode: sign in to this app |
 //! | `POST /login` | every form post of the sign-in page |
-//! | `GET /winauth/sso`, `GET /winauth/ssoprobe` | background Negotiate, probe |
+//! | `GET /winauth/sso` | background Negotiate |
 //! | `POST /token` | authorization code and refresh token grants |
 //! | `GET /.well-known/openid-configuration`, `GET /jwks` | discovery |
 //! | `GET /userinfo` | claims for a Bearer access token |

@@ -1,5 +1,5 @@
-//! The background Negotiate request and the probe: the only endpoints that
-//! challenge with `WWW-Authenticate: Negotiate` (never NTLM or Basic).
+//! The background Negotiate request: the only browser endpoint that challenges
+//! with `WWW-Authenticate: Negotiate` (never NTLM or Basic).
 
 use http::StatusCode;
 use http::header;
@@ -100,19 +100,6 @@ impl Provider {
         }
         response
     }
-}
-
-/// `GET /winauth/ssoprobe`: a cheap Negotiate-protected URL the page calls
-/// first. Chromium drops the first Negotiate challenge of a fresh browser
-/// process; this one absorbs it, so the real request works on the first page
-/// load. The token, if any, is not validated (nothing is granted here).
-pub(super) fn probe(head: &Parts) -> Response {
-    if head.headers.contains_key(header::AUTHORIZATION) {
-        return json(StatusCode::OK, &serde_json::json!({"ok": true}));
-    }
-    let mut response = json(StatusCode::UNAUTHORIZED, &json_code(Code::NoTicket));
-    add_header(&mut response, header::WWW_AUTHENTICATE, "Negotiate");
-    response
 }
 
 /// The token of an `Authorization: Negotiate <base64>` header; other schemes

@@ -144,10 +144,11 @@ pub(crate) fn username(config: &WebConfig, flow: &FlowFields<'_>, error: Option<
 }
 
 /// The page that makes the background Negotiate request, with a way on for
-/// browsers without JavaScript. The probe absorbs the first Negotiate challenge
-/// a fresh Chromium drops; a `401` from the background request itself (a busy
-/// browser dropping that one too) is tried once more before the fallback, all
-/// within `sso_timeout`. Any other answer without a token or a state (a state
+/// browsers without JavaScript. A browser answers the request's `401`
+/// challenge with its ticket, so a sign-in is two background requests. A fresh
+/// Chromium drops its first Negotiate challenge (and a busy one sometimes the
+/// next): a `401` that reaches the script is tried again, twice at most, before
+/// the fallback, all within `sso_timeout`. Any other answer without a token or a state (a state
 /// that no longer opens says `restart`) posts the fallback too, whose answer is
 /// the error page with its link to start again: the page never reloads or
 /// navigates by itself, so no misconfiguration can turn it into a loop.
@@ -169,10 +170,9 @@ var f=document.getElementById('f'),s=f.elements.state.value,done=false;\
 function go(step,name,value){{if(done)return;done=true;f.elements.step.value=step;\
 if(name){{f.elements[name].value=value;}}f.submit();}}\
 var c=new AbortController(),t=setTimeout(function(){{c.abort();go('fallback');}},{timeout});\
-var o={{credentials:'same-origin',cache:'no-store',signal:c.signal}};\
 function sso(){{return fetch('{sso}',{{credentials:'same-origin',cache:'no-store',signal:c.signal,headers:{{'Seamless-Flow':s}}}});}}\
-fetch('{probe}',o).catch(function(){{}}).then(sso).then(function(r){{return r.status===401?sso():r;}})\
-.then(function(r){{return r.json();}}).then(function(j){{clearTimeout(t);\
+function again(r){{return r.status===401?sso():r;}}\
+sso().then(again).then(again).then(function(r){{return r.json();}}).then(function(j){{clearTimeout(t);\
 if(j.token){{go('sso','token',j.token);}}else if(j.state){{go('resume','state',j.state);}}\
 else{{go('fallback');}}}})\
 .catch(function(){{clearTimeout(t);go('fallback');}});}})();</script>",
@@ -188,7 +188,6 @@ else{{go('fallback');}}}})\
         } else {
             "<noscript><p><button type=\"submit\">Continue</button></p></noscript>"
         },
-        probe = format_args!("{base}/winauth/ssoprobe"),
         sso = format_args!("{base}/winauth/sso"),
     )
 }

@@ -5,7 +5,6 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{Method, StatusCode, header};
 
-use super::negotiate::probe;
 use super::{Provider, Response, add_header, json};
 
 /// One of our endpoints.
@@ -15,7 +14,6 @@ pub(crate) enum Route {
     SignIn,
     Login,
     Sso,
-    Probe,
     Token,
     Discovery,
     Jwks,
@@ -37,7 +35,6 @@ impl Route {
             "/signin" => Route::SignIn,
             "/login" => Route::Login,
             "/winauth/sso" => Route::Sso,
-            "/winauth/ssoprobe" => Route::Probe,
             "/token" => Route::Token,
             "/.well-known/openid-configuration" => Route::Discovery,
             "/jwks" => Route::Jwks,
@@ -72,7 +69,6 @@ impl Route {
             Route::SignIn => "signin",
             Route::Login => "login",
             Route::Sso => "sso",
-            Route::Probe => "probe",
             Route::Token => "token",
             Route::Discovery => "discovery",
             Route::Jwks => "jwks",
@@ -118,7 +114,6 @@ impl Provider {
             Route::SignIn => self.sign_in_to_app(head).await,
             Route::Login => self.login(head, body).await,
             Route::Sso => self.sso(head).await,
-            Route::Probe => probe(head),
             Route::Token => self.token_endpoint(head, body).await,
             Route::Discovery => self.discovery(),
             Route::Jwks => self.jwks(),
@@ -153,7 +148,6 @@ pub const SIGN_IN_PATHS: &[&str] = &[
     "/signin",
     "/login",
     "/winauth/sso",
-    "/winauth/ssoprobe",
     "/token",
     "/.well-known/openid-configuration",
     "/jwks",

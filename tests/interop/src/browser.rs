@@ -212,6 +212,12 @@ impl Browser {
         );
     }
 
+    /// Forgets every cookie (the browser process, and its Kerberos state, stay).
+    pub fn clear_cookies(&mut self) {
+        self.session
+            .command("Network.clearBrowserCookies", serde_json::json!({}));
+    }
+
     /// How many requests [`Browser::rewrite_header`] rewrote so far.
     pub fn rewritten(&mut self) -> usize {
         self.eval("true");
