@@ -94,8 +94,23 @@ fn unicode_header(c: &mut Cursor<'_>) -> Result<UnicodeString, PacError> {
 }
 
 fn unicode_body(c: &mut Cursor<'_>, header: UnicodeString) -> Result<String, PacError> {
+    unicode_raw(c, header).and_then(utf16le)
+}
+
+/// A string's body checked as UTF-16 and not decoded (the fields nothing reads).
+fn skip_unicode_body(c: &mut Cursor<'_>, header: UnicodeString) -> Result<(), PacError> {
+    let raw = unicode_raw(c, header)?;
+    if char::decode_utf16(units(raw)).all(|unit| unit.is_ok()) {
+        Ok(())
+    } else {
+        Err(PacError::Malformed("UTF-16 string"))
+    }
+}
+
+/// A string's body: its UTF-16LE bytes, after its conformance counts.
+fn unicode_raw<'a>(c: &mut Cursor<'a>, header: UnicodeString) -> Result<&'a [u8], PacError> {
     if header.pointer == 0 {
-        return Ok(String::new());
+        return Ok(&[]);
     }
     c.align(4)?;
     let max_count = c.u32()? as usize;
@@ -107,16 +122,21 @@ fn unicode_body(c: &mut Cursor<'_>, header: UnicodeString) -> Result<String, Pac
     {
         return Err(PacError::Malformed("conformant string counts"));
     }
-    let raw = c.take(actual * 2)?;
-    utf16le(raw)
+    c.take(actual * 2)
 }
 
-pub(crate) fn utf16le(raw: &[u8]) -> Result<String, PacError> {
-    let units: Vec<u16> = raw
-        .chunks_exact(2)
+fn units(raw: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    raw.chunks_exact(2)
         .map(|p| p.try_into().map_or(0, u16::from_le_bytes))
-        .collect();
-    String::from_utf16(&units).map_err(|_| PacError::Malformed("UTF-16 string"))
+}
+
+/// UTF-16LE bytes as a string (an odd last byte is ignored), in one allocation.
+pub(crate) fn utf16le(raw: &[u8]) -> Result<String, PacError> {
+    let mut text = String::with_capacity(raw.len() / 2);
+    for unit in char::decode_utf16(units(raw)) {
+        text.push(unit.map_err(|_| PacError::Malformed("UTF-16 string"))?);
+    }
+    Ok(text)
 }
 
 fn rpc_sid(c: &mut Cursor<'_>) -> Result<Sid, PacError> {
@@ -213,7 +233,7 @@ pub(crate) fn logon_info(buffer: &[u8]) -> Result<LogonInfo, PacError> {
     let effective_name = unicode_body(&mut c, effective)?;
     let full_name = unicode_body(&mut c, full)?;
     for n in [_script, _profile, _home, _drive] {
-        unicode_body(&mut c, n)?;
+        skip_unicode_body(&mut c, n)?;
     }
     let group_rid_list = if group_ptr != 0 {
         group_rids(&mut c, group_count)?
@@ -251,7 +271,9 @@ pub(crate) fn logon_info(buffer: &[u8]) -> Result<LogonInfo, PacError> {
     if resource_domain_ptr != 0 {
         let resource_domain = rpc_sid(&mut c)?;
         if resource_ptr != 0 {
-            for rid in group_rids(&mut c, resource_count)? {
+            let rids = group_rids(&mut c, resource_count)?;
+            resource_group_sids.reserve_exact(rids.len());
+            for rid in rids {
                 resource_group_sids.push(
                     resource_domain
                         .with_rid(rid)
@@ -261,14 +283,18 @@ pub(crate) fn logon_info(buffer: &[u8]) -> Result<LogonInfo, PacError> {
         }
     }
 
+    // A domain SID with room for a RID has room for every RID.
     let user_sid = domain_sid
         .with_rid(user_id)
         .map_err(|_| PacError::Malformed("SID"))?;
-    let group_sids = group_rid_list
-        .into_iter()
-        .map(|rid| domain_sid.with_rid(rid))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| PacError::Malformed("SID"))?;
+    let mut group_sids = Vec::with_capacity(group_rid_list.len());
+    for rid in group_rid_list {
+        group_sids.push(
+            domain_sid
+                .with_rid(rid)
+                .map_err(|_| PacError::Malformed("SID"))?,
+        );
+    }
     Ok(LogonInfo {
         logon_time: filetime_to_unix(logon_time),
         password_last_set: filetime_to_unix(password_last_set),
@@ -286,4 +312,40 @@ pub(crate) fn logon_info(buffer: &[u8]) -> Result<LogonInfo, PacError> {
         extra_sids,
         resource_group_sids,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn le(units: &[u16]) -> Vec<u8> {
+        units.iter().flat_map(|u| u.to_le_bytes()).collect()
+    }
+
+    /// PAC strings decode as `String::from_utf16` does, in one pass: the same
+    /// text for any units, and a refusal exactly where it refuses (lone
+    /// surrogates).
+    #[test]
+    fn utf16le_decodes_as_the_standard_library_does() {
+        for units in [
+            vec![],
+            "alice@AD.TEST".encode_utf16().collect::<Vec<_>>(),
+            "Zoë Ünïcödé 名前 🎉".encode_utf16().collect(),
+            vec![0xD83C],         // a high surrogate alone
+            vec![0xDF89, 0x0041], // a low surrogate first
+            vec![0x0041, 0xD83C, 0x0042],
+        ] {
+            let ours = utf16le(&le(&units)).ok();
+            assert_eq!(ours, String::from_utf16(&units).ok(), "{units:x?}");
+            let skipped = char::decode_utf16(units.iter().copied()).all(|u| u.is_ok());
+            assert_eq!(skipped, ours.is_some(), "{units:x?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn utf16le_matches_from_utf16(units in proptest::collection::vec(proptest::num::u16::ANY, 0..64)) {
+            proptest::prop_assert_eq!(utf16le(&le(&units)).ok(), String::from_utf16(&units).ok());
+        }
+    }
 }
