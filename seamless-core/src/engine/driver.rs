@@ -13,6 +13,7 @@ use crate::flow::{
     SignInRequest, TicketValidated,
 };
 use crate::kerberos::ValidatedTicket;
+use crate::kerberos::pac::Sid;
 use crate::model::Completion;
 
 /// The sealing purpose of flow states (never opens as anything else).
@@ -189,6 +190,21 @@ impl Engine {
 
     /// Seals a waiting state. `fresh`: the machine just arrived here (log a
     /// fallback once), rather than showing a state again.
+    /// A Negotiate challenge for a flow that waits for its ticket. Nothing
+    /// changed: the state the client sent (`sealed`, just opened) is the one
+    /// it carries on, not sealed again.
+    pub(super) fn challenge(state: Challenging, sealed: &str) -> Step {
+        Step::Challenge(Waiting {
+            flow_id: state.core.id,
+            view: View::Challenge {
+                username: state.username,
+            },
+            sealed: sealed.to_string(),
+            request: state.core.request,
+            negotiate_response: None,
+        })
+    }
+
     pub(super) fn wait(&self, state: FlowState, fresh: bool) -> Step {
         let core = state.core();
         let flow_id = core.id.clone();
@@ -247,7 +263,7 @@ fn ticket_facts(t: &ValidatedTicket) -> TicketFacts {
         realm: t.client.realm.clone(),
         sid: pac.and_then(|p| p.user_sid().cloned()),
         group_sids: pac
-            .map(|p| p.group_sids().iter().map(ToString::to_string).collect())
+            .map(|p| p.group_sids().iter().map(Sid::to_text).collect())
             .unwrap_or_default(),
         upn: pac.and_then(|p| p.upn_dns_info.as_ref().map(|u| u.upn.clone())),
         etype: t.etype.name().to_string(),

@@ -209,8 +209,7 @@ impl Engine {
             FlowState::into_challenging,
             move |state| async move {
                 let Some(token) = authorization else {
-                    let waiting = self.wait(FlowState::Challenging(state), false);
-                    return waiting.into_challenge();
+                    return Self::challenge(state, sealed);
                 };
                 let (verdict, response) = self.validate(token).await;
                 // A ticket proves when its user signed in to Windows, not that they

@@ -128,14 +128,6 @@ impl Step {
         Step::Restart { flow_id, code }
     }
 
-    /// The same waiting flow, answered with a Negotiate challenge.
-    pub(crate) fn into_challenge(self) -> Self {
-        match self {
-            Step::Page(w) => Step::Challenge(w),
-            other => other,
-        }
-    }
-
     /// Attaches the final Negotiate token of a validated ticket.
     pub(crate) fn with_negotiate_response(mut self, token: Option<String>) -> Self {
         match &mut self {

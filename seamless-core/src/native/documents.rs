@@ -24,16 +24,26 @@ pub const NS_SEAMLESS: &str = "urn:seamless:sign-in-token";
 /// Escapes text and attribute values.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
+    let mut rest = text;
+    // The five are ASCII, so each found byte is a whole character: the runs
+    // between them are copied at once.
+    while let Some(at) = rest
+        .bytes()
+        .position(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''))
+    {
+        let (run, tail) = rest.split_at(at);
+        out.push_str(run);
+        let (special, tail) = tail.split_at(1);
+        out.push_str(match special {
+            "&" => "&amp;",
+            "<" => "&lt;",
+            ">" => "&gt;",
+            "\"" => "&quot;",
+            _ => "&apos;",
+        });
+        rest = tail;
     }
+    out.push_str(rest);
     out
 }
 
@@ -228,4 +238,40 @@ pub fn fault(error: &RstError, code: u32) -> String {
         sub = escape(error.subcode),
         msg = escape(error.message),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    /// One character at a time: what `escape` must equal.
+    fn reference(text: &str) -> String {
+        text.chars()
+            .map(|c| match c {
+                '&' => "&amp;".to_string(),
+                '<' => "&lt;".to_string(),
+                '>' => "&gt;".to_string(),
+                '"' => "&quot;".to_string(),
+                '\'' => "&apos;".to_string(),
+                c => c.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn escape_replaces_the_five_and_keeps_everything_else() {
+        assert_eq!(
+            escape("<a href=\"x\">Tom & Jerry's</a>"),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&apos;s&lt;/a&gt;"
+        );
+        assert_eq!(escape("名前 & 🎉"), "名前 &amp; 🎉");
+        assert_eq!(escape(""), "");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escape_matches_the_reference(text in "[&<>\"'a-z名🎉 ]{0,40}|.{0,40}") {
+            proptest::prop_assert_eq!(escape(&text), reference(&text));
+        }
+    }
 }

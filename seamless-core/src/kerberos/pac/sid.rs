@@ -172,6 +172,18 @@ impl Text {
 
 impl fmt::Display for Sid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text().as_str())
+    }
+}
+
+impl Sid {
+    /// The string form as an exactly sized `String` (what `to_string` gives,
+    /// without the formatter's growing buffer: a sign-in writes every group).
+    pub fn to_text(&self) -> String {
+        self.text().as_str().to_owned()
+    }
+
+    fn text(&self) -> Text {
         let mut text = Text {
             bytes: [0; MAX_TEXT],
             len: 0,
@@ -189,7 +201,7 @@ impl fmt::Display for Sid {
             text.push(b'-');
             text.push_decimal(u64::from(*s));
         }
-        f.write_str(text.as_str())
+        text
     }
 }
 
@@ -277,6 +289,7 @@ mod tests {
             let sid = Sid::new(authority, &subs).unwrap();
             let text = sid.to_string();
             proptest::prop_assert_eq!(&text, &reference(authority, &subs));
+            proptest::prop_assert_eq!(&sid.to_text(), &text);
             proptest::prop_assert_eq!(text.parse::<Sid>().unwrap(), sid.clone());
             let bytes = sid.to_bytes();
             proptest::prop_assert_eq!(Sid::from_bytes(&bytes).unwrap(), (sid, bytes.len()));
