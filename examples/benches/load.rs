@@ -102,11 +102,7 @@ fn cpu_seconds(pid: &str) -> f64 {
 /// The instance's count of requests to its store (`seamless_store_requests_total`).
 fn store_requests(port: u16) -> Option<u64> {
     let (_, _, body) = Conn::open(port).send("GET", "/metrics", &[], "");
-    body.lines()
-        .find(|l| l.starts_with("seamless_store_requests_total "))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .map(|v| v as u64)
+    seamless_interop::metric(&body, "seamless_store_requests_total").map(|v| v as u64)
 }
 
 /// A keep-alive HTTP/1.1 connection.

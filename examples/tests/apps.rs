@@ -184,15 +184,16 @@ fn chromium_signs_in_with_a_real_ticket_or_falls_back_to_the_password() {
             "{name}: {text}"
         );
         assert!(text.contains("alice@example.test"), "{name}: {text}");
-        // Again in the same browser, without its cookies: the background
-        // requests are one challenge and one answer with the ticket.
-        let before = background_requests(app.port);
+        // Again in the same browser, without its cookies: four requests to
+        // the provider (the sign-in page, the background request's challenge
+        // and its answer with the ticket, the sign-in token's post).
+        let before = sign_in_requests(app.port);
         browser.clear_cookies();
         browser.navigate(&page);
         browser.wait_for_text("Hello, Alice MIT!");
-        let requests = background_requests(app.port) - before;
-        eprintln!("{name}: a warm Chromium's seamless sign-in made {requests} background requests");
-        assert_eq!(requests, 2, "{name}");
+        let requests = sign_in_requests(app.port) - before;
+        eprintln!("{name}: a warm Chromium's seamless sign-in made {requests} sign-in requests");
+        assert_eq!(requests, 4, "{name}");
         drop(browser);
 
         // Without a ticket: the password form, then the page.
@@ -209,25 +210,21 @@ fn chromium_signs_in_with_a_real_ticket_or_falls_back_to_the_password() {
     }
 }
 
-/// How many background requests (`/winauth/sso` and the old probe) the app
-/// has answered, from its metrics.
-fn background_requests(port: u16) -> u64 {
+/// How many sign-in requests (every endpoint but `/metrics`) the app has
+/// answered, from its metrics.
+fn sign_in_requests(port: u16) -> u64 {
     let metrics = dev_client::call(
         http::Request::get(format!("http://localhost:{port}/metrics"))
             .body(Vec::new())
             .expect("request"),
     )
     .expect("metrics");
-    let text = String::from_utf8_lossy(metrics.body()).into_owned();
-    ["sso", "probe"]
-        .iter()
-        .map(|endpoint| {
-            let name =
-                format!("seamless_request_duration_seconds_count{{endpoint=\"{endpoint}\"}} ");
-            text.lines()
-                .find_map(|l| l.strip_prefix(&name))
-                .map_or(0, |n| n.trim().parse::<u64>().expect("a count"))
-        })
+    let text = String::from_utf8_lossy(metrics.body());
+    text.lines()
+        .filter_map(|l| l.strip_prefix("seamless_request_duration_seconds_count{endpoint=\""))
+        .filter_map(|l| l.split_once("\"}"))
+        .filter(|(endpoint, _)| *endpoint != "metrics")
+        .map(|(_, count)| count.trim().parse::<u64>().expect("a count"))
         .sum()
 }
 

@@ -524,11 +524,7 @@ impl Drop for Monitor {
 fn store_requests(to: &Instance) -> u64 {
     let metrics = Browser::default().send(to, "GET", "/metrics", &[], "");
     assert_eq!(metrics.status, 200, "{}", metrics.body);
-    metrics
-        .body
-        .lines()
-        .find_map(|l| l.strip_prefix("seamless_store_requests_total "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
+    seamless_interop::metric(&metrics.body, "seamless_store_requests_total")
         .map(|v| v as u64)
         .unwrap_or_else(|| panic!("no store request count: {}", metrics.body))
 }

@@ -70,6 +70,13 @@ pub fn saml_grant_form(assertion: &str, client_id: &str) -> String {
         .finish()
 }
 
+/// The value of one series (`name{labels}`, as written) in Prometheus text.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
 /// A free loopback TCP port.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
