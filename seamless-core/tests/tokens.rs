@@ -315,3 +315,82 @@ fn an_issuer_follows_its_key_file() {
         after
     );
 }
+
+/// Every algorithm's ID and access tokens carry exactly `typ`, `alg` and `kid`
+/// in their header (written once per key) and verify with `jsonwebtoken` from
+/// the published JWK alone, with the claims the sign-in gives.
+#[test]
+fn tokens_of_every_algorithm_verify_from_the_published_key() {
+    for alg in SigningAlgorithm::ALL {
+        let keys = SigningKeys::generate(&[alg], NOW).expect("keys");
+        let tokens = issuer(keys.clone());
+        // Over `max_groups` (150) with one factor; then a few groups, an
+        // on-premises SID and two factors.
+        let mut few = completion();
+        few.user.groups.truncate(3);
+        few.user.display_name = "Alice \"A\" Example".into();
+        few.user.sid = Some("S-1-5-21-1-2-3-1105".parse().expect("sid"));
+        few.auth.methods.push(Method::Otp);
+        for completion in [completion(), few] {
+            signed_tokens_verify(&tokens, &completion, alg);
+        }
+    }
+}
+
+/// `completion`'s ID and access tokens, signed with `alg`, checked as above.
+fn signed_tokens_verify(tokens: &TokenIssuer, completion: &Completion, alg: SigningAlgorithm) {
+    let id = tokens
+        .id_token(completion, "app", Some("n-1"), alg, NOW)
+        .expect("id token");
+    let (access, claims) = tokens
+        .access_token(completion, "app", "openid", "j1".into(), alg, NOW)
+        .expect("access token");
+    let jwk = &tokens.keys().jwks().keys[0];
+    let kid = jwk.common.key_id.clone().expect("kid");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).expect("decoding key");
+    for (token, typ) in [(&id, "JWT"), (&access, "at+jwt")] {
+        let header = token.split('.').next().expect("header");
+        let header: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(header)
+                .expect("base64url"),
+        )
+        .expect("json");
+        assert_eq!(
+            header,
+            serde_json::json!({"typ": typ, "alg": alg.name(), "kid": kid}),
+            "{alg:?}"
+        );
+    }
+    let mut validation =
+        jsonwebtoken::Validation::new(alg.name().parse().expect("a JWS algorithm"));
+    validation.validate_exp = false;
+    validation.set_issuer(&["https://idp.test"]);
+    validation.set_audience(&["app"]);
+    let id = jsonwebtoken::decode::<seamless_core::token::IdClaims>(&id, &key, &validation)
+        .expect("ID token verifies")
+        .claims;
+    assert_eq!((id.aud.as_str(), id.nonce.as_deref()), ("app", Some("n-1")));
+    validation.set_audience(&["https://idp.test"]);
+    let access =
+        jsonwebtoken::decode::<seamless_core::token::AccessClaims>(&access, &key, &validation)
+            .expect("access token verifies")
+            .claims;
+    assert_eq!(access, claims);
+    assert_eq!(access.user, id.user);
+    assert_eq!(
+        id.user,
+        seamless_core::token::jwt::UserClaims::from_completion(completion, 150)
+    );
+    assert_eq!(access.user.sub, "u-1");
+    let mfa = completion.auth.methods.len() > 1;
+    assert_eq!(id.user.hasgroups, completion.user.groups.len() > 150);
+    assert_eq!(id.user.groups.len(), if mfa { 3 } else { 0 });
+    assert_eq!(id.user.onprem_sid.is_some(), mfa);
+    let amr: &[&str] = if mfa {
+        &["kerberos", "otp", "mfa"]
+    } else {
+        &["kerberos"]
+    };
+    assert_eq!(id.user.amr, amr);
+}

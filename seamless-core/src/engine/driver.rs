@@ -13,7 +13,7 @@ use crate::flow::{
     SignInRequest, TicketValidated,
 };
 use crate::kerberos::ValidatedTicket;
-use crate::kerberos::pac::Sid;
+use crate::kerberos::pac::Pac;
 use crate::model::Completion;
 
 /// The sealing purpose of flow states (never opens as anything else).
@@ -207,42 +207,52 @@ impl Engine {
 
     pub(super) fn wait(&self, state: FlowState, fresh: bool) -> Step {
         let core = state.core();
-        let flow_id = core.id.clone();
         let expires_at = core.started_at + self.inner.config.flow_ttl.as_secs() as i64;
-        let view = match &state {
-            FlowState::AwaitingUsername(s) => View::Username { error: s.error },
-            FlowState::Challenging(s) => View::Challenge {
-                username: s.username.clone(),
-            },
-            FlowState::AwaitingPassword(s) => {
-                if fresh && s.error.is_none() {
-                    self.log_attempt(&s.core, "fallback", s.reason, None, None);
-                }
-                View::Password {
-                    username: s.username.clone(),
-                    reason: s.reason,
-                    error: s.error,
-                }
-            }
-            FlowState::AwaitingMfa(s) => View::Mfa {
-                methods: s.methods.clone(),
-                error: s.error,
-            },
-        };
+        if let FlowState::AwaitingPassword(s) = &state
+            && fresh
+            && s.error.is_none()
+        {
+            self.log_attempt(&s.core, "fallback", s.reason, None, None);
+        }
         let backends = &self.inner.backends;
         let sealed =
             backends
                 .sealer
                 .seal(PURPOSE_FLOW, &state, expires_at, backends.entropy.as_ref());
+        // The state is sealed: what the page shows moves out of it.
+        let (core, view) = match state {
+            FlowState::AwaitingUsername(s) => (s.core, View::Username { error: s.error }),
+            FlowState::Challenging(s) => (
+                s.core,
+                View::Challenge {
+                    username: s.username,
+                },
+            ),
+            FlowState::AwaitingPassword(s) => (
+                s.core,
+                View::Password {
+                    username: s.username,
+                    reason: s.reason,
+                    error: s.error,
+                },
+            ),
+            FlowState::AwaitingMfa(s) => (
+                s.core,
+                View::Mfa {
+                    methods: s.methods,
+                    error: s.error,
+                },
+            ),
+        };
         match sealed {
             Ok(sealed) => Step::Page(Waiting {
-                flow_id,
+                flow_id: core.id,
                 view,
                 sealed,
-                request: state.core().request.clone(),
+                request: core.request,
                 negotiate_response: None,
             }),
-            Err(code) => Step::restart(flow_id, code),
+            Err(code) => Step::restart(core.id, code),
         }
     }
 }
@@ -262,9 +272,7 @@ fn ticket_facts(t: &ValidatedTicket) -> TicketFacts {
         principal: t.client.to_string(),
         realm: t.client.realm.clone(),
         sid: pac.and_then(|p| p.user_sid().cloned()),
-        group_sids: pac
-            .map(|p| p.group_sids().iter().map(Sid::to_text).collect())
-            .unwrap_or_default(),
+        group_sids: pac.map(Pac::group_sids).unwrap_or_default(),
         upn: pac.and_then(|p| p.upn_dns_info.as_ref().map(|u| u.upn.clone())),
         etype: t.etype.name().to_string(),
         weak_etype: t.etype.is_weak(),

@@ -15,11 +15,13 @@ const PURPOSE_SIGN_IN_TOKEN: &str = "sign-in-token";
 /// How long a sign-in token lives (PROTOCOL R9: minutes at most).
 pub const SIGN_IN_TOKEN_TTL: Duration = Duration::from_secs(120);
 
+/// A sign-in token's sealed body: sealed with the completion borrowed, opened
+/// with it owned.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct SignInTokenBody {
+struct SignInTokenBody<C = Completion> {
     jti: String,
     aud: Audience,
-    completion: Completion,
+    completion: C,
 }
 
 impl Engine {
@@ -35,7 +37,7 @@ impl Engine {
         let body = SignInTokenBody {
             jti: backends.random_id()?,
             aud: audience,
-            completion: completion.clone(),
+            completion,
         };
         let expires_at = self.now() + SIGN_IN_TOKEN_TTL.as_secs() as i64;
         backends.sealer.seal(

@@ -148,9 +148,11 @@ pub struct Denied {
     pub code: Code,
 }
 
-/// The states that survive between requests (sealed into the page).
+/// The states that survive between requests (sealed into the page). Externally
+/// tagged (`{"challenging":{...}}`): an internal tag would make every open buffer
+/// the whole state before reading it, copying each string twice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum FlowState {
     /// See [`AwaitingUsername`].
     AwaitingUsername(AwaitingUsername),

@@ -109,6 +109,25 @@ struct StoredCode {
     code_challenge: Option<String>,
 }
 
+/// [`StoredCode`] borrowed, to write a new code without copying the sign-in.
+#[derive(Serialize)]
+struct StoredCodeRef<'a> {
+    grant: GrantRef<'a>,
+    code_challenge: Option<&'a str>,
+}
+
+/// [`Grant`] borrowed: the same fields, written the same way.
+#[derive(Serialize)]
+struct GrantRef<'a> {
+    completion: &'a Completion,
+    client_id: &'a str,
+    redirect_uri: &'a str,
+    nonce: Option<&'a str>,
+    scope: &'a str,
+    family: &'a str,
+    family_ends_at: i64,
+}
+
 /// A single-use value spent by issuing a code ([`Grants::issue_code`]): the
 /// marker's key and lifetime, and the family the code starts, which is the
 /// marker's hash tag.
@@ -248,17 +267,17 @@ impl Grants {
             None => self.random()?,
         };
         let code = format!("{family}.{}", self.random()?);
-        let stored = serde_json::to_vec(&StoredCode {
-            grant: Grant {
-                completion: completion.clone(),
-                client_id: request.client_id.clone(),
-                redirect_uri: request.redirect_uri.clone(),
-                nonce: request.nonce.clone(),
-                scope: request.scope.clone(),
+        let stored = serde_json::to_vec(&StoredCodeRef {
+            grant: GrantRef {
+                completion,
+                client_id: &request.client_id,
+                redirect_uri: &request.redirect_uri,
+                nonce: request.nonce.as_deref(),
+                scope: &request.scope,
+                family: &family,
                 family_ends_at: self.family_deadline(completion),
-                family: family.clone(),
             },
-            code_challenge: request.code_challenge.clone(),
+            code_challenge: request.code_challenge.as_deref(),
         })
         .map_err(|_| GrantError::StoreUnavailable)?;
         let entry = Entry {

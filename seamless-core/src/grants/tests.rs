@@ -135,6 +135,34 @@ fn codes_are_single_use_bound_and_pkce_checked() {
     });
 }
 
+/// A code is written from the sign-in and request borrowed and read back as a
+/// whole [`super::Grant`]: every field comes back as it went in.
+#[test]
+fn a_code_reads_back_the_grant_it_was_issued_for() {
+    let (g, _) = setup();
+    block_on(async {
+        let mut completion = completion();
+        completion.user.groups = vec!["Staff".into(), "Sales \"EU\"".into()];
+        completion.request.login_hint = Some("alice@ad.test".into());
+        let code = g
+            .issue_code(&completion, &request(true), None)
+            .await
+            .expect("code");
+        let (grant, _) = redeem(&g, &code, Some(VERIFIER)).await.expect("redeem");
+        let expected = super::Grant {
+            completion: completion.clone(),
+            client_id: "app".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            nonce: Some("n-0S6_WzA2Mj".into()),
+            scope: "openid".into(),
+            family: family_of(&code).expect("family").to_string(),
+            family_ends_at: g.family_deadline(&completion),
+        };
+        assert_eq!(grant, expected);
+        assert!(grant.family_ends_at > completion.auth.auth_time);
+    });
+}
+
 #[test]
 fn codes_expire() {
     let (g, clock) = setup();

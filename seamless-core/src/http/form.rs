@@ -1,9 +1,11 @@
 //! `application/x-www-form-urlencoded` and query parameters, strictly: a
 //! parameter sent twice is an error (RFC 6749 §3.1), and sizes are bounded.
 
-/// Parsed parameters.
+use std::borrow::Cow;
+
+/// Parsed parameters, borrowed from the input where nothing was escaped.
 #[derive(Debug, Default)]
-pub(crate) struct Params(Vec<(String, String)>);
+pub(crate) struct Params<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
 /// A parameter was repeated, or the input is not form data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,19 +14,19 @@ pub(crate) struct Malformed;
 /// At most this many parameters.
 const MAX_PARAMS: usize = 64;
 
-impl Params {
-    pub(crate) fn parse(input: &[u8]) -> Result<Self, Malformed> {
-        let mut out: Vec<(String, String)> = Vec::new();
+impl<'a> Params<'a> {
+    pub(crate) fn parse(input: &'a [u8]) -> Result<Self, Malformed> {
+        let mut out: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::with_capacity(8);
         for (k, v) in form_urlencoded::parse(input) {
             if out.len() == MAX_PARAMS || out.iter().any(|(seen, _)| *seen == k) {
                 return Err(Malformed);
             }
-            out.push((k.into_owned(), v.into_owned()));
+            out.push((k, v));
         }
         Ok(Self(out))
     }
 
-    pub(crate) fn query(uri: &http::Uri) -> Result<Self, Malformed> {
+    pub(crate) fn query(uri: &'a http::Uri) -> Result<Self, Malformed> {
         Self::parse(uri.query().unwrap_or_default().as_bytes())
     }
 
@@ -33,7 +35,7 @@ impl Params {
         self.0
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
             .filter(|v| !v.is_empty())
     }
 }
@@ -51,11 +53,14 @@ pub(crate) fn append_query(uri: &str, query: &str) -> String {
     format!("{uri}{sep}{query}")
 }
 
-impl Drop for Params {
-    /// Form values include passwords and codes: wipe them.
+impl Drop for Params<'_> {
+    /// Form values include passwords and codes: wipe the copies made to
+    /// unescape them (a borrowed value is the request's own bytes).
     fn drop(&mut self) {
         for (_, v) in &mut self.0 {
-            zeroize::Zeroize::zeroize(v);
+            if let Cow::Owned(v) = v {
+                zeroize::Zeroize::zeroize(v);
+            }
         }
     }
 }

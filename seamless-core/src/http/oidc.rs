@@ -71,7 +71,7 @@ fn basic_credentials(head: &Parts) -> Option<Result<(String, String), ()>> {
 
 impl Provider {
     /// Authenticates the client at the token endpoint.
-    fn token_client(&self, head: &Parts, params: &Params) -> Result<&Client, Box<Response>> {
+    fn token_client(&self, head: &Parts, params: &Params<'_>) -> Result<&Client, Box<Response>> {
         let invalid_client = |basic: bool| {
             let mut response = oauth_error(
                 StatusCode::UNAUTHORIZED,
@@ -278,7 +278,7 @@ impl Provider {
     /// The SAML bearer grant: the assertion from our RSTR, redeemed once. Only the
     /// sealed sign-in token inside is trusted; readable fields that disagree with
     /// it fail the grant.
-    async fn saml_grant(&self, head: &Parts, client: &Client, params: &Params) -> Response {
+    async fn saml_grant(&self, head: &Parts, client: &Client, params: &Params<'_>) -> Response {
         let invalid = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
         let Some(raw) = params.get("assertion") else {
             return oauth_error(
@@ -406,12 +406,12 @@ impl Provider {
             .audience
             .as_deref()
             .unwrap_or(self.tokens().api_audience());
-        let Ok((access, claims)) = self.tokens().access_token_for(
+        let Ok((access, exp)) = self.tokens().signed_access_token(
             audience,
             &grant.completion,
             &client.id,
             &grant.scope,
-            jti,
+            &jti,
             client.algorithm,
             now,
         ) else {
@@ -420,7 +420,7 @@ impl Provider {
         let mut body = serde_json::json!({
             "access_token": access,
             "token_type": "Bearer",
-            "expires_in": claims.exp - now,
+            "expires_in": exp - now,
             "refresh_token": refresh,
             "scope": grant.scope,
         });

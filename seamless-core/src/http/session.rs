@@ -16,7 +16,7 @@ use crate::error::Code;
 use crate::model::Completion;
 use crate::model::{AuthFacts, SignInRequest};
 use crate::model::{Method as Factor, User};
-use crate::token::jwt::UserClaims;
+use crate::token::jwt::{UserClaims, UserClaimsRef};
 
 /// Opened session cookies kept per thread.
 const SESSION_CACHE: usize = 64;
@@ -73,14 +73,16 @@ const PURPOSE_SESSION: &str = "session";
 /// groups out (and says `hasgroups`).
 const MAX_SESSION_COOKIE: usize = 3800;
 
+/// A session cookie's sealed value: sealed with the claims and factors
+/// borrowed from the sign-in, opened with them owned.
 #[derive(Serialize, Deserialize)]
-pub(super) struct Session {
+pub(super) struct Session<U = UserClaims, F = Vec<Factor>> {
     /// The logical session: the same for every cookie re-issued from it.
     #[serde(default)]
     pub(super) sid: String,
-    user: UserClaims,
+    user: U,
     /// The factors, for silent sign-in to further clients.
-    methods: Vec<Factor>,
+    methods: F,
     /// The ticket's end, if any.
     not_after: Option<i64>,
     iat: i64,
@@ -136,8 +138,8 @@ impl Provider {
         let max_groups = self.tokens().settings().max_groups;
         let mut session = Session {
             sid: session_id(&completion.user.id, completion.auth.auth_time),
-            user: UserClaims::from_completion(completion, max_groups),
-            methods: completion.auth.methods.clone(),
+            user: UserClaimsRef::new(completion, max_groups),
+            methods: &completion.auth.methods[..],
             not_after: completion.auth.not_after,
             iat: now,
             exp,
@@ -149,7 +151,7 @@ impl Provider {
             self.backends().entropy.as_ref(),
         )?;
         if sealed.len() > MAX_SESSION_COOKIE {
-            session.user.groups.clear();
+            session.user.groups = &[];
             session.user.hasgroups = true;
             sealed = self.backends().sealer.seal(
                 PURPOSE_SESSION,
@@ -244,8 +246,7 @@ impl Provider {
     pub(crate) async fn completion_from_session(
         &self,
         head: &Parts,
-        flow_id: String,
-        request: SignInRequest,
+        request: &SignInRequest,
     ) -> Option<Completion> {
         let (_, live) = self.session_identity(head)?;
         if !self.session_live(&live).await {
@@ -266,7 +267,7 @@ impl Provider {
             .as_deref()
             .and_then(|s| s.parse().ok());
         let mut completion = Completion {
-            flow_id,
+            flow_id: self.random_id().ok()?,
             user,
             auth: AuthFacts {
                 methods: session.methods,
@@ -274,7 +275,7 @@ impl Provider {
                 not_after: session.not_after,
                 ticket: None,
             },
-            request,
+            request: request.clone(),
         };
         let addr = head.extensions.get::<super::ClientAddr>().map(|a| a.0);
         match self

@@ -283,12 +283,11 @@ impl Provider {
             params: carried,
         };
         if !prompt_login {
-            let flow_id = self.random_id().unwrap_or_default();
             let now = self.now();
             // A session older than `max_age` is not used: the user authenticates
             // again (and `auth_time`, in every ID token, tells the client when).
             if let Some(completion) = self
-                .completion_from_session(head, flow_id, request.clone())
+                .completion_from_session(head, &request)
                 .await
                 .filter(|c| hint_fits(request.login_hint.as_deref(), &c.user.upn))
                 .filter(|c| request.accepts_auth_time(c.auth.auth_time, now))
@@ -394,7 +393,7 @@ impl Provider {
     /// could have written: ours, to `/authorize` or `/signin`, bounded, its
     /// query in the characters form encoding writes. Whatever it asks is
     /// checked again when followed, as any link to `/authorize` is.
-    fn posted_again<'a>(&self, params: &'a Params) -> Option<&'a str> {
+    fn posted_again<'a>(&self, params: &'a Params<'_>) -> Option<&'a str> {
         let base = &self.web().base_path;
         let encoded = |b: u8| b.is_ascii_alphanumeric() || b"-._*%+&=".contains(&b);
         params.get("again").filter(|href| {

@@ -65,10 +65,12 @@ pub struct TicketFacts {
     pub realm: String,
     /// User SID from the PAC.
     pub sid: Option<crate::kerberos::Sid>,
-    /// Group SIDs from the PAC, for [`Policy`](crate::backends::Policy). Empty once
-    /// policy has decided: they are not carried in flow states, sign-in tokens,
-    /// codes or sessions.
-    pub group_sids: Vec<String>,
+    /// Group SIDs from the PAC (its groups, extra SIDs and resource groups), for
+    /// [`Policy`](crate::backends::Policy), which compares them as values (parse
+    /// the SIDs it looks for once, with [`str::parse`]). Empty once policy has
+    /// decided: they are not carried in flow states, sign-in tokens, codes or
+    /// sessions.
+    pub group_sids: Vec<crate::kerberos::Sid>,
     /// UPN from the PAC.
     pub upn: Option<String>,
     /// Encryption type name.

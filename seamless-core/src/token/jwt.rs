@@ -6,9 +6,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use base64::Engine as _;
-use jsonwebtoken::{Header, Validation};
+use jsonwebtoken::Validation;
 use serde::{Deserialize, Serialize};
 
+use super::keys::TokenType;
 use super::{KeyError, SigningAlgorithm, SigningKeys};
 use crate::backends::Method;
 use crate::backends::watched::WatchedFile;
@@ -90,40 +91,95 @@ pub struct UserClaims {
 impl UserClaims {
     /// The claims for a finished sign-in.
     pub fn from_completion(completion: &Completion, max_groups: usize) -> Self {
+        UserClaimsRef::new(completion, max_groups).into()
+    }
+}
+
+/// [`UserClaims`] borrowed from a sign-in, to sign or seal without copying it:
+/// the same claims, written the same way. The rules (which groups, which `amr`)
+/// are here only; [`UserClaims::from_completion`] copies this.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct UserClaimsRef<'a> {
+    sub: &'a str,
+    auth_time: i64,
+    amr: Amr<'a>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    upn: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    onprem_sid: Option<&'a crate::kerberos::Sid>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub(crate) groups: &'a [String],
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) hasgroups: bool,
+}
+
+impl<'a> UserClaimsRef<'a> {
+    /// The claims for a finished sign-in: at most `max_groups` groups, and
+    /// `hasgroups` instead of any when there are more.
+    pub(crate) fn new(completion: &'a Completion, max_groups: usize) -> Self {
         let user = &completion.user;
         let (groups, hasgroups) = if user.groups.len() > max_groups {
-            (Vec::new(), true)
+            (&[][..], true)
         } else {
-            (user.groups.clone(), false)
+            (&user.groups[..], false)
         };
         Self {
-            sub: user.id.clone(),
+            sub: &user.id,
             auth_time: completion.auth.auth_time,
-            amr: amr(&completion.auth.methods),
-            upn: user.upn.clone(),
-            name: user.display_name.clone(),
-            onprem_sid: user.sid.as_ref().map(ToString::to_string),
+            amr: Amr(&completion.auth.methods),
+            upn: &user.upn,
+            name: &user.display_name,
+            onprem_sid: user.sid.as_ref(),
             groups,
             hasgroups,
         }
     }
 }
 
+impl From<UserClaimsRef<'_>> for UserClaims {
+    fn from(user: UserClaimsRef<'_>) -> Self {
+        Self {
+            sub: user.sub.to_string(),
+            auth_time: user.auth_time,
+            amr: user.amr.names().map(String::from).collect(),
+            upn: user.upn.to_string(),
+            name: user.name.to_string(),
+            onprem_sid: user.onprem_sid.map(ToString::to_string),
+            groups: user.groups.to_vec(),
+            hasgroups: user.hasgroups,
+        }
+    }
+}
+
+/// RFC 8176 method references for the factors used, written as a list.
+#[derive(Debug, Clone, Copy)]
+struct Amr<'a>(&'a [Method]);
+
+impl Amr<'_> {
+    /// Each factor's name, then `mfa` when there were two or more.
+    fn names(self) -> impl Iterator<Item = &'static str> {
+        self.0
+            .iter()
+            .map(|m| match m {
+                Method::Kerberos => "kerberos",
+                Method::Password => "pwd",
+                Method::Otp => "otp",
+            })
+            .chain((self.0.len() > 1).then_some("mfa"))
+    }
+}
+
+impl Serialize for Amr<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.names())
+    }
+}
+
 /// RFC 8176 method references for the factors used.
 pub fn amr(methods: &[Method]) -> Vec<String> {
-    let mut out: Vec<String> = methods
-        .iter()
-        .map(|m| match m {
-            Method::Kerberos => "kerberos",
-            Method::Password => "pwd",
-            Method::Otp => "otp",
-        })
-        .map(String::from)
-        .collect();
-    if methods.len() > 1 {
-        out.push("mfa".into());
-    }
-    out
+    Amr(methods).names().map(String::from).collect()
 }
 
 /// An ID token's claims.
@@ -172,10 +228,31 @@ pub struct AccessClaims {
     pub user: UserClaims,
 }
 
-/// base64url(JSON of `value`): one part of a JWS compact serialisation.
-fn b64_json<T: Serialize + ?Sized>(value: &T) -> Result<String, TokenError> {
-    let json = serde_json::to_vec(value).map_err(|_| TokenError::Signing)?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
+/// [`IdClaims`] borrowed, for signing.
+#[derive(Serialize)]
+struct IdClaimsRef<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    exp: i64,
+    iat: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    #[serde(flatten)]
+    user: UserClaimsRef<'a>,
+}
+
+/// [`AccessClaims`] borrowed, for signing.
+#[derive(Serialize)]
+struct AccessClaimsRef<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    exp: i64,
+    iat: i64,
+    jti: &'a str,
+    client_id: &'a str,
+    scope: &'a str,
+    #[serde(flatten)]
+    user: UserClaimsRef<'a>,
 }
 
 /// Signs and verifies tokens with the current key set; keys can be swapped live,
@@ -271,17 +348,21 @@ impl TokenIssuer {
     fn sign<C: Serialize>(
         &self,
         alg: SigningAlgorithm,
-        typ: &str,
+        typ: TokenType,
         claims: &C,
     ) -> Result<String, TokenError> {
         let keys = self.keys();
         let key = keys.signer(alg).ok_or(TokenError::NoKey(alg.name()))?;
-        let mut header = Header::new(alg.jwt());
-        header.kid = Some(key.kid().to_string());
-        header.typ = Some(typ.to_string());
-        let message = format!("{}.{}", b64_json(&header)?, b64_json(claims)?);
+        let header = key.header(typ);
+        let claims = serde_json::to_vec(claims).map_err(|_| TokenError::Signing)?;
+        let mut message = String::with_capacity(header.len() + claims.len() * 4 / 3 + 350);
+        message.push_str(header);
+        message.push('.');
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(claims, &mut message);
         let signature = super::sign(key, message.as_bytes()).map_err(|_| TokenError::Signing)?;
-        Ok(format!("{message}.{signature}"))
+        message.push('.');
+        message.push_str(&signature);
+        Ok(message)
     }
 
     /// An ID token for `client_id`.
@@ -293,15 +374,15 @@ impl TokenIssuer {
         alg: SigningAlgorithm,
         now: i64,
     ) -> Result<String, TokenError> {
-        let claims = IdClaims {
-            iss: self.settings.issuer.clone(),
-            aud: client_id.to_string(),
+        let claims = IdClaimsRef {
+            iss: &self.settings.issuer,
+            aud: client_id,
             exp: now + self.settings.id_token_ttl.as_secs() as i64,
             iat: now,
-            nonce: nonce.map(str::to_string),
-            user: UserClaims::from_completion(completion, self.settings.max_groups),
+            nonce,
+            user: UserClaimsRef::new(completion, self.settings.max_groups),
         };
-        self.sign(alg, "JWT", &claims)
+        self.sign(alg, TokenType::Id, &claims)
     }
 
     /// An access token for the API ([`TokenIssuer::api_audience`]), issued to
@@ -331,19 +412,59 @@ impl TokenIssuer {
         alg: SigningAlgorithm,
         now: i64,
     ) -> Result<(String, AccessClaims), TokenError> {
+        let signed = self.access_claims(audience, completion, client_id, scope, &jti, now);
+        let token = self.sign(alg, TokenType::Access, &signed)?;
+        let (exp, iat, user) = (signed.exp, signed.iat, signed.user.into());
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
             aud: audience.to_string(),
-            exp: now + self.settings.access_token_ttl.as_secs() as i64,
-            iat: now,
+            exp,
+            iat,
             nbf: None,
             jti,
             client_id: client_id.to_string(),
             scope: scope.to_string(),
-            user: UserClaims::from_completion(completion, self.settings.max_groups),
+            user,
         };
-        let token = self.sign(alg, "at+jwt", &claims)?;
         Ok((token, claims))
+    }
+
+    /// An access token as [`TokenIssuer::access_token_for`] makes it, and its
+    /// expiry, without copying the claims out.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn signed_access_token(
+        &self,
+        audience: &str,
+        completion: &Completion,
+        client_id: &str,
+        scope: &str,
+        jti: &str,
+        alg: SigningAlgorithm,
+        now: i64,
+    ) -> Result<(String, i64), TokenError> {
+        let claims = self.access_claims(audience, completion, client_id, scope, jti, now);
+        Ok((self.sign(alg, TokenType::Access, &claims)?, claims.exp))
+    }
+
+    fn access_claims<'a>(
+        &'a self,
+        audience: &'a str,
+        completion: &'a Completion,
+        client_id: &'a str,
+        scope: &'a str,
+        jti: &'a str,
+        now: i64,
+    ) -> AccessClaimsRef<'a> {
+        AccessClaimsRef {
+            iss: &self.settings.issuer,
+            aud: audience,
+            exp: now + self.settings.access_token_ttl.as_secs() as i64,
+            iat: now,
+            jti,
+            client_id,
+            scope,
+            user: UserClaimsRef::new(completion, self.settings.max_groups),
+        }
     }
 
     /// Decodes a token of ours of type `typ`: known `kid`, that key's algorithm

@@ -65,6 +65,28 @@ pub struct SigningKey {
     encoding: EncodingKey,
     decoding: DecodingKey,
     jwk: Jwk,
+    /// The encoded JWS headers of tokens this key signs, by [`TokenType`]: the
+    /// same for every token, so written once.
+    headers: [String; 2],
+}
+
+/// The `typ` of a token we sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenType {
+    /// An ID token (`JWT`).
+    Id = 0,
+    /// An access token (`at+jwt`, RFC 9068).
+    Access = 1,
+}
+
+impl TokenType {
+    /// The `typ` header value.
+    pub(crate) fn typ(self) -> &'static str {
+        match self {
+            Self::Id => "JWT",
+            Self::Access => "at+jwt",
+        }
+    }
 }
 
 impl fmt::Debug for SigningKey {
@@ -96,6 +118,15 @@ impl SigningKey {
         jwk.common.key_id = Some(kid.clone());
         jwk.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
         let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| invalid(&kid, e.to_string()))?;
+        let header = |typ: TokenType| {
+            let mut header = jsonwebtoken::Header::new(alg.jwt());
+            header.kid = Some(kid.clone());
+            header.typ = Some(typ.typ().to_string());
+            serde_json::to_vec(&header)
+                .map(|json| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
+                .map_err(|e| invalid(&kid, format!("header: {e}")))
+        };
+        let headers = [header(TokenType::Id)?, header(TokenType::Access)?];
         Ok(Self {
             kid,
             alg,
@@ -104,6 +135,7 @@ impl SigningKey {
             encoding,
             decoding,
             jwk,
+            headers,
         })
     }
 
@@ -126,6 +158,11 @@ impl SigningKey {
     /// When it was made (Unix seconds).
     pub fn created_at(&self) -> i64 {
         self.created_at
+    }
+
+    /// The encoded JWS header of a token of `typ` signed with this key.
+    pub(crate) fn header(&self, typ: TokenType) -> &str {
+        &self.headers[typ as usize]
     }
 
     /// The public key as a JWK.

@@ -171,7 +171,7 @@ fn windows_transport_answers_with_the_ap_rep_for_mutual_authentication() {
 }
 
 /// Allows only users whose PAC names `group`.
-struct RequirePacGroup(String);
+struct RequirePacGroup(seamless_core::kerberos::Sid);
 
 impl Policy for RequirePacGroup {
     fn decide(&self, input: &PolicyInput<'_>) -> Decision {
@@ -189,7 +189,7 @@ impl Policy for RequirePacGroup {
 /// token was 99 KB and the login post was refused with 413.
 #[test]
 fn a_user_in_fifteen_hundred_groups_is_decided_on_all_of_them_and_signs_in() {
-    let last = format!("{DOMAIN}-11499");
+    let last: seamless_core::kerberos::Sid = format!("{DOMAIN}-11499").parse().expect("sid");
     let w = world_custom(
         RulePolicy::default(),
         EngineConfig::default(),
