@@ -86,6 +86,11 @@ impl Fairing for Seamless {
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut rocket::Response<'r>) {
+        // The core's answers on its own paths go out as it made them: no session
+        // check, nothing added (as the other adapters serve them).
+        if self.provider.wants(request.uri().path().as_str()) {
+            return;
+        }
         if let Some(seen) = seen(request).await {
             // A guard refused: its answer is the core's, whatever a catcher made.
             if let Some(refusal) = seen.2.get().map(|r| (**r).clone())

@@ -552,6 +552,29 @@ cases! { $
         assert!(r.headers_named("set-cookie").any(|v| v.starts_with("__Host-seamless-session=;") && v.contains("Max-Age=0")));
     }
 
+    /// The core's answers on its own paths go out as the core made them: the
+    /// middleware that clears a dead session cookie on the application's
+    /// responses adds nothing to a sign-in's (nor spends a session check on
+    /// them), and a sign-in over a dead session ends with the new one.
+    fn sign_in_answers_are_the_cores_alone(fx, h) {
+        let mut c = Client::new(h);
+        c.set_cookie("__Host-seamless-session", "AAAA");
+        let page = hinted(&mut c, "alice");
+        let cookies: Vec<&str> = page.headers_named("set-cookie").collect();
+        assert_eq!(cookies.len(), 1, "{cookies:?}");
+        assert!(cookies[0].starts_with("__Host-seamless-flow-"), "{cookies:?}");
+        let done = seamless(&mut c, &page, &fx.token("alice", 1105));
+        assert_eq!(done.status, 303, "{}", done.text());
+        let sessions: Vec<&str> = done
+            .headers_named("set-cookie")
+            .filter(|v| v.starts_with("__Host-seamless-session="))
+            .collect();
+        assert_eq!(sessions.len(), 1, "{sessions:?}");
+        assert!(!sessions[0].contains("Max-Age=0"), "{sessions:?}");
+        let me = c.get("/me");
+        assert_eq!(me.status, 200, "signed in: {}", me.text());
+    }
+
     /// `SignedIn` without the middleware is a loud error (a 500 that says so,
     /// or an app that refuses to start), never a pass.
     fn extractor_without_middleware_is_an_error(fx, h) {

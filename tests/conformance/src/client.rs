@@ -206,6 +206,11 @@ impl<'h> Client<'h> {
         self.send("GET", "/winauth/sso", &headers, b"")
     }
 
+    /// Puts a cookie in the jar, as if a response had set it.
+    pub fn set_cookie(&mut self, name: &str, value: &str) {
+        self.jar.insert(name.to_string(), value.to_string());
+    }
+
     /// Whether the jar holds a cookie.
     pub fn has_cookie(&self, name: &str) -> bool {
         self.jar.contains_key(name)
