@@ -349,11 +349,24 @@ impl Writer {
         self.out.extend_from_slice(encoded);
     }
 
-    /// Writes a constructed TLV whose contents `f` writes.
+    /// Writes a constructed TLV whose contents `f` writes, in place: the length
+    /// is written after the contents, moving them only when it needs more than
+    /// the one byte kept for it (contents of 128 bytes or more).
     pub(crate) fn nest(&mut self, tag: u8, f: impl FnOnce(&mut Writer)) {
-        let mut inner = Writer::new();
-        f(&mut inner);
-        self.raw(tag, &inner.out);
+        self.out.push(tag);
+        let at = self.out.len();
+        self.out.push(0);
+        f(self);
+        let (header, n) = length(self.out.len() - at - 1);
+        let header = header.get(..n).unwrap_or_default();
+        match header {
+            [short] => {
+                if let Some(byte) = self.out.get_mut(at) {
+                    *byte = *short;
+                }
+            }
+            _ => drop(self.out.splice(at..=at, header.iter().copied())),
+        }
     }
 
     /// Writes `[n] { f }`.
@@ -394,14 +407,25 @@ impl Writer {
 }
 
 fn push_len(out: &mut Vec<u8>, len: usize) {
+    let (bytes, n) = length(len);
+    out.extend_from_slice(bytes.get(..n).unwrap_or_default());
+}
+
+/// A definite length's encoding, in its first `n` bytes: one byte below 128,
+/// else `0x80 | count` and the count's big-endian bytes.
+fn length(len: usize) -> ([u8; 5], usize) {
+    let mut out = [0u8; 5];
     if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = (len as u32).to_be_bytes();
-        let skip = bytes.iter().take_while(|&&b| b == 0).count();
-        out.push(0x80 | (4 - skip) as u8);
-        out.extend_from_slice(bytes.get(skip..).unwrap_or_default());
+        out[0] = len as u8;
+        return (out, 1);
     }
+    let bytes = (len as u32).to_be_bytes();
+    let skip = bytes.iter().take_while(|&&b| b == 0).count();
+    out[0] = 0x80 | (4 - skip) as u8;
+    for (o, b) in out.iter_mut().skip(1).zip(bytes.iter().skip(skip)) {
+        *o = *b;
+    }
+    (out, 5 - skip)
 }
 
 /// Encodes a TLV header + value into a fresh vector (for framing outside a writer).
@@ -415,6 +439,41 @@ pub(crate) fn wrap(tag: u8, value: &[u8]) -> Vec<u8> {
 #[allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    /// `nest` as it was: the contents written apart, then wrapped.
+    fn nested_apart(tags: &[u8], contents: &[u8]) -> Vec<u8> {
+        tags.iter()
+            .rev()
+            .fold(contents.to_vec(), |inner, &tag| wrap(tag, &inner))
+    }
+
+    fn nested_in_place(w: &mut Writer, tags: &[u8], contents: &[u8]) {
+        match tags.split_first() {
+            Some((&tag, rest)) => w.nest(tag, |w| nested_in_place(w, rest, contents)),
+            None => w.out.extend_from_slice(contents),
+        }
+    }
+
+    proptest::proptest! {
+        /// Nesting in place writes what wrapping separately written contents
+        /// does, across the one-, two- and three-byte length forms, after
+        /// whatever the writer held already.
+        #[test]
+        fn nest_in_place_writes_what_wrapping_does(
+            before in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4),
+            tags in proptest::collection::vec(0x20u8..0xFF, 1..5),
+            len in proptest::prop_oneof![0usize..300, 65_400usize..65_700],
+            fill in proptest::prelude::any::<u8>(),
+        ) {
+            let contents = vec![fill; len];
+            let mut w = Writer::new();
+            w.out.extend_from_slice(&before);
+            nested_in_place(&mut w, &tags, &contents);
+            let mut expected = before.clone();
+            expected.extend(nested_apart(&tags, &contents));
+            proptest::prop_assert_eq!(w.into_bytes(), expected);
+        }
+    }
 
     #[test]
     fn lengths_must_be_minimal_and_definite() {
