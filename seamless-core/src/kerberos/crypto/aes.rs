@@ -351,19 +351,49 @@ impl KeyedMac {
     }
 
     /// HMAC over the concatenation of `parts`.
-    pub(super) fn compute(&self, parts: &[&[u8]]) -> Vec<u8> {
-        fn run<M: Mac + Clone>(m: &M, parts: &[&[u8]]) -> Vec<u8> {
+    pub(super) fn compute(&self, parts: &[&[u8]]) -> MacOutput {
+        fn run<M: Mac + Clone>(m: &M, parts: &[&[u8]]) -> MacOutput {
             let mut m = m.clone();
             for p in parts {
                 m.update(p);
             }
-            m.finalize().into_bytes().to_vec()
+            let mut out = MacOutput {
+                bytes: [0; MacOutput::MAX],
+                len: 0,
+            };
+            let tag = m.finalize().into_bytes();
+            for (o, b) in out.bytes.iter_mut().zip(tag.iter()) {
+                *o = *b;
+            }
+            out.len = tag.len().min(MacOutput::MAX);
+            out
         }
         match self {
             Self::Sha1(m) => run(m, parts),
             Self::Sha256(m) => run(m, parts),
             Self::Sha384(m) => run(m, parts),
         }
+    }
+}
+
+/// An HMAC's output, on the stack (it may be key material: wiped on drop).
+pub(crate) struct MacOutput {
+    bytes: [u8; MacOutput::MAX],
+    len: usize,
+}
+
+impl MacOutput {
+    /// The longest output: HMAC-SHA-384.
+    const MAX: usize = 48;
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl Drop for MacOutput {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.bytes);
     }
 }
 
@@ -377,8 +407,9 @@ pub(super) fn kdf_hmac_sha2(
 ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     let mac = KeyedMac::new(hash, key)?;
     let bits = ((out_bytes * 8) as u32).to_be_bytes();
-    let full = Zeroizing::new(mac.compute(&[&1u32.to_be_bytes(), label, &[0], &bits]));
-    full.get(..out_bytes)
+    let full = mac.compute(&[&1u32.to_be_bytes(), label, &[0], &bits]);
+    full.as_slice()
+        .get(..out_bytes)
         .map(|k| Zeroizing::new(k.to_vec()))
         .ok_or(CryptoError::KeyLength)
 }

@@ -425,7 +425,11 @@ impl UsageKey {
                 } else {
                     ki.compute(&[&[0u8; 16], &out])
                 };
-                out.extend_from_slice(mac.get(..etype.mac_len()).ok_or(CryptoError::KeyLength)?);
+                out.extend_from_slice(
+                    mac.as_slice()
+                        .get(..etype.mac_len())
+                        .ok_or(CryptoError::KeyLength)?,
+                );
                 Ok(out)
             }
             UsageKey::Rc4 { k1 } => {
@@ -449,14 +453,14 @@ impl UsageKey {
                 if !sha1 {
                     // RFC 8009: encrypt-then-MAC, so check before decrypting.
                     let want = ki.compute(&[&[0u8; 16], body]);
-                    if !ct_prefix_eq(&want, mac) {
+                    if !ct_prefix_eq(want.as_slice(), mac) {
                         return Err(CryptoError::Integrity);
                     }
                 }
                 let plain = aes::cts_decrypt(ke, body)?;
                 if sha1 {
                     let want = ki.compute(&[&plain]);
-                    if !ct_prefix_eq(&want, mac) {
+                    if !ct_prefix_eq(want.as_slice(), mac) {
                         return Err(CryptoError::Integrity);
                     }
                 }
@@ -488,9 +492,8 @@ impl ChecksumKey {
     pub(crate) fn compute(&self, parts: &[&[u8]]) -> Vec<u8> {
         match self {
             ChecksumKey::Aes { mac, len } => {
-                let mut full = mac.compute(parts);
-                full.truncate(*len);
-                full
+                let full = mac.compute(parts);
+                full.as_slice().get(..*len).unwrap_or_default().to_vec()
             }
             ChecksumKey::Rc4 { ksign, usage } => rc4::checksum(ksign, *usage, parts).to_vec(),
         }
@@ -498,8 +501,16 @@ impl ChecksumKey {
 
     /// Constant-time verification of `expected` against the checksum of `parts`.
     pub(crate) fn verify(&self, parts: &[&[u8]], expected: &[u8]) -> bool {
-        let got = self.compute(parts);
-        got.len() == expected.len() && bool::from(got.as_slice().ct_eq(expected))
+        let check = |got: &[u8]| got.len() == expected.len() && bool::from(got.ct_eq(expected));
+        match self {
+            ChecksumKey::Aes { mac, len } => check(
+                mac.compute(parts)
+                    .as_slice()
+                    .get(..*len)
+                    .unwrap_or_default(),
+            ),
+            ChecksumKey::Rc4 { ksign, usage } => check(&rc4::checksum(ksign, *usage, parts)),
+        }
     }
 }
 
