@@ -255,6 +255,23 @@ struct AccessClaimsRef<'a> {
     user: UserClaimsRef<'a>,
 }
 
+impl AccessClaimsRef<'_> {
+    /// The same claims, owned.
+    fn into_owned(self) -> AccessClaims {
+        AccessClaims {
+            iss: self.iss.to_string(),
+            aud: self.aud.to_string(),
+            exp: self.exp,
+            iat: self.iat,
+            nbf: None,
+            jti: self.jti.to_string(),
+            client_id: self.client_id.to_string(),
+            scope: self.scope.to_string(),
+            user: self.user.into(),
+        }
+    }
+}
+
 /// Signs and verifies tokens with the current key set; keys can be swapped live,
 /// or follow a key file.
 pub struct TokenIssuer {
@@ -414,19 +431,7 @@ impl TokenIssuer {
     ) -> Result<(String, AccessClaims), TokenError> {
         let signed = self.access_claims(audience, completion, client_id, scope, &jti, now);
         let token = self.sign(alg, TokenType::Access, &signed)?;
-        let (exp, iat, user) = (signed.exp, signed.iat, signed.user.into());
-        let claims = AccessClaims {
-            iss: self.settings.issuer.clone(),
-            aud: audience.to_string(),
-            exp,
-            iat,
-            nbf: None,
-            jti,
-            client_id: client_id.to_string(),
-            scope: scope.to_string(),
-            user,
-        };
-        Ok((token, claims))
+        Ok((token, signed.into_owned()))
     }
 
     /// An access token as [`TokenIssuer::access_token_for`] makes it, and its
@@ -473,7 +478,7 @@ impl TokenIssuer {
     fn decode<C: for<'de> Deserialize<'de>>(
         &self,
         token: &str,
-        typ: &str,
+        typ: TokenType,
         audiences: Option<&[&str]>,
     ) -> Result<C, TokenError> {
         if token.len() > 16 * 1024 {
@@ -481,7 +486,7 @@ impl TokenIssuer {
         }
         let header =
             jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid("header"))?;
-        if header.typ.as_deref() != Some(typ) {
+        if header.typ.as_deref() != Some(typ.typ()) {
             return Err(TokenError::Invalid("wrong token type"));
         }
         let keys = self.keys();
@@ -512,7 +517,7 @@ impl TokenIssuer {
     /// not checked (a hint may have expired). The claims say which client (`aud`)
     /// and which user (`sub`) it was for.
     pub fn verify_id_token_hint(&self, token: &str) -> Result<IdClaims, TokenError> {
-        self.decode(token, "JWT", None)
+        self.decode(token, TokenType::Id, None)
     }
 
     /// Verifies an access token of ours for [`TokenIssuer::api_audience`]: see
@@ -533,7 +538,7 @@ impl TokenIssuer {
         if audiences.is_empty() {
             return Err(TokenError::Invalid("no audience is accepted here"));
         }
-        let claims: AccessClaims = self.decode(token, "at+jwt", Some(audiences))?;
+        let claims: AccessClaims = self.decode(token, TokenType::Access, Some(audiences))?;
         if claims.exp <= now {
             return Err(TokenError::Invalid("expired"));
         }

@@ -207,7 +207,8 @@ pub(super) fn cts_decrypt(key: &AesKey, data: &[u8]) -> Result<Zeroizing<Vec<u8>
     // The full block in position n-2 is the encryption of the (padded) last block;
     // the short tail is the head of the encryption of the second-to-last block.
     let mut d = block_at(data, n - 2);
-    let mut second_last_cipher = block_at(data, n - 1);
+    let tail = block_at(data, n - 1);
+    let mut second_last_cipher = tail;
     let (chunks, _) = out.as_chunks_mut::<BLOCK>();
     key.cts_blocks(CtsBlocks {
         head: aes::Block::cast_slice_from_core_mut(chunks),
@@ -223,7 +224,7 @@ pub(super) fn cts_decrypt(key: &AesKey, data: &[u8]) -> Result<Zeroizing<Vec<u8>
     // `d` is D(C_{n-2}); the last plaintext is it XOR the rebuilt C_{n-1}, whose
     // first `last_len` bytes are the tail.
     let mut last_plain = d;
-    xor_into(&mut last_plain, &block_at(data, n - 1));
+    xor_into(&mut last_plain, &tail);
     let mut second_last_plain = second_last_cipher;
     xor_into(&mut second_last_plain, &prev);
     out.extend_from_slice(&second_last_plain);
