@@ -112,6 +112,13 @@ proptest! {
         cookie_flip in prop::option::of((any::<usize>(), any::<u8>())),
         step in prop::sample::select(vec!["sso", "resume", "fallback", "username", "password", "mfa"]),
         token in "[A-Za-z0-9_-]{0,120}",
+        again in prop::option::of(prop_oneof![
+            prop::sample::select(vec![
+                "/authorize?client_id=spa", "//evil.example/authorize?x=1", "https://evil.example/",
+                "/authorize?x=\"><script>", "/signin?return=%2F", "javascript:alert(1)", "/authorize?a=b#c",
+            ]).prop_map(String::from),
+            "[ -~]{0,80}",
+        ]),
     ) {
         let w = world_for_fuzz();
         let page = match block_on(w.handle(
@@ -141,6 +148,7 @@ proptest! {
         }
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs([("step", step), ("state", std::str::from_utf8(&state).expect("ascii")), ("token", &token), ("username", "alice@ad.test"), ("password", "wrong"), ("code", "123456")])
+            .extend_pairs(again.as_deref().map(|a| ("again", a)))
             .finish();
         let request = http::Request::builder()
             .method(Method::POST)
@@ -152,6 +160,17 @@ proptest! {
             Outcome::Respond(r) => {
                 prop_assert!(!r.status().is_server_error());
                 prop_assert!(r.headers().get("location").is_none(), "no completion without credentials");
+                // A posted start-again address shows only if it is ours.
+                let html = String::from_utf8_lossy(r.body());
+                if let Some(at) = html.find("<a href=\"") {
+                    let href = &html[at + 9..];
+                    prop_assert!(
+                        href.starts_with("/authorize?") || href.starts_with("/signin?"),
+                        "{href}"
+                    );
+                    let href = &href[..href.find('"').expect("end")];
+                    prop_assert!(!href.contains(['<', '>', ' ', '#']), "{href}");
+                }
             }
             other => panic!("{other:?}"),
         }
