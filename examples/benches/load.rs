@@ -13,13 +13,15 @@
 //! the previous commit's). The load generator runs on the same 2 cores as the
 //! servers: its share of the CPU is printed with each row.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::cell::{Cell, RefCell};
+use std::net::TcpStream as StdTcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
+
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::TcpStream;
 
 use seamless_core::config::{
     DEV_CLIENT_ID, DEV_CLIENT_REDIRECT, DEV_DOMAIN_SID, DEV_REALM, DEV_SERVICE, DEV_UPN_DOMAIN,
@@ -30,7 +32,7 @@ use seamless_interop::redis_server::{RedisCluster, RedisServer};
 
 use seamless_interop::{TempDir, free_port};
 
-const WORKERS: usize = 8;
+const CONNECTIONS: usize = 16;
 const RUN: Duration = Duration::from_secs(8);
 const TICKETS: usize = 40_000;
 
@@ -68,7 +70,7 @@ fn instance_of(program: &Path, args: &[&str], config: &Path) -> Instance {
         .spawn()
         .expect("start the server");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while StdTcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "the server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -101,21 +103,31 @@ fn cpu_seconds(pid: &str) -> f64 {
 
 /// The instance's count of requests to its store (`seamless_store_requests_total`).
 fn store_requests(port: u16) -> Option<u64> {
-    let (_, _, body) = Conn::open(port).send("GET", "/metrics", &[], "");
+    let (_, _, body) = event_loop().block_on(async {
+        Conn::open(port)
+            .await
+            .send("GET", "/metrics", &[], "")
+            .await
+    });
     seamless_interop::metric(&body, "seamless_store_requests_total").map(|v| v as u64)
 }
 
-/// A keep-alive HTTP/1.1 connection.
+/// A keep-alive HTTP/1.1 connection, driven by the load generator's one
+/// event loop (as wrk drives its connections): a blocking thread per connection
+/// would make every response wake a sleeping thread, and charge the servers for
+/// it.
 struct Conn(BufReader<TcpStream>);
 
 impl Conn {
-    fn open(port: u16) -> Self {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    async fn open(port: u16) -> Self {
+        let stream = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
         stream.set_nodelay(true).expect("nodelay");
         Self(BufReader::new(stream))
     }
 
-    fn send(
+    async fn send(
         &mut self,
         method: &str,
         path: &str,
@@ -134,9 +146,10 @@ impl Conn {
         self.0
             .get_mut()
             .write_all(request.as_bytes())
+            .await
             .expect("write");
         let mut line = String::new();
-        self.0.read_line(&mut line).expect("status");
+        self.0.read_line(&mut line).await.expect("status");
         let status = line
             .split(' ')
             .nth(1)
@@ -146,7 +159,7 @@ impl Conn {
         let mut length = 0;
         loop {
             line.clear();
-            self.0.read_line(&mut line).expect("header");
+            self.0.read_line(&mut line).await.expect("header");
             let l = line.trim_end();
             if l.is_empty() {
                 break;
@@ -160,9 +173,17 @@ impl Conn {
             }
         }
         let mut body = vec![0; length];
-        self.0.read_exact(&mut body).expect("body");
+        self.0.read_exact(&mut body).await.expect("body");
         (status, headers, String::from_utf8_lossy(&body).into_owned())
     }
+}
+
+/// The load generator's event loop: one thread.
+fn event_loop() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("a runtime")
 }
 
 fn cookie(headers: &[(String, String)], name: &str) -> Option<String> {
@@ -180,34 +201,38 @@ fn field(body: &str, name: &str) -> Option<String> {
 }
 
 /// One complete sign-in; `Err` says which step failed.
-fn sign_in(conn: &mut Conn, negotiate: &str) -> Result<(), String> {
+async fn sign_in(conn: &mut Conn, negotiate: &str) -> Result<(), String> {
     let authorize = format!(
         "/authorize?client_id={DEV_CLIENT_ID}&redirect_uri={}&response_type=code&scope=openid&state=s&nonce=n&login_hint=alice%40{DEV_UPN_DOMAIN}",
         form_urlencoded::byte_serialize(DEV_CLIENT_REDIRECT.as_bytes()).collect::<String>()
     );
-    let (status, headers, body) = conn.send("GET", &authorize, &[], "");
+    let (status, headers, body) = conn.send("GET", &authorize, &[], "").await;
     let flow = cookie(&headers, "seamless-flow").ok_or(format!("authorize {status}"))?;
     let state = field(&body, "state").ok_or("no state")?;
     // The page's background request: its challenge, then the ticket.
-    let (status, _, _) = conn.send(
-        "GET",
-        "/winauth/sso",
-        &[("cookie", &flow), ("seamless-flow", &state)],
-        "",
-    );
+    let (status, _, _) = conn
+        .send(
+            "GET",
+            "/winauth/sso",
+            &[("cookie", &flow), ("seamless-flow", &state)],
+            "",
+        )
+        .await;
     if status != 401 {
         return Err(format!("sso challenge {status}"));
     }
-    let (status, _, body) = conn.send(
-        "GET",
-        "/winauth/sso",
-        &[
-            ("cookie", &flow),
-            ("seamless-flow", &state),
-            ("authorization", negotiate),
-        ],
-        "",
-    );
+    let (status, _, body) = conn
+        .send(
+            "GET",
+            "/winauth/sso",
+            &[
+                ("cookie", &flow),
+                ("seamless-flow", &state),
+                ("authorization", negotiate),
+            ],
+            "",
+        )
+        .await;
     if status != 200 {
         return Err(format!("sso {status}: {body}"));
     }
@@ -216,15 +241,17 @@ fn sign_in(conn: &mut Conn, negotiate: &str) -> Result<(), String> {
         "step=sso&state={state}&token={}",
         token["token"].as_str().ok_or("no token")?
     );
-    let (status, headers, _) = conn.send(
-        "POST",
-        "/login",
-        &[
-            ("cookie", &flow),
-            ("content-type", "application/x-www-form-urlencoded"),
-        ],
-        &form,
-    );
+    let (status, headers, _) = conn
+        .send(
+            "POST",
+            "/login",
+            &[
+                ("cookie", &flow),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            &form,
+        )
+        .await;
     let location = headers
         .iter()
         .find(|(k, _)| k == "location")
@@ -239,12 +266,14 @@ fn sign_in(conn: &mut Conn, negotiate: &str) -> Result<(), String> {
         "grant_type=authorization_code&code={code}&redirect_uri={}&client_id={DEV_CLIENT_ID}&client_secret=load",
         form_urlencoded::byte_serialize(DEV_CLIENT_REDIRECT.as_bytes()).collect::<String>()
     );
-    let (status, _, body) = conn.send(
-        "POST",
-        "/token",
-        &[("content-type", "application/x-www-form-urlencoded")],
-        &form,
-    );
+    let (status, _, body) = conn
+        .send(
+            "POST",
+            "/token",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            &form,
+        )
+        .await;
     if status != 200 {
         return Err(format!("token {status}: {body}"));
     }
@@ -261,43 +290,39 @@ struct Figures {
 }
 
 fn run(ports: &[u16], tickets: Vec<String>) -> Figures {
-    let tickets = Arc::new(tickets);
-    let next = Arc::new(AtomicUsize::new(0));
-    let latencies = Arc::new(Mutex::new(Vec::new()));
-    let errors = Arc::new(Mutex::new(Vec::new()));
+    let tickets = Rc::new(tickets);
+    let next = Rc::new(Cell::new(0));
+    let latencies = Rc::new(RefCell::new(Vec::new()));
+    let errors = Rc::new(RefCell::new(Vec::new()));
     let start = Instant::now();
-    let workers: Vec<_> = (0..WORKERS)
-        .map(|w| {
-            let (tickets, next, latencies, errors) = (
-                tickets.clone(),
-                next.clone(),
-                latencies.clone(),
-                errors.clone(),
-            );
-            let port = ports[w % ports.len()];
-            std::thread::spawn(move || {
-                let mut conn = Conn::open(port);
-                let mut mine = Vec::new();
-                while start.elapsed() < RUN {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(ticket) = tickets.get(i) else { break };
-                    let t = Instant::now();
-                    match sign_in(&mut conn, ticket) {
-                        Ok(()) => mine.push(t.elapsed()),
-                        Err(e) => errors.lock().expect("lock").push(e),
-                    }
+    let clients = tokio::task::LocalSet::new();
+    for w in 0..CONNECTIONS {
+        let (tickets, next, latencies, errors) = (
+            tickets.clone(),
+            next.clone(),
+            latencies.clone(),
+            errors.clone(),
+        );
+        let port = ports[w % ports.len()];
+        clients.spawn_local(async move {
+            let mut conn = Conn::open(port).await;
+            while start.elapsed() < RUN {
+                let i = next.get();
+                next.set(i + 1);
+                let Some(ticket) = tickets.get(i) else { break };
+                let t = Instant::now();
+                match sign_in(&mut conn, ticket).await {
+                    Ok(()) => latencies.borrow_mut().push(t.elapsed()),
+                    Err(e) => errors.borrow_mut().push(e),
                 }
-                latencies.lock().expect("lock").extend(mine);
-            })
-        })
-        .collect();
-    for w in workers {
-        w.join().expect("worker");
+            }
+        });
     }
+    event_loop().block_on(clients);
     let elapsed = start.elapsed();
-    let mut l = latencies.lock().expect("lock").clone();
+    let mut l = latencies.take();
     l.sort();
-    let errors = errors.lock().expect("lock").clone();
+    let errors = errors.take();
     let at = |q: f64| {
         l.get(((l.len() as f64 * q) as usize).min(l.len().saturating_sub(1)))
             .copied()
@@ -350,7 +375,7 @@ fn main() {
             .collect()
     };
     println!(
-        "complete sign-ins over loopback, {WORKERS} keep-alive clients, {} s per run",
+        "complete sign-ins over loopback, {CONNECTIONS} keep-alive connections on one client thread, {} s per run",
         RUN.as_secs()
     );
     println!(
@@ -425,6 +450,8 @@ fn main() {
         let requests =
             |ports: &[u16]| -> Option<u64> { ports.iter().map(|p| store_requests(*p)).sum() };
         let app_cpu = |pids: &[String]| -> f64 { pids.iter().map(|p| cpu_seconds(p)).sum() };
+        // Tickets are minted before the clocks start: only the sign-ins count.
+        let tickets = mint(0, TICKETS);
         let commands_before = redis_commands(path, &redis);
         let (sent, cpu, redis_before, own) = (
             requests(&ports),
@@ -433,7 +460,7 @@ fn main() {
             cpu_seconds("self"),
         );
         let started = Instant::now();
-        let figures = run(&ports, mint(0, TICKETS));
+        let figures = run(&ports, tickets);
         let elapsed = started.elapsed().as_secs_f64();
         let (own, cpu) = (cpu_seconds("self") - own, app_cpu(&pids) - cpu);
         let per_1k = |seconds: f64| seconds * 1000.0 / figures.sign_ins.max(1) as f64;
