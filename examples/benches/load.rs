@@ -1,11 +1,18 @@
 //! Load figures on loopback (a benchmark, not a test): complete sign-ins
 //! (authorize → challenge → Negotiate → login → code → tokens, ES256) against the
-//! axum example app — one instance on the memory store, one on Redis, two on
-//! Redis behind a client-side round robin, one on a 3-master Redis Cluster —
-//! and `seamless serve` on the memory store, with sign-ins/s, p50/p99 latency,
-//! errors, Redis round trips per sign-in (the instances' own count, from
-//! `/metrics`), and CPU seconds per 1,000 sign-ins of the servers and of Redis,
-//! which vary less between noisy runs than the rate does.
+//! example apps — axum, actix-web and rocket on the memory store; axum on
+//! Redis, two axum instances on Redis behind a client-side round robin, axum on
+//! a 3-master Redis Cluster — and `seamless serve` on the memory store and on
+//! Redis, with sign-ins/s, p50/p99 latency, errors, Redis round trips per
+//! sign-in (the instances' own count, from `/metrics`), and CPU seconds per
+//! 1,000 sign-ins of the servers and of Redis, which vary less between noisy
+//! runs than the rate does.
+//!
+//! The client is one thread driving 16 keep-alive connections from one event
+//! loop, as wrk does. Every row runs once per round, rounds interleave the
+//! rows (3 rounds; `SEAMLESS_LOAD_ROUNDS=n`), and the last table gives each
+//! column's median (errors: their sum). `SEAMLESS_LOAD_ONLY=serve,baseline`
+//! runs only the rows whose name holds one of the texts.
 //!
 //! `cargo bench -p seamless-examples --bench load` (needs `redis-server`; the
 //! `seamless serve` row needs `cargo build --release -p seamless` first;
@@ -34,7 +41,7 @@ use seamless_interop::{TempDir, free_port};
 
 const CONNECTIONS: usize = 16;
 const RUN: Duration = Duration::from_secs(8);
-const TICKETS: usize = 40_000;
+const TICKETS: usize = 60_000;
 
 struct Instance(Child, u16);
 
@@ -289,6 +296,61 @@ struct Figures {
     first_error: Option<String>,
 }
 
+/// One row's figures in one round.
+#[derive(Clone)]
+struct Measured {
+    sign_ins: f64,
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: f64,
+    trips: String,
+    app_cpu: f64,
+    redis_cpu: Option<f64>,
+    load_gen: f64,
+}
+
+impl Measured {
+    fn print(&self, name: &str) {
+        println!(
+            "{name:<26} {:>8.0} {:>10.0} {:>6.2}ms {:>6.2}ms {:>6.0} {:>11} {:>12.3} {:>12} {:>8.0}%",
+            self.sign_ins,
+            self.per_second,
+            self.p50_ms,
+            self.p99_ms,
+            self.errors,
+            self.trips,
+            self.app_cpu,
+            self.redis_cpu
+                .map_or_else(|| "-".into(), |c| format!("{c:.3}")),
+            self.load_gen,
+        );
+    }
+
+    /// Each column's median over the rounds (errors: their sum).
+    fn median(all: &[Self]) -> Self {
+        let of = |f: fn(&Self) -> f64| {
+            let mut v: Vec<f64> = all.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or_default()
+        };
+        Self {
+            sign_ins: of(|m| m.sign_ins),
+            per_second: of(|m| m.per_second),
+            p50_ms: of(|m| m.p50_ms),
+            p99_ms: of(|m| m.p99_ms),
+            errors: all.iter().map(|m| m.errors).sum(),
+            trips: all.last().map(|m| m.trips.clone()).unwrap_or_default(),
+            app_cpu: of(|m| m.app_cpu),
+            redis_cpu: all
+                .iter()
+                .all(|m| m.redis_cpu.is_some())
+                .then(|| of(|m| m.redis_cpu.unwrap_or_default())),
+            load_gen: of(|m| m.load_gen),
+        }
+    }
+}
+
 fn run(ports: &[u16], tickets: Vec<String>) -> Figures {
     let tickets = Rc::new(tickets);
     let next = Rc::new(Cell::new(0));
@@ -396,6 +458,8 @@ fn main() {
     let cluster = RedisCluster::start().expect("a Redis Cluster");
     let on_cluster = config("cluster", &cluster.url());
     let app = Path::new(env!("CARGO_BIN_EXE_axum-app")).to_path_buf();
+    let actix = Path::new(env!("CARGO_BIN_EXE_actix-app")).to_path_buf();
+    let rocket = Path::new(env!("CARGO_BIN_EXE_rocket-app")).to_path_buf();
     let serve = seamless_binary();
     if serve.is_none() {
         println!("(no `seamless serve` row: run `cargo build --release -p seamless` first)");
@@ -420,12 +484,15 @@ fn main() {
         |path: &Path, redis: &RedisServer| over_redis(path, redis, RedisServer::cpu_seconds);
     let mut rows: Vec<(&str, &Path, &[&str], &Path, usize)> = vec![
         ("axum-app, memory", &app, &[], &memory, 1),
+        ("actix-app, memory", &actix, &[], &memory, 1),
+        ("rocket-app, memory", &rocket, &[], &memory, 1),
         ("axum-app, Redis", &app, &[], &on_redis, 1),
         ("2 x axum-app, Redis", &app, &[], &on_redis, 2),
         ("axum-app, Cluster x3", &app, &[], &on_cluster, 1),
     ];
     if let Some(serve) = &serve {
         rows.push(("seamless serve, memory", serve, &["serve"], &memory, 1));
+        rows.push(("seamless serve, Redis", serve, &["serve"], &on_redis, 1));
     }
     let jemalloc = format!("LD_PRELOAD={JEMALLOC}");
     let jemalloc = [jemalloc.as_str()];
@@ -439,65 +506,90 @@ fn main() {
         rows.push(("baseline, memory", baseline, &[], &memory, 1));
         rows.push(("baseline, Redis", baseline, &[], &on_redis, 1));
     }
-    for (name, program, args, path, instances) in rows {
-        let running: Vec<Instance> = (0..instances)
-            .map(|_| instance_of(program, args, path))
-            .collect();
-        let ports: Vec<u16> = running.iter().map(|i| i.1).collect();
-        let pids: Vec<String> = running.iter().map(|i| i.0.id().to_string()).collect();
-        // Warm up (connections, caches), then measure.
-        let _ = run(&ports, mint(900_000, 200));
-        let requests =
-            |ports: &[u16]| -> Option<u64> { ports.iter().map(|p| store_requests(*p)).sum() };
-        let app_cpu = |pids: &[String]| -> f64 { pids.iter().map(|p| cpu_seconds(p)).sum() };
-        // Tickets are minted before the clocks start: only the sign-ins count.
-        let tickets = mint(0, TICKETS);
-        let commands_before = redis_commands(path, &redis);
-        let (sent, cpu, redis_before, own) = (
-            requests(&ports),
-            app_cpu(&pids),
-            redis_cpu(path, &redis),
-            cpu_seconds("self"),
-        );
-        let started = Instant::now();
-        let figures = run(&ports, tickets);
-        let elapsed = started.elapsed().as_secs_f64();
-        let (own, cpu) = (cpu_seconds("self") - own, app_cpu(&pids) - cpu);
-        let per_1k = |seconds: f64| seconds * 1000.0 / figures.sign_ins.max(1) as f64;
-        let per_sign_in = |n: u64| n as f64 / figures.sign_ins.max(1) as f64;
-        let trips = match (sent, requests(&ports)) {
-            (Some(before), Some(after)) if after > before => {
-                format!("{:.2}", per_sign_in(after - before))
+    // `SEAMLESS_LOAD_ONLY=text[,text…]`: only the rows whose name holds one.
+    if let Ok(only) = std::env::var("SEAMLESS_LOAD_ONLY") {
+        rows.retain(|row| only.split(',').any(|text| row.0.contains(text)));
+    }
+    // The machine is shared and noisy: every row runs once per round, rounds
+    // interleave the rows, and the summary gives each column's median.
+    let rounds: usize = std::env::var("SEAMLESS_LOAD_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        // Each round's tickets have their own authenticator microseconds,
+        // below the warm-up's (900,000 and up).
+        .clamp(1, 900_000 / TICKETS - 1);
+    let mut measured: Vec<Vec<Measured>> = vec![Vec::new(); rows.len()];
+    for round in 1..=rounds {
+        println!("round {round} of {rounds}");
+        for (row, &(name, program, args, path, instances)) in rows.iter().enumerate() {
+            let running: Vec<Instance> = (0..instances)
+                .map(|_| instance_of(program, args, path))
+                .collect();
+            let ports: Vec<u16> = running.iter().map(|i| i.1).collect();
+            let pids: Vec<String> = running.iter().map(|i| i.0.id().to_string()).collect();
+            // Warm up (connections, caches), then measure.
+            let _ = run(&ports, mint(900_000, 200));
+            let requests =
+                |ports: &[u16]| -> Option<u64> { ports.iter().map(|p| store_requests(*p)).sum() };
+            let app_cpu = |pids: &[String]| -> f64 { pids.iter().map(|p| cpu_seconds(p)).sum() };
+            // Tickets are minted before the clocks start: only the sign-ins count.
+            let tickets = mint(round * TICKETS, TICKETS);
+            let commands_before = redis_commands(path, &redis);
+            let (sent, cpu, redis_before, own) = (
+                requests(&ports),
+                app_cpu(&pids),
+                redis_cpu(path, &redis),
+                cpu_seconds("self"),
+            );
+            let started = Instant::now();
+            let figures = run(&ports, tickets);
+            let elapsed = started.elapsed().as_secs_f64();
+            let (own, cpu) = (cpu_seconds("self") - own, app_cpu(&pids) - cpu);
+            let per_1k = |seconds: f64| seconds * 1000.0 / figures.sign_ins.max(1) as f64;
+            let per_sign_in = |n: u64| n as f64 / figures.sign_ins.max(1) as f64;
+            let trips = match (sent, requests(&ports)) {
+                (Some(before), Some(after)) if after > before => {
+                    format!("{:.2}", per_sign_in(after - before))
+                }
+                // A build without the count (an older baseline): Redis's count of
+                // commands, the same thing when no script runs (marked *).
+                _ => match (commands_before, redis_commands(path, &redis)) {
+                    (Some(before), Some(after)) => {
+                        format!("{:.2}*", per_sign_in(after - before))
+                    }
+                    _ => "-".into(),
+                },
+            };
+            let result = Measured {
+                sign_ins: figures.sign_ins as f64,
+                per_second: figures.per_second,
+                p50_ms: figures.p50.as_secs_f64() * 1e3,
+                p99_ms: figures.p99.as_secs_f64() * 1e3,
+                errors: figures.errors as f64,
+                trips,
+                app_cpu: per_1k(cpu),
+                redis_cpu: match (redis_before, redis_cpu(path, &redis)) {
+                    (Some(before), Some(after)) => Some(per_1k(after - before)),
+                    _ => None,
+                },
+                load_gen: own / (elapsed * 2.0) * 100.0,
+            };
+            result.print(name);
+            if let Some(e) = figures.first_error {
+                println!("  first error: {e}");
             }
-            // A build without the count (an older baseline): Redis's count of
-            // commands, the same thing when no script runs (marked *).
-            _ => match (commands_before, redis_commands(path, &redis)) {
-                (Some(before), Some(after)) => format!("{:.2}*", per_sign_in(after - before)),
-                _ => "-".into(),
-            },
-        };
-        let redis_per_1k = match (redis_before, redis_cpu(path, &redis)) {
-            (Some(before), Some(after)) => format!("{:.3}", per_1k(after - before)),
-            _ => "-".into(),
-        };
-        println!(
-            "{name:<26} {:>8} {:>10.0} {:>6.2}ms {:>6.2}ms {:>6} {:>11} {:>12.3} {:>12} {:>8.0}%",
-            figures.sign_ins,
-            figures.per_second,
-            figures.p50.as_secs_f64() * 1e3,
-            figures.p99.as_secs_f64() * 1e3,
-            figures.errors,
-            trips,
-            per_1k(cpu),
-            redis_per_1k,
-            own / (elapsed * 2.0) * 100.0,
-        );
-        if let Some(e) = figures.first_error {
-            println!("  first error: {e}");
+            measured[row].push(result);
+            drop(running);
+            if path == on_redis {
+                redis.restart();
+            }
         }
-        drop(running);
-        if path == on_redis {
-            redis.restart();
+    }
+    if rounds > 1 {
+        println!("median of {rounds} rounds");
+        for (row, results) in measured.iter().enumerate() {
+            Measured::median(results).print(rows[row].0);
         }
     }
 }

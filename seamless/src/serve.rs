@@ -7,6 +7,12 @@
 //! here with rustls when `[server] tls_cert` and `tls_key` are set: the pair is
 //! re-read when either file changes (checked every [`TLS_CHECK`]); a pair that
 //! does not load keeps the last good one and logs why.
+//!
+//! Connections are shared out in turn over one single-threaded runtime per
+//! core (the main thread's among them), as actix-web does: a connection stays
+//! on one thread, so serving a request never wakes another. On the project's
+//! 2-core machine this cut the server's CPU per sign-in against one
+//! multi-threaded runtime (the README's load figures).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -36,15 +42,62 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) fn serve(config: Option<PathBuf>) -> Result<ExitCode, String> {
     let _ = tracing_subscriber::fmt().with_target(true).try_init();
     let settings = Settings::load(config.as_deref()).map_err(|e| e.to_string())?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(run(settings))?;
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    // Every runtime is made here, outside any other: one on this thread, one
+    // on each of the others.
+    let rt = single_threaded()?;
+    let others = start_threads(threads.saturating_sub(1))?;
+    rt.block_on(run(settings, others))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run(settings: Settings) -> Result<(), String> {
+/// What the accepting thread sends another serving thread: first how to
+/// serve, then connections.
+enum Work {
+    Start(Connections, tokio::sync::watch::Receiver<bool>),
+    Connection(std::net::TcpStream, SocketAddr),
+}
+
+/// The serving threads besides the accepting one.
+struct Threads {
+    work: Vec<tokio::sync::mpsc::UnboundedSender<Work>>,
+    handles: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// `count` serving threads, each with its runtime, waiting for [`Work`].
+fn start_threads(count: usize) -> Result<Threads, String> {
+    let (mut work, mut handles) = (Vec::new(), Vec::new());
+    for i in 1..=count {
+        let (send, mut received) = tokio::sync::mpsc::unbounded_channel::<Work>();
+        let (ready, started) = std::sync::mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name(format!("seamless-{i}"))
+            .spawn(move || {
+                let rt = match single_threaded() {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready.send(Ok(()));
+                rt.block_on(async move {
+                    if let Some(Work::Start(connections, stopped)) = received.recv().await {
+                        serve_handed(received, connections, stopped).await;
+                    }
+                });
+            })
+            .map_err(|e| format!("cannot start a thread: {e}"))?;
+        started
+            .recv()
+            .map_err(|_| "a serving thread did not start".to_string())??;
+        work.push(send);
+        handles.push(handle);
+    }
+    Ok(Threads { work, handles })
+}
+
+async fn run(settings: Settings, others: Threads) -> Result<(), String> {
     let tls = match (&settings.server.tls_cert, &settings.server.tls_key) {
         (None, None) => None,
         (Some(cert), Some(key)) => Some(CertificateFiles::open(cert, key)?),
@@ -67,16 +120,191 @@ async fn run(settings: Settings) -> Result<(), String> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("{}", built.banner("seamless serve"));
     println!("  serving {scheme} on {}", built.listen);
-    match tls {
-        None => axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| e.to_string()),
-        Some(files) => serve_tls(listener, app, files).await,
+    let tls = tls.map(TlsAcceptor::new);
+    serve_connections(listener, Connections { app, tls }, others).await
+}
+
+/// One runtime on the calling thread.
+fn single_threaded() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))
+}
+
+/// What serves one connection, on whichever thread it lands.
+#[derive(Clone)]
+struct Connections {
+    app: Router,
+    tls: Option<TlsAcceptor>,
+}
+
+/// The TLS side: the acceptor, built once over the certificate files.
+#[derive(Clone)]
+struct TlsAcceptor(tokio_rustls::TlsAcceptor);
+
+impl TlsAcceptor {
+    fn new(files: CertificateFiles) -> Self {
+        let files = Arc::new(files);
+        tokio::spawn(files.clone().watch());
+        let mut config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_cert_resolver(files);
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Self(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
     }
+}
+
+/// Accepts until a shutdown signal, handing connections in turn to this thread
+/// and the `others`; then stops accepting, closes idle connections, lets the
+/// requests in flight finish, and returns once every thread's connections have
+/// ended. This thread's runtime drives the provider's own tasks (a Redis
+/// connection's, say) for the others until then.
+async fn serve_connections(
+    listener: TcpListener,
+    connections: Connections,
+    threads: Threads,
+) -> Result<(), String> {
+    let Threads {
+        work: others,
+        handles,
+    } = threads;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    for other in &others {
+        let _ = other.send(Work::Start(connections.clone(), stopped.clone()));
+    }
+    let shutdown = shutdown();
+    tokio::pin!(shutdown);
+    let mut mine = tokio::task::JoinSet::new();
+    let mut next = 0usize;
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            Some(_) = mine.join_next(), if !mine.is_empty() => continue,
+            () = &mut shutdown => break,
+        };
+        next = (next + 1) % (others.len() + 1);
+        let Some(other) = next.checked_sub(1).and_then(|i| others.get(i)) else {
+            mine.spawn(connections.clone().serve(stream, peer, stopped.clone()));
+            continue;
+        };
+        let handed = stream.into_std().map_err(|e| e.to_string()).and_then(|s| {
+            other
+                .send(Work::Connection(s, peer))
+                .map_err(|_| "the thread stopped".to_string())
+        });
+        if let Err(e) = handed {
+            tracing::warn!(%peer, error = %e, "connection dropped");
+        }
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    drop(others);
+    while mine.join_next().await.is_some() {}
+    let joined = tokio::task::spawn_blocking(move || {
+        handles
+            .into_iter()
+            .map(std::thread::JoinHandle::join)
+            .all(|joined| joined.is_ok())
+    })
+    .await;
+    if !matches!(joined, Ok(true)) {
+        tracing::error!("a serving thread panicked");
+    }
+    Ok(())
+}
+
+/// Serves the connections handed to this thread until the accepting thread
+/// stops handing them, then waits for them to finish.
+async fn serve_handed(
+    mut handed: tokio::sync::mpsc::UnboundedReceiver<Work>,
+    connections: Connections,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut mine = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            next = handed.recv() => {
+                let Some(Work::Connection(stream, peer)) = next else { break };
+                match tokio::net::TcpStream::from_std(stream) {
+                    Ok(stream) => {
+                        mine.spawn(connections.clone().serve(stream, peer, stopped.clone()));
+                    }
+                    Err(e) => tracing::warn!(%peer, error = %e, "connection dropped"),
+                }
+            }
+            Some(_) = mine.join_next(), if !mine.is_empty() => {}
+        }
+    }
+    while mine.join_next().await.is_some() {}
+}
+
+impl Connections {
+    /// One connection: the TLS handshake (when TLS is on), then HTTP/1.1 with
+    /// the peer address the middleware needs, until the client closes it or
+    /// the server stops (idle connections close at once, a request in flight
+    /// finishes first).
+    async fn serve(
+        self,
+        stream: tokio::net::TcpStream,
+        peer: SocketAddr,
+        mut stopped: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let service = TowerToHyperService::new(self.app.layer(axum::Extension(ConnectInfo(peer))));
+        let http = hyper::server::conn::http1::Builder::new();
+        let served = match self.tls {
+            None => {
+                let connection = http.serve_connection(TokioIo::new(stream), service);
+                until_stopped(connection, &mut stopped).await
+            }
+            Some(TlsAcceptor(acceptor)) => {
+                let stream =
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                let connection = http.serve_connection(TokioIo::new(stream), service);
+                until_stopped(connection, &mut stopped).await
+            }
+        };
+        if let Err(e) = served {
+            tracing::debug!(%peer, error = %e, "connection ended");
+        }
+    }
+}
+
+/// Drives `connection` to its end; once the server stops, asks it to close
+/// after the request in flight.
+async fn until_stopped<I, S>(
+    connection: hyper::server::conn::http1::Connection<I, S>,
+    stopped: &mut tokio::sync::watch::Receiver<bool>,
+) -> hyper::Result<()>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S: hyper::service::HttpService<hyper::body::Incoming>,
+    S::ResBody: 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::pin!(connection);
+    tokio::select! {
+        served = connection.as_mut() => return served,
+        _ = stopped.wait_for(|stop| *stop) => {}
+    }
+    connection.as_mut().graceful_shutdown();
+    connection.await
 }
 
 /// `GET /metrics` on its own plain-HTTP listener (`[metrics] listen`), for a
@@ -104,58 +332,6 @@ async fn metrics_listener(listen: &str, provider: seamless_core::Provider) -> Re
         }
     });
     Ok(())
-}
-
-/// Accepts TLS connections until a shutdown signal; each connection is served
-/// on its own task with the peer address the middleware needs.
-async fn serve_tls(
-    listener: TcpListener,
-    app: Router,
-    files: CertificateFiles,
-) -> Result<(), String> {
-    let files = Arc::new(files);
-    tokio::spawn(files.clone().watch());
-    let mut config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_cert_resolver(files);
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let shutdown = shutdown();
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    continue;
-                }
-            },
-            () = &mut shutdown => return Ok(()),
-        };
-        let (acceptor, app) = (acceptor.clone(), app.clone());
-        tokio::spawn(async move {
-            let stream =
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                };
-            let service = TowerToHyperService::new(app.layer(axum::Extension(ConnectInfo(peer))));
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(%peer, error = %e, "connection ended");
-            }
-        });
-    }
 }
 
 /// Ctrl-C or (on Unix) SIGTERM, as systemd sends.

@@ -1,9 +1,11 @@
 //! `seamless serve` as an operator runs it: the README's systemd `ExecStart`
 //! line on a plain-HTTP configuration (health, readiness, discovery, metrics on
-//! their own listener, a clean stop on SIGTERM), and TLS terminated by the server with a certificate replaced
+//! their own listener, a clean stop on SIGTERM that closes idle keep-alive
+//! connections on every serving thread), and TLS terminated by the server with a certificate replaced
 //! while it runs. curl is the client; openssl makes the certificates.
 
-use std::net::TcpListener;
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -174,6 +176,22 @@ fn the_systemd_unit_serves_plain_http_and_stops_on_sigterm() {
     assert!(metrics.contains("seamless_key_kvno{"), "{metrics}");
     assert_eq!(curl(&format!("{origin}/metrics"), None).0, 404);
 
+    // Keep-alive connections, handed in turn to every serving thread, each
+    // answered and then left idle: the stop below must close them, not wait.
+    let mut idle: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            c.set_read_timeout(Some(Duration::from_secs(10)))
+                .expect("timeout");
+            c.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n")
+                .expect("write");
+            let mut answer = [0u8; 12];
+            c.read_exact(&mut answer).expect("an answer");
+            assert_eq!(&answer, b"HTTP/1.1 200");
+            c
+        })
+        .collect();
+
     let status = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()
@@ -191,6 +209,11 @@ fn the_systemd_unit_serves_plain_http_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(exit.success(), "a clean stop: {exit}");
+    for c in &mut idle {
+        let mut rest = Vec::new();
+        // The rest of the answer, then the end of the stream: closed.
+        c.read_to_end(&mut rest).expect("closed by the server");
+    }
 }
 
 #[test]
