@@ -1,8 +1,8 @@
 //! Load figures on loopback (a benchmark, not a test): complete sign-ins
 //! (authorize → challenge → Negotiate → login → code → tokens, ES256) against the
-//! example apps — axum, actix-web and rocket on the memory store; axum on
-//! Redis, two axum instances on Redis behind a client-side round robin, axum on
-//! a 3-master Redis Cluster — and `seamless serve` on the memory store and on
+//! example apps — axum, actix-web and rocket on the memory store; axum and
+//! actix-web on Redis, two axum instances on Redis behind a client-side round
+//! robin, axum on a 3-master Redis Cluster — and `seamless serve` on the memory store and on
 //! Redis, with sign-ins/s, p50/p99 latency, errors, Redis round trips per
 //! sign-in (the instances' own count, from `/metrics`), and CPU seconds per
 //! 1,000 sign-ins of the servers and of Redis, which vary less between noisy
@@ -487,6 +487,7 @@ fn main() {
         ("actix-app, memory", &actix, &[], &memory, 1),
         ("rocket-app, memory", &rocket, &[], &memory, 1),
         ("axum-app, Redis", &app, &[], &on_redis, 1),
+        ("actix-app, Redis", &actix, &[], &on_redis, 1),
         ("2 x axum-app, Redis", &app, &[], &on_redis, 2),
         ("axum-app, Cluster x3", &app, &[], &on_cluster, 1),
     ];

@@ -8,15 +8,27 @@
 //! touches one slot. Each has a timeout, and any failure maps to an
 //! `Unavailable` error so callers fail closed. The connection
 //! manager (and the cluster connection) reconnects by itself once the server is
-//! back.
+//! back. On one server, a command whose connection had dropped (a restarted
+//! Redis, a closed idle connection) is sent once more as the manager
+//! reconnects, so the first request after an outage is not lost; a repeated
+//! operation errs on the safe side (see the Sentinel connection below).
+//!
+//! On one server, each single-threaded runtime that uses the store gets its own
+//! connection, made in the background on its first use (the shared one serves
+//! until then): on a server with a runtime per thread (actix-web's workers,
+//! `seamless serve`) a request and its Redis round trips stay on one thread
+//! instead of waking the thread that drives the shared connection for every
+//! command. Multi-threaded runtimes share one connection.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
@@ -70,6 +82,8 @@ impl fmt::Debug for RedisConfig {
 #[derive(Clone)]
 pub struct RedisStore {
     manager: Connection,
+    /// On one server: the connections of single-threaded runtimes.
+    local: Option<Arc<LocalConnections>>,
     prefix: String,
     timeout: Duration,
     /// Requests sent (round trips), for the metrics.
@@ -80,9 +94,80 @@ pub struct RedisStore {
 /// sentinels name.
 #[derive(Clone)]
 enum Connection {
-    Server(ConnectionManager),
+    /// The manager, and the store's count of requests (a command sent again
+    /// counts again).
+    Server(ConnectionManager, Arc<AtomicU64>),
     Cluster(ClusterConnection),
     Sentinel(SentinelMaster),
+}
+
+/// The connections of the single-threaded runtimes that use a store on one
+/// server, one each, so that their commands never cross threads.
+struct LocalConnections {
+    client: redis::Client,
+    settings: ConnectionManagerConfig,
+    /// Newest last; at most [`MAX_LOCAL`] runtimes remembered.
+    by_runtime: Mutex<Vec<(tokio::runtime::Id, Local)>>,
+}
+
+/// How many runtimes a store keeps a connection for (a runtime that ended
+/// leaves its entry behind until it is pushed out).
+const MAX_LOCAL: usize = 32;
+
+/// A connection that could not be made is tried again after this long.
+const LOCAL_RETRY: Duration = Duration::from_secs(5);
+
+/// Where a runtime's own connection stands.
+enum Local {
+    Connecting,
+    Ready(ConnectionManager),
+    Failed(Instant),
+}
+
+impl LocalConnections {
+    /// The calling runtime's own connection if it is single-threaded and has
+    /// one; otherwise `None` (use the shared one), after starting to make one
+    /// in the background where it is due.
+    fn pick(self: &Arc<Self>) -> Option<ConnectionManager> {
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
+            return None;
+        }
+        let id = handle.id();
+        {
+            let mut known = self
+                .by_runtime
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match known.iter_mut().find(|(runtime, _)| *runtime == id) {
+                Some((_, Local::Ready(connection))) => return Some(connection.clone()),
+                Some((_, Local::Connecting)) => return None,
+                Some((_, Local::Failed(at))) if at.elapsed() < LOCAL_RETRY => return None,
+                Some((_, state)) => *state = Local::Connecting,
+                None => {
+                    if known.len() >= MAX_LOCAL {
+                        known.remove(0);
+                    }
+                    known.push((id, Local::Connecting));
+                }
+            }
+        }
+        let this = Arc::clone(self);
+        // Spawned on this runtime, so the connection's driver runs here too.
+        handle.spawn(async move {
+            let made =
+                ConnectionManager::new_with_config(this.client.clone(), this.settings.clone())
+                    .await;
+            let mut known = this
+                .by_runtime
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some((_, state)) = known.iter_mut().find(|(runtime, _)| *runtime == id) {
+                *state = made.map_or_else(|_| Local::Failed(Instant::now()), Local::Ready);
+            }
+        });
+        None
+    }
 }
 
 /// The master of a Sentinel-monitored group: asked of the sentinels when there
@@ -99,6 +184,8 @@ struct SentinelMaster {
     sentinels: Arc<tokio::sync::Mutex<SentinelClient>>,
     current: Arc<std::sync::Mutex<Option<MultiplexedConnection>>>,
     settings: AsyncConnectionConfig,
+    /// The store's count of requests (a command sent again counts again).
+    requests: Arc<AtomicU64>,
 }
 
 impl SentinelMaster {
@@ -132,7 +219,10 @@ impl SentinelMaster {
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
         let mut failed = None;
-        for _ in 0..2 {
+        for attempt in 0..2 {
+            if attempt > 0 {
+                self.requests.fetch_add(1, Ordering::Relaxed);
+            }
             match op(self.connection().await?).await {
                 Ok(answer) => return Ok(answer),
                 Err(e) => {
@@ -152,7 +242,15 @@ impl SentinelMaster {
 impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, redis::Value> {
         match self {
-            Self::Server(c) => c.req_packed_command(cmd),
+            Self::Server(c, requests) => Box::pin(async move {
+                match c.req_packed_command(cmd).await {
+                    Err(e) if e.is_connection_dropped() => {
+                        requests.fetch_add(1, Ordering::Relaxed);
+                        c.req_packed_command(cmd).await
+                    }
+                    answer => answer,
+                }
+            }),
             Self::Cluster(c) => c.req_packed_command(cmd),
             Self::Sentinel(m) => {
                 Box::pin(m.run(move |mut c| async move { c.req_packed_command(cmd).await }))
@@ -167,7 +265,15 @@ impl ConnectionLike for Connection {
         count: usize,
     ) -> RedisFuture<'a, Vec<redis::Value>> {
         match self {
-            Self::Server(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Server(c, requests) => Box::pin(async move {
+                match c.req_packed_commands(pipeline, offset, count).await {
+                    Err(e) if e.is_connection_dropped() => {
+                        requests.fetch_add(1, Ordering::Relaxed);
+                        c.req_packed_commands(pipeline, offset, count).await
+                    }
+                    answer => answer,
+                }
+            }),
             Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
             Self::Sentinel(m) => Box::pin(m.run(move |mut c| async move {
                 c.req_packed_commands(pipeline, offset, count).await
@@ -177,7 +283,7 @@ impl ConnectionLike for Connection {
 
     fn get_db(&self) -> i64 {
         match self {
-            Self::Server(c) => c.get_db(),
+            Self::Server(c, _) => c.get_db(),
             Self::Cluster(c) => c.get_db(),
             Self::Sentinel(m) => m.cached().map_or(0, |c| c.get_db()),
         }
@@ -268,6 +374,7 @@ impl RedisStore {
     /// cluster through the nodes of a `redis+cluster://` URL.
     pub async fn connect(config: &RedisConfig) -> Result<Self, BackendError> {
         let timeout = Duration::from_millis(config.timeout_ms);
+        let requests = Arc::<AtomicU64>::default();
         let connecting = async {
             if let Some((sentinels, group, master)) = sentinel_setup(&config.url) {
                 if sentinels.is_empty() || group.is_empty() {
@@ -293,12 +400,13 @@ impl RedisStore {
                     settings: AsyncConnectionConfig::new()
                         .set_connection_timeout(Some(timeout))
                         .set_response_timeout(Some(timeout)),
+                    requests: Arc::clone(&requests),
                 };
                 master
                     .connection()
                     .await
                     .map_err(|e| unavailable("sentinel connect", e))?;
-                return Ok(Connection::Sentinel(master));
+                return Ok((Connection::Sentinel(master), None));
             }
             if let Some(nodes) = cluster_nodes(&config.url) {
                 if nodes.is_empty() {
@@ -314,28 +422,57 @@ impl RedisStore {
                     .get_async_connection()
                     .await
                     .map_err(|e| unavailable("cluster connect", e))?;
-                return Ok(Connection::Cluster(cluster));
+                return Ok((Connection::Cluster(cluster), None));
             }
             let client =
                 redis::Client::open(config.url.as_str()).map_err(|e| unavailable("URL", e))?;
-            let settings = redis::aio::ConnectionManagerConfig::new()
+            let settings = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(timeout))
                 .set_response_timeout(Some(timeout))
                 .set_number_of_retries(1);
-            ConnectionManager::new_with_config(client, settings)
+            let shared = ConnectionManager::new_with_config(client.clone(), settings.clone())
                 .await
-                .map(Connection::Server)
-                .map_err(|e| unavailable("connect", e))
+                .map_err(|e| unavailable("connect", e))?;
+            // The connecting runtime's own connection is the shared one (its
+            // driver runs here).
+            let mut by_runtime = Vec::new();
+            if let Ok(handle) = tokio::runtime::Handle::try_current()
+                && handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
+            {
+                by_runtime.push((handle.id(), Local::Ready(shared.clone())));
+            }
+            let local = LocalConnections {
+                client,
+                settings,
+                by_runtime: Mutex::new(by_runtime),
+            };
+            Ok((
+                Connection::Server(shared, Arc::clone(&requests)),
+                Some(Arc::new(local)),
+            ))
         };
-        let manager = tokio::time::timeout(timeout * 4, connecting)
+        let (manager, local) = tokio::time::timeout(timeout * 4, connecting)
             .await
             .map_err(|_| BackendError::unavailable("redis connect timed out"))??;
         Ok(Self {
             manager,
+            local,
             prefix: config.key_prefix.clone(),
             timeout,
-            requests: Arc::default(),
+            requests,
         })
+    }
+
+    /// The connection for a command from the calling task: its runtime's own
+    /// (one server, single-threaded runtime, once made), else the shared one.
+    fn connection(&self) -> Connection {
+        self.local
+            .as_ref()
+            .and_then(LocalConnections::pick)
+            .map_or_else(
+                || self.manager.clone(),
+                |c| Connection::Server(c, Arc::clone(&self.requests)),
+            )
     }
 
     fn key(&self, key: &str) -> String {
@@ -364,7 +501,7 @@ impl Store for RedisStore {
         value: &[u8],
         ttl: Duration,
     ) -> Result<bool, BackendError> {
-        let mut conn = self.manager.clone();
+        let mut conn = self.connection();
         let key = self.key(key);
         let reply: Option<String> = self
             .run("SET NX", async {
@@ -382,13 +519,13 @@ impl Store for RedisStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        let mut conn = self.manager.clone();
+        let mut conn = self.connection();
         let key = self.key(key);
         self.run("GET", async { conn.get(&key).await }).await
     }
 
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), BackendError> {
-        let mut conn = self.manager.clone();
+        let mut conn = self.connection();
         let key = self.key(key);
         self.run("SET", async {
             conn.pset_ex(&key, value, millis(ttl)).await
@@ -397,7 +534,7 @@ impl Store for RedisStore {
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        let mut conn = self.manager.clone();
+        let mut conn = self.connection();
         let key = self.key(key);
         self.run("GETDEL", async {
             redis::cmd("GETDEL").arg(&key).query_async(&mut conn).await
@@ -406,14 +543,14 @@ impl Store for RedisStore {
     }
 
     async fn count(&self, key: &str) -> Result<u64, BackendError> {
-        let mut conn = self.manager.clone();
+        let mut conn = self.connection();
         let key = self.key(key);
         let value: Option<u64> = self.run("GET", async { conn.get(&key).await }).await?;
         Ok(value.unwrap_or(0))
     }
 
     async fn release(&self, key: &str) -> Result<(), BackendError> {
-        let mut conn = self.manager.clone();
+        let mut conn = self.connection();
         let key = self.key(key);
         // Atomic on the server: decrement only a live, positive counter (DECR on
         // an absent key would create one with no expiry).
@@ -443,7 +580,7 @@ impl Store for RedisStore {
             then return 0 end \
             if KEYS[2] then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2]) end \
             return 1";
-        let mut conn = self.manager.clone();
+        let mut conn = self.connection();
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(CLAIM);
         match then {
@@ -478,7 +615,7 @@ impl Store for RedisStore {
               return {3, false} \
             end \
             return {0, false}";
-        let mut conn = self.manager.clone();
+        let mut conn = self.connection();
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(TAKE_ONCE)
             .arg(if op.keep_as.is_some() { 4 } else { 3 })
@@ -513,7 +650,7 @@ impl Store for RedisStore {
     }
 
     async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, BackendError> {
-        let mut conn = self.manager.clone();
+        let mut conn = self.connection();
         let key = self.key(key);
         // One transaction: count, and start the window only when the key is new.
         let (count,): (u64,) = self

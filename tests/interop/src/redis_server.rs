@@ -51,14 +51,19 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
-    /// Commands Redis has run so far (`INFO commandstats`), for round-trip counts.
-    pub fn commands(&self) -> u64 {
-        let out = Command::new(which("redis-cli").unwrap_or_else(|| "redis-cli".into()))
-            .args(["-p", &self.port.to_string(), "INFO", "commandstats"])
+    /// One section of `INFO`, as `redis-cli` prints it (empty if it cannot).
+    fn info(&self, section: &str) -> String {
+        Command::new(which("redis-cli").unwrap_or_else(|| "redis-cli".into()))
+            .args(["-p", &self.port.to_string(), "INFO", section])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        out.lines()
+            .unwrap_or_default()
+    }
+
+    /// Commands Redis has run so far (`INFO commandstats`), for round-trip counts.
+    pub fn commands(&self) -> u64 {
+        self.info("commandstats")
+            .lines()
             .filter(|l| l.starts_with("cmdstat_") && !l.starts_with("cmdstat_info"))
             .filter_map(|l| l.split("calls=").nth(1))
             .filter_map(|v| v.split(',').next())
@@ -68,18 +73,23 @@ impl RedisServer {
 
     /// CPU seconds the server has used (`INFO cpu`: user + system).
     pub fn cpu_seconds(&self) -> f64 {
-        let out = Command::new(which("redis-cli").unwrap_or_else(|| "redis-cli".into()))
-            .args(["-p", &self.port.to_string(), "INFO", "cpu"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        out.lines()
+        self.info("cpu")
+            .lines()
             .filter_map(|l| {
                 l.strip_prefix("used_cpu_user:")
                     .or_else(|| l.strip_prefix("used_cpu_sys:"))
             })
             .filter_map(|v| v.trim().parse::<f64>().ok())
             .sum()
+    }
+
+    /// Clients connected now (`INFO clients`), the asking `redis-cli` among them.
+    pub fn clients(&self) -> u64 {
+        self.info("clients")
+            .lines()
+            .find_map(|l| l.strip_prefix("connected_clients:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// Stops the server (an outage).

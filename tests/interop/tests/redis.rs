@@ -36,25 +36,139 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-fn run<F: Future<Output = ()>>(case: fn(Arc<dyn Store>, Pass) -> F) {
+/// The store contract on a store connected on a multi-threaded runtime, run
+/// there or, with `from`, on the runtime it makes.
+fn run_from<F: Future<Output = ()>>(
+    case: fn(Arc<dyn Store>, Pass) -> F,
+    from: Option<fn() -> tokio::runtime::Runtime>,
+) {
     let Some(server) = RedisServer::start() else {
         return;
     };
-    let rt = runtime();
-    rt.block_on(async {
-        let store: Arc<dyn Store> = Arc::new(
-            RedisStore::connect(&config(&server))
-                .await
-                .expect("connect"),
-        );
-        let pass: Pass = Arc::new(|d| Box::pin(tokio::time::sleep(d)));
-        case(store, pass).await;
-    });
+    let connecting = runtime();
+    let store: Arc<dyn Store> = Arc::new(
+        connecting
+            .block_on(RedisStore::connect(&config(&server)))
+            .expect("connect"),
+    );
+    let pass: Pass = Arc::new(|d| Box::pin(tokio::time::sleep(d)));
+    match from {
+        None => connecting.block_on(case(store, pass)),
+        Some(make) => make().block_on(case(store, pass)),
+    }
+}
+
+fn run<F: Future<Output = ()>>(case: fn(Arc<dyn Store>, Pass) -> F) {
+    run_from(case, None);
 }
 
 mod contract {
     use super::run;
     seamless_core::store_contract_tests!(run);
+}
+
+/// A single-threaded runtime on this thread, as each of `seamless serve`'s.
+fn single_threaded() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The contract from a single-threaded runtime, on a store connected on
+/// another runtime's threads: the first commands go over the shared
+/// connection, the rest over the runtime's own once it is made.
+fn run_single_threaded<F: Future<Output = ()>>(case: fn(Arc<dyn Store>, Pass) -> F) {
+    run_from(case, Some(single_threaded));
+}
+
+mod contract_single_threaded {
+    use super::run_single_threaded;
+    seamless_core::store_contract_tests!(run_single_threaded);
+}
+
+/// A single-threaded runtime's commands go over a connection of its own,
+/// driven on its thread: one more client at Redis once it has used the store,
+/// and every command still answered after the runtime that connected, which
+/// drove the shared connection, is gone.
+#[test]
+fn a_single_threaded_runtime_gets_a_connection_of_its_own() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let connecting = runtime();
+    let store = connecting
+        .block_on(RedisStore::connect(&config(&server)))
+        .expect("connect");
+    let before = server.clients();
+    let own = single_threaded();
+    own.block_on(async {
+        store
+            .put("warm", b"1", Duration::from_secs(60))
+            .await
+            .expect("put over the shared connection");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while server.clients() < before + 1 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no connection of its own"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Accepted is not yet answered: let the handshake finish here.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    });
+    drop(connecting);
+    own.block_on(async {
+        for i in 0..20 {
+            let key = format!("after-{i}");
+            assert!(
+                store
+                    .insert_if_absent(&key, b"v", Duration::from_secs(60))
+                    .await
+                    .expect("insert on its own connection"),
+            );
+            assert_eq!(
+                store.take(&key).await.expect("take").as_deref(),
+                Some(&b"v"[..])
+            );
+        }
+    });
+}
+
+/// A restart of Redis loses no request: the first command after it finds its
+/// connection dropped, and is sent again as the connection manager reconnects.
+#[test]
+fn the_first_command_after_redis_restarts_is_answered() {
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
+    let rt = runtime();
+    let store = rt
+        .block_on(RedisStore::connect(&config(&server)))
+        .expect("connect");
+    rt.block_on(async {
+        store
+            .put("before", b"1", Duration::from_secs(60))
+            .await
+            .expect("put");
+    });
+    server.stop();
+    server.restart();
+    let before = store.round_trips().expect("counted");
+    rt.block_on(async {
+        assert!(
+            store
+                .insert_if_absent("after", b"1", Duration::from_secs(60))
+                .await
+                .expect("the first command after the restart"),
+        );
+    });
+    assert_eq!(
+        store.round_trips(),
+        Some(before + 2),
+        "the command sent again counts again"
+    );
 }
 
 /// The same contract on a Redis Cluster of three masters.
