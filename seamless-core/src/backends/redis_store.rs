@@ -129,10 +129,7 @@ impl LocalConnections {
     /// one; otherwise `None` (use the shared one), after starting to make one
     /// in the background where it is due.
     fn pick(self: &Arc<Self>) -> Option<ConnectionManager> {
-        let handle = tokio::runtime::Handle::try_current().ok()?;
-        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
-            return None;
-        }
+        let handle = single_threaded_runtime()?;
         let id = handle.id();
         {
             let mut known = self
@@ -239,18 +236,38 @@ impl SentinelMaster {
     }
 }
 
+/// `op`, and once more if its connection had dropped (the manager reconnects
+/// meanwhile); each send counts as a request.
+async fn again_if_dropped<T, Fut>(
+    requests: &AtomicU64,
+    mut op: impl FnMut() -> Fut,
+) -> redis::RedisResult<T>
+where
+    Fut: std::future::Future<Output = redis::RedisResult<T>>,
+{
+    match op().await {
+        Err(e) if e.is_connection_dropped() => {
+            requests.fetch_add(1, Ordering::Relaxed);
+            op().await
+        }
+        answer => answer,
+    }
+}
+
+/// The calling task's runtime, when it is single-threaded.
+fn single_threaded_runtime() -> Option<tokio::runtime::Handle> {
+    tokio::runtime::Handle::try_current()
+        .ok()
+        .filter(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+}
+
 impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, redis::Value> {
         match self {
-            Self::Server(c, requests) => Box::pin(async move {
-                match c.req_packed_command(cmd).await {
-                    Err(e) if e.is_connection_dropped() => {
-                        requests.fetch_add(1, Ordering::Relaxed);
-                        c.req_packed_command(cmd).await
-                    }
-                    answer => answer,
-                }
-            }),
+            Self::Server(c, requests) => Box::pin(again_if_dropped(requests, move || {
+                let mut c = c.clone();
+                async move { c.req_packed_command(cmd).await }
+            })),
             Self::Cluster(c) => c.req_packed_command(cmd),
             Self::Sentinel(m) => {
                 Box::pin(m.run(move |mut c| async move { c.req_packed_command(cmd).await }))
@@ -265,15 +282,10 @@ impl ConnectionLike for Connection {
         count: usize,
     ) -> RedisFuture<'a, Vec<redis::Value>> {
         match self {
-            Self::Server(c, requests) => Box::pin(async move {
-                match c.req_packed_commands(pipeline, offset, count).await {
-                    Err(e) if e.is_connection_dropped() => {
-                        requests.fetch_add(1, Ordering::Relaxed);
-                        c.req_packed_commands(pipeline, offset, count).await
-                    }
-                    answer => answer,
-                }
-            }),
+            Self::Server(c, requests) => Box::pin(again_if_dropped(requests, move || {
+                let mut c = c.clone();
+                async move { c.req_packed_commands(pipeline, offset, count).await }
+            })),
             Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
             Self::Sentinel(m) => Box::pin(m.run(move |mut c| async move {
                 c.req_packed_commands(pipeline, offset, count).await
@@ -435,12 +447,10 @@ impl RedisStore {
                 .map_err(|e| unavailable("connect", e))?;
             // The connecting runtime's own connection is the shared one (its
             // driver runs here).
-            let mut by_runtime = Vec::new();
-            if let Ok(handle) = tokio::runtime::Handle::try_current()
-                && handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
-            {
-                by_runtime.push((handle.id(), Local::Ready(shared.clone())));
-            }
+            let by_runtime = single_threaded_runtime()
+                .map(|handle| (handle.id(), Local::Ready(shared.clone())))
+                .into_iter()
+                .collect();
             let local = LocalConnections {
                 client,
                 settings,
