@@ -2,14 +2,19 @@
 //! method, sends the core's response when a guard refused, and adds the headers
 //! the core asks for. It registers no catchers: the application's stay its own.
 
+use std::sync::OnceLock;
+
 use rocket::data::{Data, ToByteUnit};
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Header;
 use rocket::http::Method::{Connect, Delete, Get, Head, Options, Patch, Post, Put, Trace};
 use rocket::request::Request;
 use rocket::route::{Handler, Outcome, Route};
+use rocket::shield::{
+    ExpectCt, Frame, Hsts, NoSniff, Permission, Policy, Prefetch, Referrer, XssFilter,
+};
 use rocket::{Build, Rocket};
-use seamless_core::http::{Provider, SIGN_IN_PATHS};
+use seamless_core::http::{Provider, Response, SIGN_IN_PATHS};
 
 use crate::convert::{CoreResponse, head};
 use crate::extract::seen;
@@ -57,8 +62,44 @@ impl Handler for SignInRoutes {
             Ok(_) => provider.payload_too_large(),
             Err(_) => provider.unreadable_body(),
         };
-        Outcome::from(request, CoreResponse(answer))
+        Outcome::from(request, CoreResponse(hold_back(request, answer)))
     }
+}
+
+/// The headers rocket's `Shield` writes into every response that lacks them. On
+/// a response that has one, Shield keeps it but logs two warning lines, which on
+/// the core's answers (`X-Content-Type-Options` on all, `X-Frame-Options` on
+/// pages) was every response of every sign-in.
+const SHIELDED: [&str; 8] = [
+    NoSniff::NAME,
+    Frame::NAME,
+    Hsts::NAME,
+    XssFilter::NAME,
+    Referrer::NAME,
+    Prefetch::NAME,
+    Permission::NAME,
+    ExpectCt::NAME,
+];
+
+/// The core's values of [`SHIELDED`] headers on one answer, kept out of the
+/// response until Shield has run.
+#[derive(Default)]
+struct Held(OnceLock<Vec<(&'static str, String)>>);
+
+/// Takes the [`SHIELDED`] headers out of `answer`, for [`Seamless::on_response`]
+/// to put back (over Shield's) once Shield has been through the response.
+fn hold_back(request: &Request<'_>, mut answer: Response) -> Response {
+    let mut held = Vec::new();
+    for name in SHIELDED {
+        if let http::header::Entry::Occupied(entry) = answer.headers_mut().entry(name) {
+            let values = entry.remove_entry_mult().1;
+            held.extend(values.filter_map(|v| Some((name, v.to_str().ok()?.to_owned()))));
+        }
+    }
+    if !held.is_empty() {
+        let _ = request.local_cache(Held::default).0.set(held);
+    }
+    answer
 }
 
 fn routes() -> Vec<Route> {
@@ -86,17 +127,35 @@ impl Fairing for Seamless {
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut rocket::Response<'r>) {
-        // The core's answers on its own paths go out as it made them: no session
-        // check, nothing added (as the other adapters serve them).
+        // The core's answers on its own paths go out as it made them (no session
+        // check) with what Shield added. The core's headers that Shield also
+        // writes go in now, over Shield's: attached by `rocket::build()`,
+        // Shield's fairing runs before this one.
         if self.provider.wants(request.uri().path().as_str()) {
+            if let Some(held) = request.local_cache(Held::default).0.get() {
+                for (name, _) in held {
+                    response.remove_header(name);
+                }
+                for (name, value) in held {
+                    response.adjoin_raw_header(*name, value.clone());
+                }
+            }
             return;
         }
         if let Some(seen) = seen(request).await {
-            // A guard refused: its answer is the core's, whatever a catcher made.
+            // A guard refused: its answer is the core's, whatever a catcher made,
+            // with the application's Shield headers the core does not set.
             if let Some(refusal) = seen.2.get().map(|r| (**r).clone())
-                && let Ok(core) =
+                && let Ok(mut core) =
                     rocket::response::Responder::respond_to(CoreResponse(refusal), request)
             {
+                for name in SHIELDED {
+                    if !core.headers().contains(name) {
+                        for value in response.headers().get(name) {
+                            core.adjoin_raw_header(name, value.to_owned());
+                        }
+                    }
+                }
                 *response = core;
             }
             for (name, value) in seen.1.headers() {

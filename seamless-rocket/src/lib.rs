@@ -22,6 +22,14 @@
 //! it in place of what the catcher for its status made; it registers no
 //! catchers of its own), [`MaybeSignedIn`] never refuses. A
 //! guard used without the fairing stops the application from launching.
+//!
+//! Rocket's `Shield` stays the application's: its headers go on every response,
+//! the sign-in paths' and a guard's refusals included, except where the core
+//! sets its own (`X-Frame-Options: DENY` on the sign-in page, for one), which
+//! stand in place of Shield's. A `Shield` of your own is attached before this
+//! fairing (as `rocket::build()` attaches the default one): attached after it, it
+//! runs after it, keeps the core's headers all the same, and logs a warning for
+//! each.
 
 mod convert;
 mod extract;

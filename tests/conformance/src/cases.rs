@@ -215,6 +215,7 @@ cases! { $
         let page = c.get(&authorize_uri("spa", &[("login_hint", "alice@ad.test")]));
         assert!(page.header("www-authenticate").is_none());
         assert!(page.header("content-security-policy").is_some_and(|v| v.contains("frame-ancestors 'none'")));
+        assert_eq!(page.headers_named("x-frame-options").collect::<Vec<_>>(), ["DENY"]);
         assert_eq!(page.header("cache-control"), Some("no-store"));
         let r = c.sso(&page, None);
         assert_eq!((r.status, r.header("www-authenticate")), (401, Some("Negotiate")));
