@@ -11,7 +11,9 @@
 //! back. On one server, a command whose connection had dropped (a restarted
 //! Redis, a closed idle connection) is sent once more as the manager
 //! reconnects, so the first request after an outage is not lost; a repeated
-//! operation errs on the safe side (see the Sentinel connection below).
+//! operation errs on the safe side (see the Sentinel connection below; tested
+//! with the answer lost after the command ran:
+//! `interop::redis::a_command_whose_answer_is_lost_errs_toward_refusal`).
 //!
 //! On one server, each single-threaded runtime that uses the store gets its own
 //! connection, made in the background on its first use (the shared one serves

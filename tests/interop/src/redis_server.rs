@@ -174,6 +174,7 @@ impl RedisCluster {
         for _ in 0..3 {
             let mut node = RedisServer::start()?;
             node.cluster = true;
+            node.port = cluster_port();
             node.restart();
             nodes.push(node);
         }
@@ -348,5 +349,120 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A free port for a cluster node: its cluster bus listens 10,000 above it, so
+/// that port must exist and be free too (an ephemeral port above 55535, which
+/// `free_port` may give, stops the node from starting).
+fn cluster_port() -> u16 {
+    let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+    (0..1000)
+        .map(|_| free_port())
+        .find(|&p| p.checked_add(10_000).is_some_and(free))
+        .expect("a port with a free cluster bus port")
+}
+
+/// A TCP relay in front of a Redis server that loses one answer on demand:
+/// once [`LosingRelay::arm`]ed with a marker, the next request holding it
+/// reaches Redis and runs, and Redis's answer is dropped with the client's
+/// connection. The one case where a command's caller cannot know whether it
+/// ran. Every other byte passes as it is; new connections are relayed too.
+pub struct LosingRelay {
+    /// The port to connect to instead of Redis's.
+    pub port: u16,
+    armed: std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>,
+    lost: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl LosingRelay {
+    /// Relays to `127.0.0.1:redis_port`, from a thread of its own.
+    pub fn start(redis_port: u16) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let port = listener.local_addr().expect("its address").port();
+        let relay = Self {
+            port,
+            armed: Default::default(),
+            lost: Default::default(),
+        };
+        let (armed, lost) = (relay.armed.clone(), relay.lost.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                while let Ok((client, _)) = listener.accept().await {
+                    let (armed, lost) = (armed.clone(), lost.clone());
+                    tokio::spawn(async move {
+                        let _ = relay_one(client, redis_port, armed, lost).await;
+                    });
+                }
+            });
+        });
+        relay
+    }
+
+    /// The next request holding `marker` runs on Redis and gets no answer.
+    pub fn arm(&self, marker: &str) {
+        *self.armed.lock().unwrap_or_else(|p| p.into_inner()) = Some(marker.as_bytes().to_vec());
+    }
+
+    /// Answers lost so far.
+    pub fn lost(&self) -> usize {
+        self.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+async fn relay_one(
+    client: tokio::net::TcpStream,
+    redis_port: u16,
+    armed: std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>,
+    lost: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> std::io::Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = tokio::net::TcpStream::connect(("127.0.0.1", redis_port)).await?;
+    let (mut from_client, mut to_client) = client.into_split();
+    let (mut from_server, mut to_server) = server.into_split();
+    let swallow = std::sync::Arc::new(AtomicBool::new(false));
+    let answers = {
+        let swallow = swallow.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = from_server.read(&mut buf).await?;
+                if n == 0 {
+                    return Ok::<_, std::io::Error>(());
+                }
+                if swallow.load(Ordering::SeqCst) {
+                    // The answer goes nowhere and the client's connection
+                    // closes (dropping `to_client`).
+                    lost.fetch_add(1, Ordering::SeqCst);
+                    return Ok(());
+                }
+                to_client.write_all(&buf[..n]).await?;
+            }
+        })
+    };
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = from_client.read(&mut buf).await?;
+        if n == 0 || answers.is_finished() {
+            return Ok(());
+        }
+        let request = &buf[..n];
+        let hit = armed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take_if(|m| request.windows(m.len()).any(|w| w == m.as_slice()))
+            .is_some();
+        if hit {
+            swallow.store(true, Ordering::SeqCst);
+        }
+        to_server.write_all(request).await?;
     }
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use seamless_core::backends::{
-    MemoryKeyStore, Password, RedisConfig, RedisStore, StaticDirectory, Store,
+    Entry, MemoryKeyStore, Password, RedisConfig, RedisStore, StaticDirectory, Store, TakeOnce,
+    Taken,
 };
 use seamless_core::engine::View;
 use seamless_core::engine::{Durability, Engine, EngineConfig};
@@ -18,7 +19,7 @@ use seamless_core::seal::SealingKey;
 use seamless_core::testkit::store_contract::Pass;
 use seamless_core::testkit::{PacSpec, TestKdc, TicketSpec};
 use seamless_core::testkit::{Shown, StepExt as _};
-use seamless_interop::redis_server::{RedisCluster, RedisSentinelGroup, RedisServer};
+use seamless_interop::redis_server::{LosingRelay, RedisCluster, RedisSentinelGroup, RedisServer};
 
 fn config(server: &RedisServer) -> RedisConfig {
     RedisConfig {
@@ -169,6 +170,79 @@ fn the_first_command_after_redis_restarts_is_answered() {
         Some(before + 2),
         "the command sent again counts again"
     );
+}
+
+/// A command that ran on Redis but whose answer was lost with its connection
+/// is the one case where the store's second send runs a command twice. Each
+/// operation then errs toward refusal: a claimed single-use marker is not
+/// claimed again (the sign-in token buys nothing), a code taken once is not
+/// taken again (the second take sees its own spent mark: reuse, and the family
+/// ends), a limit's counter counts twice.
+#[test]
+fn a_command_whose_answer_is_lost_errs_toward_refusal() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let relay = LosingRelay::start(server.port);
+    let rt = runtime();
+    rt.block_on(async {
+        let store = RedisStore::connect(&RedisConfig {
+            url: format!("redis://127.0.0.1:{}/0", relay.port),
+            key_prefix: "lost:".into(),
+            timeout_ms: 2_000,
+        })
+        .await
+        .expect("connect through the relay");
+        let ttl = Duration::from_secs(60);
+        let entry = |key, value| Entry { key, value, ttl };
+
+        // A sign-in token spent and its code stored, in one step.
+        let before = store.round_trips().expect("counted");
+        relay.arm("{a}marker");
+        let claimed = store
+            .claim("{a}marker", ttl, Some(entry("{a}code", b"bought")))
+            .await;
+        assert_eq!(relay.lost(), 1, "the relay lost the answer");
+        assert_eq!(
+            store.round_trips(),
+            Some(before + 2),
+            "and the step went twice"
+        );
+        // Sent again on a new connection, the step finds its own marker.
+        assert_eq!(claimed.ok(), Some(false), "refused, not an error");
+        let code = store.get("{a}code").await.expect("get");
+        assert_eq!(
+            code.as_deref(),
+            Some(&b"bought"[..]),
+            "the step ran on Redis"
+        );
+        let again = store.claim("{a}marker", ttl, None).await;
+        assert_eq!(again.ok(), Some(false), "and is never bought twice");
+
+        // A code or refresh token taken with reuse detection.
+        store.put("{b}value", b"v", ttl).await.expect("put");
+        let op = TakeOnce {
+            key: "{b}value",
+            spent: entry("{b}spent", b"family"),
+            revoked: ("{b}revoked", ttl),
+            keep_as: None,
+        };
+        relay.arm("{b}value");
+        let taken = store.take_once(op).await;
+        assert_eq!(relay.lost(), 2);
+        assert!(matches!(taken, Ok(Taken::Reused)), "{taken:?}");
+        let revoked = store.get("{b}revoked").await.expect("get");
+        assert!(revoked.is_some(), "reuse ends the family");
+        let again = store.take_once(op).await;
+        assert!(!matches!(again, Ok(Taken::Value(_))), "{again:?}");
+
+        // A limit's counter.
+        relay.arm("{c}count");
+        let counted = store.increment("{c}count", ttl).await;
+        assert_eq!(relay.lost(), 3);
+        assert_eq!(counted.ok(), Some(2), "counted twice");
+        assert_eq!(store.count("{c}count").await.ok(), Some(2));
+    });
 }
 
 /// The same contract on a Redis Cluster of three masters.
