@@ -17,6 +17,13 @@ pub async fn start(app: &str) -> Built {
                     .into(),
             ))
         }
+        Ok(settings) if settings.server.header_timeout_ms.is_some() => {
+            Err(seamless_core::config::ConfigError(
+                "server.header_timeout_ms: `seamless serve`'s; the example apps keep their \
+                 framework's own connection timeouts"
+                    .into(),
+            ))
+        }
         Ok(settings) if settings.metrics.listen.is_some() => {
             Err(seamless_core::config::ConfigError(
                 "metrics.listen: the example apps serve /metrics on their own listener only \

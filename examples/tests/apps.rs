@@ -256,29 +256,37 @@ fn chromium_goes_on_to_the_password_when_the_flow_state_does_not_open() {
     }
 }
 
-/// The example apps serve plain HTTP: a TLS certificate in their configuration
-/// is refused at start with the fix named, not silently ignored.
+/// The example apps serve plain HTTP with their framework's own connection
+/// handling: a TLS certificate or `seamless serve`'s header timeout in their
+/// configuration is refused at start with the fix named, not silently ignored.
 #[test]
 fn the_apps_refuse_a_tls_certificate_they_would_not_serve() {
     let dir = std::env::temp_dir().join(format!("seamless-apps-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let config = dir.join("seamless.toml");
-    std::fs::write(
-        &config,
-        "[server]\ntls_cert = \"/etc/seamless/tls.pem\"\ntls_key = \"/etc/seamless/tls.key\"\n",
-    )
-    .expect("config");
-    for (name, bin) in APPS {
-        let out = std::process::Command::new(bin)
-            .arg(&config)
-            .output()
-            .expect("run");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
-        assert!(
-            err.contains("server.tls_cert") && err.contains("seamless serve"),
-            "{name}: {err}"
-        );
+    for (i, (server, named)) in [
+        (
+            "tls_cert = \"/etc/seamless/tls.pem\"\ntls_key = \"/etc/seamless/tls.key\"",
+            "server.tls_cert",
+        ),
+        ("header_timeout_ms = 10000", "server.header_timeout_ms"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let config = dir.join(format!("seamless-{i}.toml"));
+        std::fs::write(&config, format!("[server]\n{server}\n")).expect("config");
+        for (name, bin) in APPS {
+            let out = std::process::Command::new(bin)
+                .arg(&config)
+                .output()
+                .expect("run");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+            assert!(
+                err.contains(named) && err.contains("seamless serve"),
+                "{name}: {err}"
+            );
+        }
     }
 }
 

@@ -109,6 +109,13 @@ async fn run(settings: Settings, others: Threads) -> Result<(), String> {
             );
         }
     };
+    let header_timeout = match settings.server.header_timeout_ms {
+        None => DEFAULT_HEADER_TIMEOUT,
+        Some(0) => {
+            return Err("configuration: server.header_timeout_ms must be above 0".into());
+        }
+        Some(ms) => Duration::from_millis(ms),
+    };
     let built = settings.build().await.map_err(|e| e.to_string())?;
     if let Some(listen) = &settings.metrics.listen {
         metrics_listener(listen, built.provider.clone()).await?;
@@ -121,7 +128,12 @@ async fn run(settings: Settings, others: Threads) -> Result<(), String> {
     println!("{}", built.banner("seamless serve"));
     println!("  serving {scheme} on {}", built.listen);
     let tls = tls.map(TlsAcceptor::new);
-    serve_connections(listener, Connections { app, tls }, others).await
+    let connections = Connections {
+        app,
+        tls,
+        header_timeout,
+    };
+    serve_connections(listener, connections, others).await
 }
 
 /// One runtime on the calling thread.
@@ -137,7 +149,13 @@ fn single_threaded() -> Result<tokio::runtime::Runtime, String> {
 struct Connections {
     app: Router,
     tls: Option<TlsAcceptor>,
+    /// How long a request head may take to arrive, idle time before it
+    /// included (`[server] header_timeout_ms`).
+    header_timeout: Duration,
 }
+
+/// `[server] header_timeout_ms` when absent.
+const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The TLS side: the acceptor, built once over the certificate files.
 #[derive(Clone)]
@@ -257,7 +275,11 @@ impl Connections {
         mut stopped: tokio::sync::watch::Receiver<bool>,
     ) {
         let service = TowerToHyperService::new(self.app.layer(axum::Extension(ConnectInfo(peer))));
-        let http = hyper::server::conn::http1::Builder::new();
+        let mut http = hyper::server::conn::http1::Builder::new();
+        // Without a timer hyper waits for a request head for ever: a client
+        // that sends nothing, or a byte at a time, would hold its connection.
+        http.timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(self.header_timeout);
         let served = match self.tls {
             None => {
                 let connection = http.serve_connection(TokioIo::new(stream), service);

@@ -329,3 +329,101 @@ impl Drop for KillOnDrop<'_> {
         let _ = self.0.wait();
     }
 }
+
+/// Starts `seamless serve` on a dev-mode configuration with `extra` lines in
+/// `[server]`, and waits for it to answer.
+fn serve_with(name: &str, extra: &str) -> (Child, u16) {
+    let dir = scratch(name);
+    let port = free_port();
+    let config = dir.join("seamless.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n{extra}\n[dev]\nkeytab_out = \"{}\"\n",
+            dir.join("dev.keytab").display()
+        ),
+    )
+    .expect("config");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_seamless"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    until_ok(&url, None, Duration::from_secs(20), &mut server);
+    (server, port)
+}
+
+#[test]
+fn clients_that_send_no_request_head_are_cut_off_after_the_header_timeout() {
+    if !tools_present() {
+        return;
+    }
+    let (mut server, port) = serve_with("slow", "header_timeout_ms = 500");
+    let connect = || {
+        let c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        c
+    };
+    // Half a request head, then nothing (a slow-loris client).
+    let mut partial = connect();
+    partial
+        .write_all(b"GET /authorize HTTP/1.1\r\nhost: localhost\r\nx-slow: ")
+        .expect("write");
+    // Connected, and silent.
+    let silent = connect();
+    // Answered once, then idle on keep-alive.
+    let mut answered = connect();
+    answered
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        .expect("write");
+    let mut status = [0u8; 12];
+    answered.read_exact(&mut status).expect("an answer");
+    assert_eq!(&status, b"HTTP/1.1 200");
+
+    let start = Instant::now();
+    for (what, mut c) in [("partial", partial), ("silent", silent), ("idle", answered)] {
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest)
+            .unwrap_or_else(|e| panic!("{what}: still open after {:?}: {e}", start.elapsed()));
+        assert!(!rest.starts_with(b"HTTP/1.1 2"), "{what}: no answer");
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "closed after {:?}",
+        start.elapsed()
+    );
+    // The server goes on serving.
+    assert_eq!(
+        curl(&format!("http://127.0.0.1:{port}/healthz"), None).0,
+        200
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn a_header_timeout_of_zero_is_refused() {
+    let dir = scratch("zero");
+    let config = dir.join("seamless.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{}\"\nheader_timeout_ms = 0\n[dev]\nkeytab_out = \"{}\"\n",
+            free_port(),
+            dir.join("dev.keytab").display()
+        ),
+    )
+    .expect("config");
+    let out = Command::new(env!("CARGO_BIN_EXE_seamless"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("header_timeout_ms"), "{stderr}");
+}
