@@ -17,9 +17,9 @@ pub async fn start(app: &str) -> Built {
                     .into(),
             ))
         }
-        Ok(settings) if settings.server.header_timeout_ms.is_some() => {
+        Ok(settings) if settings.server.client_timeout_ms.is_some() => {
             Err(seamless_core::config::ConfigError(
-                "server.header_timeout_ms: `seamless serve`'s; the example apps keep their \
+                "server.client_timeout_ms: `seamless serve`'s; the example apps keep their \
                  framework's own connection timeouts"
                     .into(),
             ))

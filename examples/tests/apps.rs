@@ -268,7 +268,7 @@ fn the_apps_refuse_a_tls_certificate_they_would_not_serve() {
             "tls_cert = \"/etc/seamless/tls.pem\"\ntls_key = \"/etc/seamless/tls.key\"",
             "server.tls_cert",
         ),
-        ("header_timeout_ms = 10000", "server.header_timeout_ms"),
+        ("client_timeout_ms = 10000", "server.client_timeout_ms"),
     ]
     .into_iter()
     .enumerate()

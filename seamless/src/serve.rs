@@ -14,14 +14,18 @@
 //! 2-core machine this cut the server's CPU per sign-in against one
 //! multi-threaded runtime (the README's load figures).
 
+use std::future::Future as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::{Arc, RwLock};
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject as _;
@@ -109,10 +113,10 @@ async fn run(settings: Settings, others: Threads) -> Result<(), String> {
             );
         }
     };
-    let header_timeout = match settings.server.header_timeout_ms {
-        None => DEFAULT_HEADER_TIMEOUT,
+    let client_timeout = match settings.server.client_timeout_ms {
+        None => DEFAULT_CLIENT_TIMEOUT,
         Some(0) => {
-            return Err("configuration: server.header_timeout_ms must be above 0".into());
+            return Err("configuration: server.client_timeout_ms must be above 0".into());
         }
         Some(ms) => Duration::from_millis(ms),
     };
@@ -131,7 +135,7 @@ async fn run(settings: Settings, others: Threads) -> Result<(), String> {
     let connections = Connections {
         app,
         tls,
-        header_timeout,
+        client_timeout,
     };
     serve_connections(listener, connections, others).await
 }
@@ -150,12 +154,67 @@ struct Connections {
     app: Router,
     tls: Option<TlsAcceptor>,
     /// How long a request head may take to arrive, idle time before it
-    /// included (`[server] header_timeout_ms`).
-    header_timeout: Duration,
+    /// included, and then its body (`[server] client_timeout_ms`).
+    client_timeout: Duration,
 }
 
-/// `[server] header_timeout_ms` when absent.
-const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// A request body that must arrive within its time, counted from the first
+/// read: after it the read fails (the core answers 400, and the connection
+/// closes), so a client that stops half-way holds nothing for long.
+struct Timed<B> {
+    body: B,
+    limit: Duration,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<B> Timed<B> {
+    fn new(body: B, limit: Duration) -> Self {
+        Self {
+            body,
+            limit,
+            deadline: None,
+        }
+    }
+}
+
+impl<B> hyper::body::Body for Timed<B>
+where
+    B: hyper::body::Body + Unpin,
+    B::Error: Into<axum::BoxError>,
+{
+    type Data = B::Data;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<B::Data>, axum::BoxError>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        let limit = self.limit;
+        let deadline = self
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                Poll::Ready(Some(Err("the request body did not arrive in time".into())))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// `[server] client_timeout_ms` when absent.
+const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The TLS side: the acceptor, built once over the certificate files.
 #[derive(Clone)]
@@ -274,12 +333,17 @@ impl Connections {
         peer: SocketAddr,
         mut stopped: tokio::sync::watch::Receiver<bool>,
     ) {
-        let service = TowerToHyperService::new(self.app.layer(axum::Extension(ConnectInfo(peer))));
+        let app = self.app.layer(axum::Extension(ConnectInfo(peer)));
+        let limit = self.client_timeout;
+        let app = tower::ServiceExt::map_request(app, move |request: hyper::Request<Incoming>| {
+            request.map(|body| axum::body::Body::new(Timed::new(body, limit)))
+        });
+        let service = TowerToHyperService::new(app);
         let mut http = hyper::server::conn::http1::Builder::new();
         // Without a timer hyper waits for a request head for ever: a client
         // that sends nothing, or a byte at a time, would hold its connection.
         http.timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(self.header_timeout);
+            .header_read_timeout(self.client_timeout);
         let served = match self.tls {
             None => {
                 let connection = http.serve_connection(TokioIo::new(stream), service);

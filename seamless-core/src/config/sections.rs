@@ -220,9 +220,11 @@ pub struct ServerSettings {
     pub tls_key: Option<PathBuf>,
     /// `seamless serve` closes a connection whose request head has not fully
     /// arrived this long after it started waiting for one, idle keep-alive
-    /// connections included (slow or silent clients hold no connection for
-    /// long), milliseconds. Absent: 30 seconds. The example apps refuse it.
-    pub header_timeout_ms: Option<u64>,
+    /// connections included, and refuses (400) a request whose body has not
+    /// arrived this long after it began reading it: slow or silent clients hold
+    /// no connection for long. Milliseconds; absent: 30 seconds. The example
+    /// apps refuse it.
+    pub client_timeout_ms: Option<u64>,
     /// How long the sign-in page waits for the background Negotiate request
     /// before it shows the password form, milliseconds.
     pub sso_timeout_ms: u64,
@@ -243,7 +245,7 @@ impl Default for ServerSettings {
             trusted_proxies: Vec::new(),
             tls_cert: None,
             tls_key: None,
-            header_timeout_ms: None,
+            client_timeout_ms: None,
             sso_timeout_ms: WebConfig::default().sso_timeout.as_millis() as u64,
             max_header_bytes: WebConfig::default().max_header_block,
         }
