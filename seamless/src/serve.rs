@@ -13,6 +13,11 @@
 //! on one thread, so serving a request never wakes another. On the project's
 //! 2-core machine this cut the server's CPU per sign-in against one
 //! multi-threaded runtime (the README's load figures).
+//!
+//! A client has `[server] client_timeout_ms` to send a request head (idle
+//! keep-alive time included) and as long again for its body, then its
+//! connection is closed (the body: after a 400), so silent or slow clients
+//! hold no connection for long.
 
 use std::future::Future as _;
 use std::net::SocketAddr;
