@@ -2,7 +2,7 @@
 //! method, sends the core's response when a guard refused, and adds the headers
 //! the core asks for. It registers no catchers: the application's stay its own.
 
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 
 use rocket::data::{Data, ToByteUnit};
 use rocket::fairing::{Fairing, Info, Kind};
@@ -89,11 +89,18 @@ struct Held(OnceLock<Vec<(&'static str, String)>>);
 /// Takes the [`SHIELDED`] headers out of `answer`, for [`Seamless::on_response`]
 /// to put back (over Shield's) once Shield has been through the response.
 fn hold_back(request: &Request<'_>, mut answer: Response) -> Response {
+    // Parsed once: looking a name up by its text parses it every time.
+    static NAMES: LazyLock<Vec<(&str, http::HeaderName)>> = LazyLock::new(|| {
+        SHIELDED
+            .iter()
+            .filter_map(|&n| Some((n, http::HeaderName::from_bytes(n.as_bytes()).ok()?)))
+            .collect()
+    });
     let mut held = Vec::new();
-    for name in SHIELDED {
-        if let http::header::Entry::Occupied(entry) = answer.headers_mut().entry(name) {
+    for (name, key) in NAMES.iter() {
+        if let http::header::Entry::Occupied(entry) = answer.headers_mut().entry(key) {
             let values = entry.remove_entry_mult().1;
-            held.extend(values.filter_map(|v| Some((name, v.to_str().ok()?.to_owned()))));
+            held.extend(values.filter_map(|v| Some((*name, v.to_str().ok()?.to_owned()))));
         }
     }
     if !held.is_empty() {
