@@ -218,6 +218,9 @@ where
     }
 }
 
+/// How long accepting pauses after it failed.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
 /// `[server] client_timeout_ms` when absent.
 const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -263,8 +266,18 @@ async fn serve_connections(
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
+                // One connection's trouble (it was reset before it was
+                // accepted): the next one is fine.
+                Err(e) if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset
+                ) => continue,
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
+                    // Out of file descriptors (or memory) the listener stays
+                    // readable: accepting again at once would spin a core and
+                    // flood the log until a connection closes.
+                    tracing::warn!(error = %e, "accept failed; pausing {ACCEPT_PAUSE:?}");
+                    tokio::time::sleep(ACCEPT_PAUSE).await;
                     continue;
                 }
             },

@@ -333,6 +333,13 @@ impl Drop for KillOnDrop<'_> {
 /// Starts `seamless serve` on a dev-mode configuration with `extra` lines in
 /// `[server]`, and waits for it to answer.
 fn serve_with(name: &str, extra: &str) -> (Child, u16) {
+    let (server, port, _) = serve_limited(name, extra, None);
+    (server, port)
+}
+
+/// [`serve_with`], with at most `files` open file descriptors when given; also
+/// the file its output goes to.
+fn serve_limited(name: &str, extra: &str, files: Option<u32>) -> (Child, u16, PathBuf) {
     let dir = scratch(name);
     let port = free_port();
     let config = dir.join("seamless.toml");
@@ -344,16 +351,68 @@ fn serve_with(name: &str, extra: &str) -> (Child, u16) {
         ),
     )
     .expect("config");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_seamless"))
+    let log = dir.join("output.log");
+    let output = std::fs::File::create(&log).expect("log");
+    let bin = env!("CARGO_BIN_EXE_seamless");
+    let mut command = match files {
+        None => Command::new(bin),
+        Some(n) => {
+            let mut sh = Command::new("sh");
+            sh.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\""), bin]);
+            sh
+        }
+    };
+    let mut server = command
         .args(["serve", "--config"])
         .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(output.try_clone().expect("log"))
+        .stderr(output)
         .spawn()
         .expect("start");
     let url = format!("http://127.0.0.1:{port}/healthz");
     until_ok(&url, None, Duration::from_secs(20), &mut server);
-    (server, port)
+    (server, port, log)
+}
+
+/// CPU clock ticks a process has used (user and system).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let after_name = stat.rsplit_once(") ").expect("stat format").1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime: fields 14 and 15 of the line, 12 and 13 after the name.
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+#[test]
+fn out_of_file_descriptors_it_pauses_accepting_instead_of_spinning() {
+    if !tools_present() {
+        return;
+    }
+    let (mut server, port, log) = serve_limited("fds", "client_timeout_ms = 60000", Some(64));
+    // More connections than it has descriptors: the kernel completes them all,
+    // the server cannot accept the rest.
+    let held: Vec<TcpStream> = (0..120)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    assert!(held.len() > 64, "{} connections", held.len());
+    std::thread::sleep(Duration::from_millis(500));
+    let (before, lines_before) = (cpu_ticks(server.id()), line_count(&log));
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(server.id()) - before;
+    let logged = line_count(&log) - lines_before;
+    // Accepting again at once used a whole core (about 200 ticks in 2 s) and
+    // logged hundreds of thousands of lines.
+    assert!(used < 40, "{used} clock ticks of CPU in 2 s");
+    assert!(logged < 100, "{logged} log lines in 2 s");
+    drop(held);
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    until_ok(&url, None, Duration::from_secs(10), &mut server);
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+fn line_count(path: &Path) -> usize {
+    std::fs::read(path).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
 }
 
 #[test]
