@@ -127,7 +127,7 @@ async fn run(settings: Settings, others: Threads) -> Result<(), String> {
     };
     let built = settings.build().await.map_err(|e| e.to_string())?;
     if let Some(listen) = &settings.metrics.listen {
-        metrics_listener(listen, built.provider.clone()).await?;
+        metrics_listener(listen, built.provider.clone(), client_timeout).await?;
     }
     let app = Router::new().layer(SeamlessLayer::new(built.provider.clone()));
     let listener = TcpListener::bind(built.listen)
@@ -218,6 +218,28 @@ where
     }
 }
 
+/// After a failed `accept`: at once when one connection was the trouble (it was
+/// reset before it was accepted), else after [`ACCEPT_PAUSE`]: out of file
+/// descriptors (or memory) the listener stays readable, and accepting again at
+/// once would spin a core and flood the log until a connection closes.
+async fn after_accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionReset};
+    if !matches!(e.kind(), ConnectionAborted | ConnectionReset) {
+        tracing::warn!(error = %e, "accept failed; pausing {ACCEPT_PAUSE:?}");
+        tokio::time::sleep(ACCEPT_PAUSE).await;
+    }
+}
+
+/// HTTP/1.1 with a timeout on request heads, idle time before them included:
+/// without a timer hyper waits for one for ever, and a client that sends
+/// nothing, or a byte at a time, would hold its connection.
+fn http1(client_timeout: Duration) -> hyper::server::conn::http1::Builder {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(client_timeout);
+    http
+}
+
 /// How long accepting pauses after it failed.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
@@ -266,18 +288,8 @@ async fn serve_connections(
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
-                // One connection's trouble (it was reset before it was
-                // accepted): the next one is fine.
-                Err(e) if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset
-                ) => continue,
                 Err(e) => {
-                    // Out of file descriptors (or memory) the listener stays
-                    // readable: accepting again at once would spin a core and
-                    // flood the log until a connection closes.
-                    tracing::warn!(error = %e, "accept failed; pausing {ACCEPT_PAUSE:?}");
-                    tokio::time::sleep(ACCEPT_PAUSE).await;
+                    after_accept_failed(e).await;
                     continue;
                 }
             },
@@ -357,11 +369,7 @@ impl Connections {
             request.map(|body| axum::body::Body::new(Timed::new(body, limit)))
         });
         let service = TowerToHyperService::new(app);
-        let mut http = hyper::server::conn::http1::Builder::new();
-        // Without a timer hyper waits for a request head for ever: a client
-        // that sends nothing, or a byte at a time, would hold its connection.
-        http.timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(self.client_timeout);
+        let http = http1(self.client_timeout);
         let served = match self.tls {
             None => {
                 let connection = http.serve_connection(TokioIo::new(stream), service);
@@ -413,7 +421,11 @@ where
 
 /// `GET /metrics` on its own plain-HTTP listener (`[metrics] listen`), for a
 /// scraper on the internal network only.
-async fn metrics_listener(listen: &str, provider: seamless_core::Provider) -> Result<(), String> {
+async fn metrics_listener(
+    listen: &str,
+    provider: seamless_core::Provider,
+    client_timeout: Duration,
+) -> Result<(), String> {
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("metrics.listen {listen}: {e}"))?;
@@ -430,9 +442,25 @@ async fn metrics_listener(listen: &str, provider: seamless_core::Provider) -> Re
         }),
     );
     println!("  metrics on http://{listen}/metrics");
+    // As the main listener: the same timeout on request heads, the same
+    // pause when accepting fails.
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "the metrics listener stopped");
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    after_accept_failed(e).await;
+                    continue;
+                }
+            };
+            let service = TowerToHyperService::new(app.clone());
+            tokio::spawn(async move {
+                let connection =
+                    http1(client_timeout).serve_connection(TokioIo::new(stream), service);
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, "metrics connection ended");
+                }
+            });
         }
     });
     Ok(())

@@ -420,7 +420,11 @@ fn slow_and_silent_clients_are_cut_off_after_the_client_timeout() {
     if !tools_present() {
         return;
     }
-    let (mut server, port) = serve_with("slow", "client_timeout_ms = 500");
+    let metrics = free_port();
+    let (mut server, port) = serve_with(
+        "slow",
+        &format!("client_timeout_ms = 500\n[metrics]\nlisten = \"127.0.0.1:{metrics}\""),
+    );
     let connect = || {
         let c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         c.set_read_timeout(Some(Duration::from_secs(10)))
@@ -432,8 +436,12 @@ fn slow_and_silent_clients_are_cut_off_after_the_client_timeout() {
     partial
         .write_all(b"GET /authorize HTTP/1.1\r\nhost: localhost\r\nx-slow: ")
         .expect("write");
-    // Connected, and silent.
+    // Connected, and silent; and the same on the metrics listener.
     let silent = connect();
+    let silent_metrics = TcpStream::connect(("127.0.0.1", metrics)).expect("connect");
+    silent_metrics
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     // Answered once, then idle on keep-alive.
     let mut answered = connect();
     answered
@@ -453,7 +461,12 @@ fn slow_and_silent_clients_are_cut_off_after_the_client_timeout() {
         .expect("write");
 
     let start = Instant::now();
-    for (what, mut c) in [("partial", partial), ("silent", silent), ("idle", answered)] {
+    for (what, mut c) in [
+        ("partial", partial),
+        ("silent", silent),
+        ("idle", answered),
+        ("silent on the metrics listener", silent_metrics),
+    ] {
         let mut rest = Vec::new();
         c.read_to_end(&mut rest)
             .unwrap_or_else(|e| panic!("{what}: still open after {:?}: {e}", start.elapsed()));
