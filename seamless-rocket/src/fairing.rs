@@ -50,17 +50,18 @@ impl Handler for SignInRoutes {
         let head = head(request);
         // Rocket reads the body itself: what the head alone refuses is refused
         // before any of it is read.
-        if let Some(refusal) = provider.refuse_before_reading(&head) {
-            return Outcome::from(request, CoreResponse(refusal));
-        }
-        let limit = provider.web().max_body.bytes();
-        let answer = match data.open(limit).into_bytes().await {
-            Ok(body) if body.is_complete() => {
-                let body = http_body_util::Full::new(bytes::Bytes::from(body.into_inner()));
-                provider.serve(http::Request::from_parts(head, body)).await
+        let answer = if let Some(refusal) = provider.refuse_before_reading(&head) {
+            refusal
+        } else {
+            let limit = provider.web().max_body.bytes();
+            match data.open(limit).into_bytes().await {
+                Ok(body) if body.is_complete() => {
+                    let body = http_body_util::Full::new(bytes::Bytes::from(body.into_inner()));
+                    provider.serve(http::Request::from_parts(head, body)).await
+                }
+                Ok(_) => provider.payload_too_large(),
+                Err(_) => provider.unreadable_body(),
             }
-            Ok(_) => provider.payload_too_large(),
-            Err(_) => provider.unreadable_body(),
         };
         Outcome::from(request, CoreResponse(hold_back(request, answer)))
     }

@@ -47,6 +47,9 @@ fn shield_finds_nothing_to_warn_about_and_the_core_s_headers_stand() {
     let discovery = client.get("/.well-known/openid-configuration").dispatch();
     // A guard's refusal: the core's answer in place of the catcher's.
     let refused = client.get("/me").dispatch();
+    // What the head alone refuses, before the body is read.
+    let wrong_method = client.delete("/token").dispatch();
+    assert_eq!(wrong_method.status().code, 405);
     assert_eq!(page.status().code, 200);
     assert_eq!(discovery.status().code, 200);
     assert_eq!(refused.status().code, 303);
@@ -54,7 +57,7 @@ fn shield_finds_nothing_to_warn_about_and_the_core_s_headers_stand() {
         |r: &LocalResponse<'_>, name| r.headers().get(name).map(str::to_owned).collect::<Vec<_>>();
     // The core's values, not Shield's (`SAMEORIGIN`), and each once.
     assert_eq!(values(&page, "X-Frame-Options"), ["DENY"]);
-    for r in [&page, &discovery, &refused] {
+    for r in [&page, &discovery, &refused, &wrong_method] {
         assert_eq!(values(r, "X-Content-Type-Options"), ["nosniff"]);
         assert_eq!(values(r, "Referrer-Policy"), ["same-origin"]);
         // What Shield adds and the core does not say still comes.
