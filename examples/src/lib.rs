@@ -20,8 +20,8 @@ pub async fn start(app: &str) -> Built {
         Ok(settings) if settings.server.client_timeout_ms.is_some() => {
             Err(seamless_core::config::ConfigError(
                 "server.client_timeout_ms: `seamless serve`'s; the example apps serve with \
-                 their framework's defaults (axum::serve has no timeout on request heads: put \
-                 a reverse proxy in front of them)"
+                 their framework's defaults (axum::serve and rocket have no timeout on request \
+                 heads: put a reverse proxy in front of them)"
                     .into(),
             ))
         }
