@@ -342,15 +342,7 @@ fn serve_with(name: &str, extra: &str) -> (Child, u16) {
 fn serve_limited(name: &str, extra: &str, files: Option<u32>) -> (Child, u16, PathBuf) {
     let dir = scratch(name);
     let port = free_port();
-    let config = dir.join("seamless.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n{extra}\n[dev]\nkeytab_out = \"{}\"\n",
-            dir.join("dev.keytab").display()
-        ),
-    )
-    .expect("config");
+    let config = dev_config(&dir, port, extra);
     let log = dir.join("output.log");
     let output = std::fs::File::create(&log).expect("log");
     let bin = env!("CARGO_BIN_EXE_seamless");
@@ -372,6 +364,21 @@ fn serve_limited(name: &str, extra: &str, files: Option<u32>) -> (Child, u16, Pa
     let url = format!("http://127.0.0.1:{port}/healthz");
     until_ok(&url, None, Duration::from_secs(20), &mut server);
     (server, port, log)
+}
+
+/// A dev-mode configuration in `dir` listening on `port`, with `extra` lines
+/// in `[server]`.
+fn dev_config(dir: &Path, port: u16, extra: &str) -> PathBuf {
+    let config = dir.join("seamless.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n{extra}\n[dev]\nkeytab_out = \"{}\"\n",
+            dir.join("dev.keytab").display()
+        ),
+    )
+    .expect("config");
+    config
 }
 
 /// CPU clock ticks a process has used (user and system).
@@ -494,17 +501,7 @@ fn slow_and_silent_clients_are_cut_off_after_the_client_timeout() {
 
 #[test]
 fn a_client_timeout_of_zero_is_refused() {
-    let dir = scratch("zero");
-    let config = dir.join("seamless.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:{}\"\nclient_timeout_ms = 0\n[dev]\nkeytab_out = \"{}\"\n",
-            free_port(),
-            dir.join("dev.keytab").display()
-        ),
-    )
-    .expect("config");
+    let config = dev_config(&scratch("zero"), free_port(), "client_timeout_ms = 0");
     let out = Command::new(env!("CARGO_BIN_EXE_seamless"))
         .args(["serve", "--config"])
         .arg(&config)
