@@ -23,7 +23,9 @@ async fn api(SignedIn(user): SignedIn) -> HttpResponse {
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let built = seamless_examples::start("actix-app").await;
+    let built = seamless_examples::start("actix-app", seamless_examples::Serving::Framework)
+        .await
+        .built;
     let provider = built.provider;
     HttpServer::new(move || {
         App::new()

@@ -4,10 +4,12 @@ use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
 use seamless_axum::{MaybeSignedIn, SeamlessLayer, SignedIn};
+use seamless_examples::Serving;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let built = seamless_examples::start("axum-app").await;
+    let started = seamless_examples::start("axum-app", Serving::Timed).await;
+    let built = started.built;
     let app = Router::new()
         .route(
             "/",
@@ -30,9 +32,9 @@ async fn main() -> std::io::Result<()> {
         )
         .layer(SeamlessLayer::new(built.provider));
     let listener = tokio::net::TcpListener::bind(built.listen).await?;
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .await
+    // Not `axum::serve`, which waits for ever on a client that sends half a
+    // request: the same loop with `[server] client_timeout_ms` on heads and
+    // bodies, and the socket peer for the middleware.
+    seamless_axum::serve::serve(listener, app, started.client_timeout).await;
+    Ok(())
 }

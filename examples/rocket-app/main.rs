@@ -21,7 +21,9 @@ fn api(user: SignedIn) -> RawJson<String> {
 
 #[rocket::main]
 async fn main() -> Result<(), Box<rocket::Error>> {
-    let built = seamless_examples::start("rocket-app").await;
+    let built = seamless_examples::start("rocket-app", seamless_examples::Serving::Framework)
+        .await
+        .built;
     let config = Config {
         address: built.listen.ip(),
         port: built.listen.port(),

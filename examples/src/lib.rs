@@ -4,12 +4,32 @@
 use seamless_core::config::{Built, Settings};
 use seamless_core::http::Identity;
 
+/// How an app serves its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serving {
+    /// `seamless_axum::serve`: `[server] client_timeout_ms` limits request
+    /// heads and bodies.
+    Timed,
+    /// The framework's own server, with its own limits: actix-web closes a
+    /// connection whose head has not arrived in 5 s; rocket 0.5 sets none.
+    /// `client_timeout_ms` is refused rather than ignored.
+    Framework,
+}
+
+/// What [`start`] built, and how long a client may take (`Serving::Timed`).
+pub struct Started {
+    /// The provider and where to listen.
+    pub built: Built,
+    /// `[server] client_timeout_ms` (30 s when absent).
+    pub client_timeout: std::time::Duration,
+}
+
 /// Loads `seamless.toml` (or `$SEAMLESS_CONFIG`, or the embedded defaults) and
 /// builds the provider, printing where to go; exits with a message on error.
-pub async fn start(app: &str) -> Built {
+pub async fn start(app: &str, serving: Serving) -> Started {
     let _ = tracing_subscriber::fmt().with_target(true).try_init();
     let path = std::env::args().nth(1).map(std::path::PathBuf::from);
-    let built = match Settings::load(path.as_deref()) {
+    let started = match Settings::load(path.as_deref()) {
         Ok(settings) if settings.server.tls_cert.is_some() || settings.server.tls_key.is_some() => {
             Err(seamless_core::config::ConfigError(
                 "server.tls_cert / tls_key: the example apps serve plain HTTP; terminate TLS \
@@ -17,11 +37,13 @@ pub async fn start(app: &str) -> Built {
                     .into(),
             ))
         }
-        Ok(settings) if settings.server.client_timeout_ms.is_some() => {
+        Ok(settings)
+            if serving == Serving::Framework && settings.server.client_timeout_ms.is_some() =>
+        {
             Err(seamless_core::config::ConfigError(
-                "server.client_timeout_ms: `seamless serve`'s; the example apps serve with \
-                 their framework's defaults (axum::serve and rocket have no timeout on request \
-                 heads: put a reverse proxy in front of them)"
+                "server.client_timeout_ms: this app serves with its framework's own limits \
+                 (actix-web: 5 s for a request head; rocket 0.5: none, so put a reverse proxy \
+                 in front of it); the axum-app and `seamless serve` read it"
                     .into(),
             ))
         }
@@ -32,13 +54,19 @@ pub async fn start(app: &str) -> Built {
                     .into(),
             ))
         }
-        Ok(settings) => settings.build().await,
+        Ok(settings) => match settings.server.client_timeout() {
+            Ok(client_timeout) => settings.build().await.map(|built| Started {
+                built,
+                client_timeout,
+            }),
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
-    match built {
-        Ok(b) => {
-            println!("{}", b.banner(app));
-            b
+    match started {
+        Ok(s) => {
+            println!("{}", s.built.banner(app));
+            s
         }
         Err(e) => {
             eprintln!("{app}: {e}");

@@ -3,6 +3,7 @@
 //! - headless Chromium doing real Negotiate with a ticket from an MIT KDC, and
 //!   the password fallback without one, through each.
 
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use seamless_core::testkit::dev_client;
 use seamless_interop::browser::{Browser, Firefox};
+use seamless_interop::slow_clients::SlowClients;
 use seamless_interop::{MitRealm, TempDir, free_port, require};
 
 const APPS: [(&str, &str); 3] = [
@@ -263,19 +265,25 @@ fn chromium_goes_on_to_the_password_when_the_flow_state_does_not_open() {
 fn the_apps_refuse_a_tls_certificate_they_would_not_serve() {
     let dir = std::env::temp_dir().join(format!("seamless-apps-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    for (i, (server, named)) in [
+    for (i, (server, named, apps)) in [
         (
             "tls_cert = \"/etc/seamless/tls.pem\"\ntls_key = \"/etc/seamless/tls.key\"",
             "server.tls_cert",
+            &APPS[..],
         ),
-        ("client_timeout_ms = 10000", "server.client_timeout_ms"),
+        // The axum-app reads it; the other two serve with their framework's limits.
+        (
+            "client_timeout_ms = 10000",
+            "server.client_timeout_ms",
+            &APPS[1..],
+        ),
     ]
     .into_iter()
     .enumerate()
     {
         let config = dir.join(format!("seamless-{i}.toml"));
         std::fs::write(&config, format!("[server]\n{server}\n")).expect("config");
-        for (name, bin) in APPS {
+        for (name, bin) in apps {
             let out = std::process::Command::new(bin)
                 .arg(&config)
                 .output()
@@ -288,6 +296,35 @@ fn the_apps_refuse_a_tls_certificate_they_would_not_serve() {
             );
         }
     }
+    // A timeout of 0 would cut off every client.
+    let config = dir.join("seamless-zero.toml");
+    std::fs::write(&config, "[server]\nclient_timeout_ms = 0\n").expect("config");
+    let out = std::process::Command::new(APPS[0].1)
+        .arg(&config)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "axum-app: {err}");
+    assert!(err.contains("client_timeout_ms"), "axum-app: {err}");
+}
+
+/// The demo app (axum) closes connections whose request head or body has not
+/// arrived within `client_timeout_ms`, silent and idle ones included, and
+/// serves on: `axum::serve`, which it used before, kept them all open.
+#[test]
+fn the_axum_app_cuts_off_slow_and_silent_clients() {
+    let app = start(
+        APPS[0].1,
+        &[("SEAMLESS_SERVER__CLIENT_TIMEOUT_MS", "500".into())],
+    );
+    let closed = SlowClients::open(app.port, "/", &[]).closed_within();
+    assert!(closed < Duration::from_secs(3), "closed after {closed:?}");
+    let mut home = TcpStream::connect(("127.0.0.1", app.port)).expect("connect");
+    home.write_all(b"GET / HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+        .expect("write");
+    let mut answer = String::new();
+    home.read_to_string(&mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 /// The real-AD deployment, configured by a TOML file alone: Samba AD issues

@@ -15,9 +15,15 @@
 //!
 //! The layer answers the sign-in paths itself and tells every other request who
 //! is calling; the extractors read that. All decisions are the core's.
+//!
+//! With the `serve` feature, `seamless_axum::serve` serves an app as
+//! `axum::serve` does, with a timeout on slow and silent clients, which
+//! `axum::serve` lacks.
 
 mod extract;
 mod middleware;
+#[cfg(feature = "serve")]
+pub mod serve;
 
 pub use extract::{MaybeSignedIn, Rejection, SignedIn};
 pub use middleware::{Seamless, SeamlessLayer};

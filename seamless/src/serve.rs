@@ -19,25 +19,19 @@
 //! connection is closed (the body: after a 400), so silent or slow clients
 //! hold no connection for long.
 
-use std::future::Future as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::{Arc, RwLock};
-use std::task::Poll;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ConnectInfo;
-use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use seamless_axum::SeamlessLayer;
+use seamless_axum::{SeamlessLayer, serve};
 use seamless_core::config::Settings;
 use sha2::{Digest as _, Sha256};
 use tokio::net::TcpListener;
@@ -118,13 +112,10 @@ async fn run(settings: Settings, others: Threads) -> Result<(), String> {
             );
         }
     };
-    let client_timeout = match settings.server.client_timeout_ms {
-        None => DEFAULT_CLIENT_TIMEOUT,
-        Some(0) => {
-            return Err("configuration: server.client_timeout_ms must be above 0".into());
-        }
-        Some(ms) => Duration::from_millis(ms),
-    };
+    let client_timeout = settings
+        .server
+        .client_timeout()
+        .map_err(|e| e.to_string())?;
     let built = settings.build().await.map_err(|e| e.to_string())?;
     if let Some(listen) = &settings.metrics.listen {
         metrics_listener(listen, built.provider.clone(), client_timeout).await?;
@@ -162,89 +153,6 @@ struct Connections {
     /// included, and then its body (`[server] client_timeout_ms`).
     client_timeout: Duration,
 }
-
-/// A request body that must arrive within its time, counted from the first
-/// read: after it the read fails (the core answers 400, and the connection
-/// closes), so a client that stops half-way holds nothing for long.
-struct Timed<B> {
-    body: B,
-    limit: Duration,
-    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl<B> Timed<B> {
-    fn new(body: B, limit: Duration) -> Self {
-        Self {
-            body,
-            limit,
-            deadline: None,
-        }
-    }
-}
-
-impl<B> hyper::body::Body for Timed<B>
-where
-    B: hyper::body::Body + Unpin,
-    B::Error: Into<axum::BoxError>,
-{
-    type Data = B::Data;
-    type Error = axum::BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> Poll<Option<Result<hyper::body::Frame<B::Data>, axum::BoxError>>> {
-        if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
-            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
-        }
-        let limit = self.limit;
-        let deadline = self
-            .deadline
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-        match deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => {
-                Poll::Ready(Some(Err("the request body did not arrive in time".into())))
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.body.size_hint()
-    }
-}
-
-/// After a failed `accept`: at once when one connection was the trouble (it was
-/// reset before it was accepted), else after [`ACCEPT_PAUSE`]: out of file
-/// descriptors (or memory) the listener stays readable, and accepting again at
-/// once would spin a core and flood the log until a connection closes.
-async fn after_accept_failed(e: std::io::Error) {
-    use std::io::ErrorKind::{ConnectionAborted, ConnectionReset};
-    if !matches!(e.kind(), ConnectionAborted | ConnectionReset) {
-        tracing::warn!(error = %e, "accept failed; pausing {ACCEPT_PAUSE:?}");
-        tokio::time::sleep(ACCEPT_PAUSE).await;
-    }
-}
-
-/// HTTP/1.1 with a timeout on request heads, idle time before them included:
-/// without a timer hyper waits for one for ever, and a client that sends
-/// nothing, or a byte at a time, would hold its connection.
-fn http1(client_timeout: Duration) -> hyper::server::conn::http1::Builder {
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(client_timeout);
-    http
-}
-
-/// How long accepting pauses after it failed.
-const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
-
-/// `[server] client_timeout_ms` when absent.
-const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The TLS side: the acceptor, built once over the certificate files.
 #[derive(Clone)]
@@ -289,7 +197,7 @@ async fn serve_connections(
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(e) => {
-                    after_accept_failed(e).await;
+                    serve::after_accept_failed(e).await;
                     continue;
                 }
             },
@@ -363,13 +271,8 @@ impl Connections {
         peer: SocketAddr,
         mut stopped: tokio::sync::watch::Receiver<bool>,
     ) {
-        let app = self.app.layer(axum::Extension(ConnectInfo(peer)));
-        let limit = self.client_timeout;
-        let app = tower::ServiceExt::map_request(app, move |request: hyper::Request<Incoming>| {
-            request.map(|body| axum::body::Body::new(Timed::new(body, limit)))
-        });
-        let service = TowerToHyperService::new(app);
-        let http = http1(self.client_timeout);
+        let service = serve::service(self.app, peer, self.client_timeout);
+        let http = serve::http1(self.client_timeout);
         let served = match self.tls {
             None => {
                 let connection = http.serve_connection(TokioIo::new(stream), service);
@@ -446,17 +349,17 @@ async fn metrics_listener(
     // pause when accepting fails.
     tokio::spawn(async move {
         loop {
-            let stream = match listener.accept().await {
-                Ok((stream, _)) => stream,
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
                 Err(e) => {
-                    after_accept_failed(e).await;
+                    serve::after_accept_failed(e).await;
                     continue;
                 }
             };
-            let service = TowerToHyperService::new(app.clone());
+            let service = serve::service(app.clone(), peer, client_timeout);
             tokio::spawn(async move {
                 let connection =
-                    http1(client_timeout).serve_connection(TokioIo::new(stream), service);
+                    serve::http1(client_timeout).serve_connection(TokioIo::new(stream), service);
                 if let Err(e) = connection.await {
                     tracing::debug!(error = %e, "metrics connection ended");
                 }

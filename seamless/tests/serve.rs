@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use seamless_interop::slow_clients::SlowClients;
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("seamless-serve-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
@@ -432,64 +434,9 @@ fn slow_and_silent_clients_are_cut_off_after_the_client_timeout() {
         "slow",
         &format!("client_timeout_ms = 500\n[metrics]\nlisten = \"127.0.0.1:{metrics}\""),
     );
-    let connect = || {
-        let c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        c.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        c
-    };
-    // Half a request head, then nothing (a slow-loris client).
-    let mut partial = connect();
-    partial
-        .write_all(b"GET /authorize HTTP/1.1\r\nhost: localhost\r\nx-slow: ")
-        .expect("write");
-    // Connected, and silent; and the same on the metrics listener.
-    let silent = connect();
-    let silent_metrics = TcpStream::connect(("127.0.0.1", metrics)).expect("connect");
-    silent_metrics
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    // Answered once, then idle on keep-alive.
-    let mut answered = connect();
-    answered
-        .write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n")
-        .expect("write");
-    let mut status = [0u8; 12];
-    answered.read_exact(&mut status).expect("an answer");
-    assert_eq!(&status, b"HTTP/1.1 200");
-    // A whole head, and a tenth of the body it announces.
-    let mut stalled = connect();
-    stalled
-        .write_all(
-            b"POST /login HTTP/1.1\r\nhost: localhost\r\n\
-              content-type: application/x-www-form-urlencoded\r\n\
-              content-length: 100\r\n\r\nstep=user",
-        )
-        .expect("write");
-
-    let start = Instant::now();
-    for (what, mut c) in [
-        ("partial", partial),
-        ("silent", silent),
-        ("idle", answered),
-        ("silent on the metrics listener", silent_metrics),
-    ] {
-        let mut rest = Vec::new();
-        c.read_to_end(&mut rest)
-            .unwrap_or_else(|e| panic!("{what}: still open after {:?}: {e}", start.elapsed()));
-        assert!(!rest.starts_with(b"HTTP/1.1 2"), "{what}: no answer");
-    }
-    let mut answer = Vec::new();
-    stalled
-        .read_to_end(&mut answer)
-        .unwrap_or_else(|e| panic!("stalled body: still open after {:?}: {e}", start.elapsed()));
-    let answer = String::from_utf8_lossy(&answer);
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-    assert!(
-        start.elapsed() < Duration::from_secs(3),
-        "closed after {:?}",
-        start.elapsed()
-    );
+    let slow = SlowClients::open(port, "/healthz", &[metrics]);
+    let closed = slow.closed_within();
+    assert!(closed < Duration::from_secs(3), "closed after {closed:?}");
     // The server goes on serving.
     assert_eq!(
         curl(&format!("http://127.0.0.1:{port}/healthz"), None).0,

@@ -15,6 +15,7 @@ pub mod browser;
 pub mod loopback;
 pub mod redis_server;
 pub mod samba;
+pub mod slow_clients;
 
 /// Whether the tests run in CI, where nothing may be skipped.
 pub fn in_ci() -> bool {

@@ -1,0 +1,159 @@
+//! Serving an axum app over HTTP/1.1 with a time limit on slow clients.
+//!
+//! `axum::serve` sets no timeout on request heads or bodies: a client that
+//! connects and sends nothing, half a head, or half a body holds its
+//! connection (a descriptor and a task) for as long as it likes, and a few
+//! thousand such clients take the server's descriptors. [`serve`] is the same
+//! loop with hyper's header timeout and a timed body:
+//!
+//! ```no_run
+//! # async fn run(app: axum::Router) -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! seamless_axum::serve::serve(listener, app, std::time::Duration::from_secs(30)).await;
+//! # Ok(()) }
+//! ```
+//!
+//! A client has `client_timeout` to send a request head (idle time on a
+//! keep-alive connection included), then the connection closes; and as long
+//! again for a body, counted from the first read that had to wait, after which
+//! reading it fails (the sign-in endpoints answer 400) and the connection
+//! closes. Handlers see the socket peer as
+//! [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo), as with
+//! `into_make_service_with_connect_info`, which the middleware needs for the
+//! client address. `seamless serve` is built from the same parts.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+
+/// How long accepting pauses after it failed for want of resources.
+pub const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// Serves `app` on `listener` until the process ends, each connection on its
+/// own task, with `client_timeout` for request heads and bodies (see the
+/// module docs).
+pub async fn serve(listener: tokio::net::TcpListener, app: Router, client_timeout: Duration) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                after_accept_failed(e).await;
+                continue;
+            }
+        };
+        let service = service(app.clone(), peer, client_timeout);
+        tokio::spawn(async move {
+            let connection = http1(client_timeout).serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, error = %e, "connection ended");
+            }
+        });
+    }
+}
+
+/// HTTP/1.1 with a timeout on request heads, idle time before them included:
+/// without a timer hyper waits for one for ever.
+pub fn http1(client_timeout: Duration) -> hyper::server::conn::http1::Builder {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(client_timeout);
+    http
+}
+
+/// `app` as one connection's hyper service: its requests carry the peer's
+/// address ([`ConnectInfo`]) and a body that must arrive within
+/// `client_timeout` ([`TimedBody`]).
+pub fn service(
+    app: Router,
+    peer: SocketAddr,
+    client_timeout: Duration,
+) -> impl hyper::service::Service<
+    hyper::Request<Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future: Send + 'static,
+> + Clone
++ Send
++ 'static {
+    let app = app.layer(axum::Extension(ConnectInfo(peer)));
+    let app = tower::ServiceExt::map_request(app, move |request: hyper::Request<Incoming>| {
+        request.map(|body| axum::body::Body::new(TimedBody::new(body, client_timeout)))
+    });
+    TowerToHyperService::new(app)
+}
+
+/// After a failed `accept`: at once when one connection was the trouble (it
+/// was reset before it was accepted), else after [`ACCEPT_PAUSE`]. Out of file
+/// descriptors (or memory) the listener stays readable, and accepting again at
+/// once would spin a core and flood the log until a connection closes.
+pub async fn after_accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionReset};
+    if !matches!(e.kind(), ConnectionAborted | ConnectionReset) {
+        tracing::warn!(error = %e, "accept failed; pausing {ACCEPT_PAUSE:?}");
+        tokio::time::sleep(ACCEPT_PAUSE).await;
+    }
+}
+
+/// A request body that must arrive within its time, counted from the first
+/// read that had to wait: after it the read fails, so a client that stops
+/// half-way holds nothing for long.
+pub struct TimedBody<B> {
+    body: B,
+    limit: Duration,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<B> TimedBody<B> {
+    /// `body`, to arrive within `limit`.
+    pub fn new(body: B, limit: Duration) -> Self {
+        Self {
+            body,
+            limit,
+            deadline: None,
+        }
+    }
+}
+
+impl<B> hyper::body::Body for TimedBody<B>
+where
+    B: hyper::body::Body + Unpin,
+    B::Error: Into<axum::BoxError>,
+{
+    type Data = B::Data;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<B::Data>, axum::BoxError>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        let limit = self.limit;
+        let deadline = self
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                Poll::Ready(Some(Err("the request body did not arrive in time".into())))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
