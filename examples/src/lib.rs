@@ -11,8 +11,9 @@ pub enum Serving {
     /// heads and bodies.
     Timed,
     /// The framework's own server, with its own limits: actix-web closes a
-    /// connection whose head has not arrived in 5 s; rocket 0.5 sets none.
-    /// `client_timeout_ms` is refused rather than ignored.
+    /// connection whose head has not arrived in 5 s (not one whose body
+    /// stalls); rocket 0.5 sets none. `client_timeout_ms` is refused rather
+    /// than ignored.
     Framework,
 }
 
@@ -42,8 +43,8 @@ pub async fn start(app: &str, serving: Serving) -> Started {
         {
             Err(seamless_core::config::ConfigError(
                 "server.client_timeout_ms: this app serves with its framework's own limits \
-                 (actix-web: 5 s for a request head; rocket 0.5: none, so put a reverse proxy \
-                 in front of it); the axum-app and `seamless serve` read it"
+                 (actix-web: 5 s for a request head, none for a body; rocket 0.5: none), so \
+                 put a reverse proxy in front of it; the axum-app and `seamless serve` read it"
                     .into(),
             ))
         }
