@@ -1,6 +1,6 @@
 //! Clients that take their time, against a server on a loopback port: half a
-//! request head, a silent connection, an idle keep-alive connection, and a
-//! body that stops a tenth of the way. A server with a client timeout closes
+//! request head, a silent connection, an idle keep-alive connection, a body
+//! that stops a tenth of the way, and one that trickles in a byte at a time. A server with a client timeout closes
 //! each of them soon after it; one without keeps them open.
 
 use std::io::{Read, Write};
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 /// The slow connections, opened.
 pub struct SlowClients {
     waiting: Vec<(String, TcpStream)>,
-    stalled: TcpStream,
+    refused: Vec<(String, TcpStream)>,
 }
 
 /// How long a slow connection is waited on before it counts as held open.
@@ -58,35 +58,56 @@ impl SlowClients {
         answered.set_read_timeout(Some(PATIENCE)).expect("timeout");
         waiting.push(("idle after an answer".to_string(), answered));
         // A whole head, and a tenth of the body it announces.
+        let head = b"POST /login HTTP/1.1\r\nhost: localhost\r\n\
+                     content-type: application/x-www-form-urlencoded\r\n\
+                     content-length: 100\r\n\r\nstep=user";
         let mut stalled = connect(port);
-        stalled
-            .write_all(
-                b"POST /login HTTP/1.1\r\nhost: localhost\r\n\
-                  content-type: application/x-www-form-urlencoded\r\n\
-                  content-length: 100\r\n\r\nstep=user",
-            )
-            .expect("write");
-        Self { waiting, stalled }
+        stalled.write_all(head).expect("write");
+        // The same, then a byte every 100 ms (the whole body would take 9 s).
+        let mut trickling = connect(port);
+        trickling.write_all(head).expect("write");
+        let mut writer = trickling.try_clone().expect("clone");
+        std::thread::spawn(move || {
+            for _ in 0..91 {
+                std::thread::sleep(Duration::from_millis(100));
+                if writer.write_all(b"x").is_err() {
+                    return;
+                }
+            }
+        });
+        let refused = vec![
+            ("stalled body".to_string(), stalled),
+            ("trickling body".to_string(), trickling),
+        ];
+        Self { waiting, refused }
     }
 
     /// Waits until the server has closed every one (each at most 10 s), and
     /// returns how long that took from now. Panics naming the first one still
-    /// open, or answered with a success; the stalled body must get a 400.
+    /// open, or answered with a success; the slow bodies must get a 400.
     pub fn closed_within(self) -> Duration {
         let start = Instant::now();
-        for (what, mut c) in self.waiting {
+        let read_all = |what: &str, c: &mut TcpStream| {
             let mut rest = Vec::new();
-            c.read_to_end(&mut rest)
-                .unwrap_or_else(|e| panic!("{what}: still open after {:?}: {e}", start.elapsed()));
+            match c.read_to_end(&mut rest) {
+                Ok(_) => rest,
+                // Reset once the server has answered and closed while the
+                // trickle still writes: what arrived before counts.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && !rest.is_empty() => {
+                    rest
+                }
+                Err(e) => panic!("{what}: still open after {:?}: {e}", start.elapsed()),
+            }
+        };
+        for (what, mut c) in self.waiting {
+            let rest = read_all(&what, &mut c);
             assert!(!rest.starts_with(b"HTTP/1.1 2"), "{what}: no answer");
         }
-        let mut answer = Vec::new();
-        let mut stalled = self.stalled;
-        stalled.read_to_end(&mut answer).unwrap_or_else(|e| {
-            panic!("stalled body: still open after {:?}: {e}", start.elapsed())
-        });
-        let answer = String::from_utf8_lossy(&answer);
-        assert!(answer.starts_with("HTTP/1.1 400"), "stalled body: {answer}");
+        for (what, mut c) in self.refused {
+            let answer = read_all(&what, &mut c);
+            let answer = String::from_utf8_lossy(&answer);
+            assert!(answer.starts_with("HTTP/1.1 400"), "{what}: {answer}");
+        }
         start.elapsed()
     }
 }
