@@ -23,9 +23,8 @@ async fn api(SignedIn(user): SignedIn) -> HttpResponse {
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let built = seamless_examples::start("actix-app", seamless_examples::Serving::Framework)
-        .await
-        .built;
+    let started = seamless_examples::start("actix-app", seamless_examples::Serving::Timed).await;
+    let (built, client_timeout) = (started.built, started.client_timeout);
     let provider = built.provider;
     HttpServer::new(move || {
         App::new()
@@ -34,6 +33,11 @@ async fn main() -> std::io::Result<()> {
             .route("/me", web::get().to(me))
             .route("/api/me", web::get().to(api))
     })
+    // `[server] client_timeout_ms` for request heads and idle keep-alive
+    // connections (actix-web's own defaults: 5 s each); the middleware gives
+    // the sign-in paths' bodies as long (`WebConfig::body_timeout`).
+    .client_request_timeout(client_timeout)
+    .keep_alive(client_timeout)
     .bind(built.listen)?
     .run()
     .await

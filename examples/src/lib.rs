@@ -7,13 +7,14 @@ use seamless_core::http::Identity;
 /// How an app serves its connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Serving {
-    /// `seamless_axum::serve`: `[server] client_timeout_ms` limits request
-    /// heads and bodies.
+    /// `[server] client_timeout_ms` limits request heads, idle keep-alive
+    /// connections and the sign-in paths' bodies (`seamless_axum::serve`;
+    /// actix-web's own timeouts and the middleware's body timeout).
     Timed,
-    /// The framework's own server, with its own limits: actix-web closes a
-    /// connection whose head has not arrived in 5 s (not one whose body
-    /// stalls); rocket 0.5 sets none. `client_timeout_ms` is refused rather
-    /// than ignored.
+    /// The framework's own server, with its own limits: rocket 0.5 switches
+    /// hyper's header timeout off, has no setting for one, and waits without
+    /// limit for a body's first 14 bytes before any fairing runs (its
+    /// `_method` peek), so `client_timeout_ms` is refused rather than ignored.
     Framework,
 }
 
@@ -42,9 +43,9 @@ pub async fn start(app: &str, serving: Serving) -> Started {
             if serving == Serving::Framework && settings.server.client_timeout_ms.is_some() =>
         {
             Err(seamless_core::config::ConfigError(
-                "server.client_timeout_ms: this app serves with its framework's own limits \
-                 (actix-web: 5 s for a request head, none for a body; rocket 0.5: none), so \
-                 put a reverse proxy in front of it; the axum-app and `seamless serve` read it"
+                "server.client_timeout_ms: rocket 0.5 sets no timeout on request heads and \
+                 has no setting for one, so put a reverse proxy in front of this app; the \
+                 axum-app, the actix-app and `seamless serve` read it"
                     .into(),
             ))
         }

@@ -74,7 +74,12 @@ where
                 let body = http_body_util::StreamBody::new(
                     payload.map(|chunk| chunk.map(http_body::Frame::data)),
                 );
-                let answer = provider.serve(http::Request::from_parts(parts, body)).await;
+                // actix-web sets no limit on the time a body takes: the core
+                // gets it for `body_timeout`, then answers 400.
+                let deadline = actix_web::rt::time::sleep(provider.web().body_timeout);
+                let answer = provider
+                    .serve_within(http::Request::from_parts(parts, body), deadline)
+                    .await;
                 Ok(request
                     .into_response(response(answer))
                     .map_into_right_body())

@@ -58,6 +58,7 @@ fn the_deployment_sections_reach_what_they_configure() {
 [server]
 public_origin = "https://sso.example.test"
 sso_timeout_ms = 2500
+client_timeout_ms = 1500
 max_header_bytes = 16384
 
 [kerberos]
@@ -165,6 +166,7 @@ refresh = 777
     let web = built.provider.web();
     assert_eq!(web.max_body, 4096);
     assert_eq!(web.sso_timeout.as_millis(), 2500);
+    assert_eq!(web.body_timeout.as_millis(), 1500);
     assert_eq!(web.max_header_block, 16384);
     assert_eq!(web.native.domains, ["example.test"]);
     assert_eq!(web.native.audience, "urn:example:native");

@@ -12,7 +12,7 @@
 //! trusted_proxies = ["10.0.0.0/24"]            # believe their X-Forwarded-For / Forwarded
 //! tls_cert = "/etc/seamless/tls.pem"           # `seamless serve` only: TLS here (with tls_key)
 //! tls_key = "/etc/seamless/tls.key"
-//! client_timeout_ms = 30000                    # `seamless serve` and the axum-app: slow heads and bodies, idle connections
+//! client_timeout_ms = 30000                    # serve, axum-app, actix-app: slow heads and bodies, idle connections
 //! sso_timeout_ms = 5000                        # the page's wait for Negotiate before the form
 //! max_header_bytes = 65536                     # larger header blocks: the 81001 fallback
 //!
@@ -236,6 +236,7 @@ impl Settings {
         web.session_max_lifetime = secs(self.session.max_lifetime_secs);
         web.session_recheck = secs(self.session.recheck_secs);
         web.max_body = self.limits.max_body_bytes;
+        web.body_timeout = self.server.client_timeout()?;
         web.sso_timeout = std::time::Duration::from_millis(self.server.sso_timeout_ms);
         web.max_header_block = self.server.max_header_bytes;
         web.native.domains = self.native.domains.clone();

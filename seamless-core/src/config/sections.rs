@@ -225,8 +225,10 @@ pub struct ServerSettings {
     /// waiting for one, idle keep-alive connections included, and refuses (400)
     /// a request whose body has not arrived this long after it began reading
     /// it: slow or silent clients hold no connection for long. Milliseconds;
-    /// absent: 30 seconds ([`ServerSettings::client_timeout`]). The actix-web
-    /// and rocket example apps refuse it.
+    /// absent: 30 seconds ([`ServerSettings::client_timeout`]). It is also
+    /// [`WebConfig::body_timeout`], which `seamless-actix` applies to the
+    /// sign-in paths' bodies (the actix example app sets actix-web's head and
+    /// keep-alive timeouts from it too). The rocket example app refuses it.
     pub client_timeout_ms: Option<u64>,
     /// How long the sign-in page waits for the background Negotiate request
     /// before it shows the password form, milliseconds.

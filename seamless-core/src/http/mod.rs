@@ -98,6 +98,13 @@ pub struct WebConfig {
     pub session_recheck: Duration,
     /// Request bodies larger than this are refused (413).
     pub max_body: usize,
+    /// How long the sign-in paths wait for a request body before they answer
+    /// 400 (default 30 s; `[server] client_timeout_ms`), so a client that stops
+    /// half-way, or trickles its body in, holds nothing for long. The core has
+    /// no timer: `seamless-actix` passes this to [`Provider::serve_within`] as
+    /// its runtime's sleep. Over axum, `seamless_axum::serve` times every body
+    /// itself; rocket reads bodies on its own schedule and is not bounded.
+    pub body_timeout: Duration,
     /// A request header block larger than this on the Negotiate endpoint gets
     /// the 81001 fallback.
     pub max_header_block: usize,
@@ -128,6 +135,7 @@ impl Default for WebConfig {
             session_max_lifetime: Duration::from_secs(12 * 3600),
             session_recheck: Duration::from_secs(300),
             max_body: 64 * 1024,
+            body_timeout: Duration::from_secs(30),
             max_header_block: 64 * 1024,
             native: NativeSettings::default(),
             bearer_audiences: Vec::new(),
@@ -340,6 +348,18 @@ impl Provider {
     where
         B: http_body::Body,
     {
+        self.serve_within(request, std::future::pending()).await
+    }
+
+    /// [`Provider::serve`], but a body that has not arrived when `deadline`
+    /// completes is answered 400 (and not read further). The adapters pass
+    /// their runtime's sleep for [`WebConfig::body_timeout`]; the core has no
+    /// timer of its own.
+    pub async fn serve_within<B, D>(&self, request: http::Request<B>, deadline: D) -> Response
+    where
+        B: http_body::Body,
+        D: Future<Output = ()>,
+    {
         let (mut head, body) = request.into_parts();
         self.resolve_client(&mut head);
         let route = match self.admit(&head) {
@@ -347,9 +367,10 @@ impl Provider {
             Err(refusal) => return *refusal,
         };
         let started = std::time::Instant::now();
-        let response = match self.read_body(body).await {
-            Ok(body) => self.route(route, &head, &body).await,
-            Err(refusal) => refusal,
+        let response = match before(self.read_body(body), deadline).await {
+            Some(Ok(body)) => self.route(route, &head, &body).await,
+            Some(Err(refusal)) => refusal,
+            None => unreadable_body(),
         };
         self.backends()
             .metrics
@@ -492,6 +513,19 @@ fn payload_too_large() -> Response {
         StatusCode::PAYLOAD_TOO_LARGE,
         &serde_json::json!({"error": "invalid_request", "message": "body too large"}),
     )
+}
+
+/// `work`'s output, or `None` if `deadline` completes first.
+async fn before<W: Future, D: Future<Output = ()>>(work: W, deadline: D) -> Option<W::Output> {
+    let mut work = std::pin::pin!(work);
+    let mut deadline = std::pin::pin!(deadline);
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(done) = work.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Some(done));
+        }
+        deadline.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
 
 fn unreadable_body() -> Response {

@@ -267,6 +267,45 @@ fn web_max_body_and_header_block() {
     assert_eq!(json(&r)["code"], 81001);
 }
 
+/// A body that never sends anything.
+struct Silent;
+
+impl http_body::Body for Silent {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        std::task::Poll::Pending
+    }
+}
+
+#[test]
+fn a_body_still_missing_at_the_deadline_is_answered_400_and_the_deadline_bounds_only_the_body() {
+    let w = web_config(|_| {});
+    fn post<B>(body: B) -> http::Request<B> {
+        http::Request::builder()
+            .method(Method::POST)
+            .uri("/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .expect("request")
+    }
+    // The deadline has passed: what the body has not sent is not waited for.
+    let r = block_on(
+        w.provider
+            .serve_within(post(Silent), std::future::ready(())),
+    );
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(text(&r).contains("could not be read"), "{}", text(&r));
+    // A body that has arrived is answered whatever the deadline does.
+    let full = http_body_util::Full::new(bytes::Bytes::from_static(b"grant_type=nothing"));
+    let r = block_on(w.provider.serve_within(post(full), std::future::pending()));
+    assert_eq!(json(&r)["error"], "invalid_client", "read and routed");
+}
+
 #[test]
 fn web_sso_timeout_reaches_the_page() {
     let w = web_config(|c| c.sso_timeout = Duration::from_millis(1234));
