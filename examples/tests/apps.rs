@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use seamless_core::testkit::dev_client;
 use seamless_interop::browser::{Browser, Firefox};
 use seamless_interop::slow_clients::SlowClients;
-use seamless_interop::{MitRealm, TempDir, free_port, require};
+use seamless_interop::{
+    MitRealm, TempDir, free_port, idle_connection, require, stops_cleanly_on_sigterm,
+};
 
 const APPS: [(&str, &str); 3] = [
     ("axum-app", env!("CARGO_BIN_EXE_axum-app")),
@@ -325,6 +327,16 @@ fn the_axum_and_actix_apps_cut_off_slow_and_silent_clients() {
         home.read_to_string(&mut answer).expect("answer");
         assert!(answer.starts_with("HTTP/1.1 200"), "{name}: {answer}");
     }
+}
+
+/// The demo app stops as a service manager asks (SIGTERM): it closes its idle
+/// keep-alive connections and exits 0, where `axum::serve` without a shutdown
+/// signal died by the signal.
+#[test]
+fn the_axum_app_stops_cleanly_on_sigterm() {
+    let mut app = start(APPS[0].1, &[]);
+    let idle = (0..3).map(|_| idle_connection(app.port, "/")).collect();
+    stops_cleanly_on_sigterm(&mut app.child, idle);
 }
 
 /// The real-AD deployment, configured by a TOML file alone: Samba AD issues

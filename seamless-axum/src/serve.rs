@@ -8,8 +8,11 @@
 //!
 //! ```no_run
 //! # async fn run(app: axum::Router) -> std::io::Result<()> {
+//! use seamless_axum::serve;
+//!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! seamless_axum::serve::serve(listener, app, std::time::Duration::from_secs(30)).await;
+//! let client_timeout = std::time::Duration::from_secs(30);
+//! serve::serve(listener, app, client_timeout, serve::signal()).await;
 //! # Ok(()) }
 //! ```
 //!
@@ -20,7 +23,9 @@
 //! closes. Handlers see the socket peer as
 //! [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo), as with
 //! `into_make_service_with_connect_info`, which the middleware needs for the
-//! client address. `seamless serve` is built from the same parts.
+//! client address. On `shutdown` ([`signal`]: Ctrl-C or SIGTERM) it stops as
+//! `axum::serve(..).with_graceful_shutdown(..)` does. `seamless serve` is built
+//! from the same parts.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,26 +42,82 @@ use hyper_util::service::TowerToHyperService;
 /// How long accepting pauses after it failed for want of resources.
 pub const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
-/// Serves `app` on `listener` until the process ends, each connection on its
-/// own task, with `client_timeout` for request heads and bodies (see the
-/// module docs).
-pub async fn serve(listener: tokio::net::TcpListener, app: Router, client_timeout: Duration) {
+/// Serves `app` on `listener`, each connection on its own task, with
+/// `client_timeout` for request heads and bodies (see the module docs), until
+/// `shutdown` completes: then it stops accepting, closes idle connections, lets
+/// the requests in flight finish, and returns once every connection has ended.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    client_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                after_accept_failed(e).await;
-                continue;
-            }
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    after_accept_failed(e).await;
+                    continue;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            () = &mut shutdown => break,
         };
         let service = service(app.clone(), peer, client_timeout);
-        tokio::spawn(async move {
+        let mut stopped = stopped.clone();
+        connections.spawn(async move {
             let connection = http1(client_timeout).serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = connection.await {
+            if let Err(e) = until_stopped(connection, &mut stopped).await {
                 tracing::debug!(%peer, error = %e, "connection ended");
             }
         });
     }
+    drop(listener);
+    let _ = stop.send(true);
+    while connections.join_next().await.is_some() {}
+}
+
+/// Drives `connection` to its end; once `stopped` turns true, asks it to close
+/// after the request in flight (an idle one closes at once).
+pub async fn until_stopped<I, S>(
+    connection: hyper::server::conn::http1::Connection<I, S>,
+    stopped: &mut tokio::sync::watch::Receiver<bool>,
+) -> hyper::Result<()>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S: hyper::service::HttpService<Incoming>,
+    S::ResBody: 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        served = connection.as_mut() => return served,
+        _ = stopped.wait_for(|stop| *stop) => {}
+    }
+    connection.as_mut().graceful_shutdown();
+    connection.await
+}
+
+/// Ctrl-C or (on Unix) SIGTERM, as systemd and container runtimes send: the
+/// usual `shutdown` for [`serve`].
+pub async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// HTTP/1.1 with a timeout on request heads, idle time before them included:

@@ -188,7 +188,7 @@ async fn serve_connections(
     for other in &others {
         let _ = other.send(Work::Start(connections.clone(), stopped.clone()));
     }
-    let shutdown = shutdown();
+    let shutdown = serve::signal();
     tokio::pin!(shutdown);
     let mut mine = tokio::task::JoinSet::new();
     let mut next = 0usize;
@@ -276,7 +276,7 @@ impl Connections {
         let served = match self.tls {
             None => {
                 let connection = http.serve_connection(TokioIo::new(stream), service);
-                until_stopped(connection, &mut stopped).await
+                serve::until_stopped(connection, &mut stopped).await
             }
             Some(TlsAcceptor(acceptor)) => {
                 let stream =
@@ -292,34 +292,13 @@ impl Connections {
                         }
                     };
                 let connection = http.serve_connection(TokioIo::new(stream), service);
-                until_stopped(connection, &mut stopped).await
+                serve::until_stopped(connection, &mut stopped).await
             }
         };
         if let Err(e) = served {
             tracing::debug!(%peer, error = %e, "connection ended");
         }
     }
-}
-
-/// Drives `connection` to its end; once the server stops, asks it to close
-/// after the request in flight.
-async fn until_stopped<I, S>(
-    connection: hyper::server::conn::http1::Connection<I, S>,
-    stopped: &mut tokio::sync::watch::Receiver<bool>,
-) -> hyper::Result<()>
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin,
-    S: hyper::service::HttpService<hyper::body::Incoming>,
-    S::ResBody: 'static,
-    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    tokio::pin!(connection);
-    tokio::select! {
-        served = connection.as_mut() => return served,
-        _ = stopped.wait_for(|stop| *stop) => {}
-    }
-    connection.as_mut().graceful_shutdown();
-    connection.await
 }
 
 /// `GET /metrics` on its own plain-HTTP listener (`[metrics] listen`), for a
@@ -346,45 +325,14 @@ async fn metrics_listener(
     );
     println!("  metrics on http://{listen}/metrics");
     // As the main listener: the same timeout on request heads, the same
-    // pause when accepting fails.
-    tokio::spawn(async move {
-        loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    serve::after_accept_failed(e).await;
-                    continue;
-                }
-            };
-            let service = serve::service(app.clone(), peer, client_timeout);
-            tokio::spawn(async move {
-                let connection =
-                    serve::http1(client_timeout).serve_connection(TokioIo::new(stream), service);
-                if let Err(e) = connection.await {
-                    tracing::debug!(error = %e, "metrics connection ended");
-                }
-            });
-        }
-    });
+    // pause when accepting fails; it ends with the process.
+    tokio::spawn(serve::serve(
+        listener,
+        app,
+        client_timeout,
+        std::future::pending(),
+    ));
     Ok(())
-}
-
-/// Ctrl-C or (on Unix) SIGTERM, as systemd sends.
-async fn shutdown() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => return std::future::pending().await,
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// The certificate chain and key files, the pair in use, and their digest.

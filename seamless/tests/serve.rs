@@ -4,13 +4,13 @@
 //! connections on every serving thread), and TLS terminated by the server with a certificate replaced
 //! while it runs. curl is the client; openssl makes the certificates.
 
-use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use seamless_interop::slow_clients::SlowClients;
+use seamless_interop::{idle_connection, stops_cleanly_on_sigterm};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("seamless-serve-{}-{name}", std::process::id()));
@@ -180,42 +180,8 @@ fn the_systemd_unit_serves_plain_http_and_stops_on_sigterm() {
 
     // Keep-alive connections, handed in turn to every serving thread, each
     // answered and then left idle: the stop below must close them, not wait.
-    let mut idle: Vec<TcpStream> = (0..4)
-        .map(|_| {
-            let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-            c.set_read_timeout(Some(Duration::from_secs(10)))
-                .expect("timeout");
-            c.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n")
-                .expect("write");
-            let mut answer = [0u8; 12];
-            c.read_exact(&mut answer).expect("an answer");
-            assert_eq!(&answer, b"HTTP/1.1 200");
-            c
-        })
-        .collect();
-
-    let status = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let start = Instant::now();
-    let exit = loop {
-        if let Some(exit) = server.try_wait().expect("wait") {
-            break exit;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "still running after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(exit.success(), "a clean stop: {exit}");
-    for c in &mut idle {
-        let mut rest = Vec::new();
-        // The rest of the answer, then the end of the stream: closed.
-        c.read_to_end(&mut rest).expect("closed by the server");
-    }
+    let idle = (0..4).map(|_| idle_connection(port, "/healthz")).collect();
+    stops_cleanly_on_sigterm(&mut server, idle);
 }
 
 #[test]

@@ -17,6 +17,48 @@ pub mod redis_server;
 pub mod samba;
 pub mod slow_clients;
 
+/// A keep-alive connection to a server on `port`: `GET path` answered 200, then
+/// left open.
+pub fn idle_connection(port: u16, path: &str) -> TcpStream {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    c.write_all(format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n\r\n").as_bytes())
+        .expect("write");
+    let mut answer = [0u8; 12];
+    c.read_exact(&mut answer).expect("an answer");
+    assert_eq!(&answer, b"HTTP/1.1 200", "GET {path}");
+    c
+}
+
+/// Sends `server` SIGTERM, as systemd stops a service, and asserts a clean stop:
+/// it exits successfully within 10 s, and has closed each of `idle` (rather
+/// than waiting for them).
+pub fn stops_cleanly_on_sigterm(server: &mut Child, idle: Vec<TcpStream>) {
+    let status = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let start = Instant::now();
+    let exit = loop {
+        if let Some(exit) = server.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(exit.success(), "a clean stop: {exit}");
+    for mut c in idle {
+        let mut rest = Vec::new();
+        // The rest of the answer, then the end of the stream: closed.
+        c.read_to_end(&mut rest).expect("closed by the server");
+    }
+}
+
 /// Whether the tests run in CI, where nothing may be skipped.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
