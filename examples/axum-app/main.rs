@@ -34,9 +34,8 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(built.listen).await?;
     // Not `axum::serve`, which waits for ever on a client that sends half a
     // request: the same loop with `[server] client_timeout_ms` on heads and
-    // bodies, and the socket peer for the middleware.
-    // It stops on Ctrl-C or SIGTERM: idle connections close, requests in
-    // flight finish.
+    // bodies, and the socket peer for the middleware. It stops on Ctrl-C or
+    // SIGTERM: idle connections close, requests in flight finish.
     let shutdown = seamless_axum::serve::signal();
     seamless_axum::serve::serve(listener, app, started.client_timeout, shutdown).await;
     Ok(())
