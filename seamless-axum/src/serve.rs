@@ -23,7 +23,8 @@
 //! closes. Handlers see the socket peer as
 //! [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo), as with
 //! `into_make_service_with_connect_info`, which the middleware needs for the
-//! client address. On `shutdown` ([`signal`]: Ctrl-C or SIGTERM) it stops as
+//! client address. Upgrades (WebSockets) work as under `axum::serve`. On
+//! `shutdown` ([`signal`]: Ctrl-C or SIGTERM) it stops as
 //! `axum::serve(..).with_graceful_shutdown(..)` does. `seamless serve` is built
 //! from the same parts.
 
@@ -70,7 +71,9 @@ pub async fn serve(
         let service = service(app.clone(), peer, client_timeout);
         let mut stopped = stopped.clone();
         connections.spawn(async move {
-            let connection = http1(client_timeout).serve_connection(TokioIo::new(stream), service);
+            let connection = http1(client_timeout)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
             if let Err(e) = until_stopped(connection, &mut stopped).await {
                 tracing::debug!(%peer, error = %e, "connection ended");
             }
@@ -82,13 +85,14 @@ pub async fn serve(
 }
 
 /// Drives `connection` to its end; once `stopped` turns true, asks it to close
-/// after the request in flight (an idle one closes at once).
+/// after the request in flight (an idle one closes at once; one that was
+/// upgraded, a WebSocket say, is its handler's from then on).
 pub async fn until_stopped<I, S>(
-    connection: hyper::server::conn::http1::Connection<I, S>,
+    connection: hyper::server::conn::http1::UpgradeableConnection<I, S>,
     stopped: &mut tokio::sync::watch::Receiver<bool>,
 ) -> hyper::Result<()>
 where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     S: hyper::service::HttpService<Incoming>,
     S::ResBody: 'static,
     <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,

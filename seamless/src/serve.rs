@@ -275,7 +275,9 @@ impl Connections {
         let http = serve::http1(self.client_timeout);
         let served = match self.tls {
             None => {
-                let connection = http.serve_connection(TokioIo::new(stream), service);
+                let connection = http
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades();
                 serve::until_stopped(connection, &mut stopped).await
             }
             Some(TlsAcceptor(acceptor)) => {
@@ -291,7 +293,9 @@ impl Connections {
                             return;
                         }
                     };
-                let connection = http.serve_connection(TokioIo::new(stream), service);
+                let connection = http
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades();
                 serve::until_stopped(connection, &mut stopped).await
             }
         };
