@@ -23,9 +23,9 @@ async fn api(SignedIn(user): SignedIn) -> HttpResponse {
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let started = seamless_examples::start("actix-app", seamless_examples::Serving::Timed).await;
-    let (built, client_timeout) = (started.built, started.client_timeout);
+    let built = seamless_examples::start("actix-app", seamless_examples::Serving::Timed).await;
     let provider = built.provider;
+    let client_timeout = provider.web().client_timeout;
     HttpServer::new(move || {
         App::new()
             .wrap(Seamless::new(provider.clone()))
@@ -35,7 +35,7 @@ async fn main() -> std::io::Result<()> {
     })
     // `[server] client_timeout_ms` for request heads and idle keep-alive
     // connections (actix-web's own defaults: 5 s each); the middleware gives
-    // the sign-in paths' bodies as long (`WebConfig::body_timeout`).
+    // the sign-in paths' bodies as long (`WebConfig::client_timeout`).
     .client_request_timeout(client_timeout)
     .keep_alive(client_timeout)
     .bind(built.listen)?

@@ -8,8 +8,8 @@ use seamless_examples::Serving;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let started = seamless_examples::start("axum-app", Serving::Timed).await;
-    let built = started.built;
+    let built = seamless_examples::start("axum-app", Serving::Timed).await;
+    let client_timeout = built.provider.web().client_timeout;
     let app = Router::new()
         .route(
             "/",
@@ -37,6 +37,6 @@ async fn main() -> std::io::Result<()> {
     // bodies, and the socket peer for the middleware. It stops on Ctrl-C or
     // SIGTERM: idle connections close, requests in flight finish.
     let shutdown = seamless_axum::serve::signal();
-    seamless_axum::serve::serve(listener, app, started.client_timeout, shutdown).await;
+    seamless_axum::serve::serve(listener, app, client_timeout, shutdown).await;
     Ok(())
 }

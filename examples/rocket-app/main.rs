@@ -21,9 +21,7 @@ fn api(user: SignedIn) -> RawJson<String> {
 
 #[rocket::main]
 async fn main() -> Result<(), Box<rocket::Error>> {
-    let built = seamless_examples::start("rocket-app", seamless_examples::Serving::Framework)
-        .await
-        .built;
+    let built = seamless_examples::start("rocket-app", seamless_examples::Serving::Framework).await;
     let config = Config {
         address: built.listen.ip(),
         port: built.listen.port(),

@@ -7,9 +7,9 @@ use seamless_core::http::Identity;
 /// How an app serves its connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Serving {
-    /// `[server] client_timeout_ms` limits request heads, idle keep-alive
-    /// connections and the sign-in paths' bodies (`seamless_axum::serve`;
-    /// actix-web's own timeouts and the middleware's body timeout).
+    /// `[server] client_timeout_ms` (`WebConfig::client_timeout`) limits
+    /// request heads, idle keep-alive connections and the sign-in paths' bodies
+    /// (`seamless_axum::serve`; actix-web's own timeouts and the middleware's).
     Timed,
     /// The framework's own server, with its own limits: rocket 0.5 switches
     /// hyper's header timeout off, has no setting for one, and waits without
@@ -18,20 +18,12 @@ pub enum Serving {
     Framework,
 }
 
-/// What [`start`] built, and how long a client may take (`Serving::Timed`).
-pub struct Started {
-    /// The provider and where to listen.
-    pub built: Built,
-    /// `[server] client_timeout_ms` (30 s when absent).
-    pub client_timeout: std::time::Duration,
-}
-
 /// Loads `seamless.toml` (or `$SEAMLESS_CONFIG`, or the embedded defaults) and
 /// builds the provider, printing where to go; exits with a message on error.
-pub async fn start(app: &str, serving: Serving) -> Started {
+pub async fn start(app: &str, serving: Serving) -> Built {
     let _ = tracing_subscriber::fmt().with_target(true).try_init();
     let path = std::env::args().nth(1).map(std::path::PathBuf::from);
-    let started = match Settings::load(path.as_deref()) {
+    let built = match Settings::load(path.as_deref()) {
         Ok(settings) if settings.server.tls_cert.is_some() || settings.server.tls_key.is_some() => {
             Err(seamless_core::config::ConfigError(
                 "server.tls_cert / tls_key: the example apps serve plain HTTP; terminate TLS \
@@ -56,19 +48,13 @@ pub async fn start(app: &str, serving: Serving) -> Started {
                     .into(),
             ))
         }
-        Ok(settings) => match settings.server.client_timeout() {
-            Ok(client_timeout) => settings.build().await.map(|built| Started {
-                built,
-                client_timeout,
-            }),
-            Err(e) => Err(e),
-        },
+        Ok(settings) => settings.build().await,
         Err(e) => Err(e),
     };
-    match started {
-        Ok(s) => {
-            println!("{}", s.built.banner(app));
-            s
+    match built {
+        Ok(b) => {
+            println!("{}", b.banner(app));
+            b
         }
         Err(e) => {
             eprintln!("{app}: {e}");

@@ -75,8 +75,8 @@ where
                     payload.map(|chunk| chunk.map(http_body::Frame::data)),
                 );
                 // actix-web sets no limit on the time a body takes: the core
-                // gets it for `body_timeout`, then answers 400.
-                let deadline = actix_web::rt::time::sleep(provider.web().body_timeout);
+                // gets it for `client_timeout`, then answers 400.
+                let deadline = actix_web::rt::time::sleep(provider.web().client_timeout);
                 let answer = provider
                     .serve_within(http::Request::from_parts(parts, body), deadline)
                     .await;

@@ -41,7 +41,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 
 /// How long accepting pauses after it failed for want of resources.
-pub const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// Serves `app` on `listener`, each connection on its own task, with
 /// `client_timeout` for request heads and bodies (see the module docs), until
@@ -68,13 +68,10 @@ pub async fn serve(
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             () = &mut shutdown => break,
         };
-        let service = service(app.clone(), peer, client_timeout);
-        let mut stopped = stopped.clone();
+        let (app, mut stopped) = (app.clone(), stopped.clone());
         connections.spawn(async move {
-            let connection = http1(client_timeout)
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            if let Err(e) = until_stopped(connection, &mut stopped).await {
+            let served = serve_connection(stream, peer, app, client_timeout, &mut stopped);
+            if let Err(e) = served.await {
                 tracing::debug!(%peer, error = %e, "connection ended");
             }
         });
@@ -84,10 +81,30 @@ pub async fn serve(
     while connections.join_next().await.is_some() {}
 }
 
+/// Serves one accepted connection (a TCP stream, or a TLS stream once its
+/// handshake is done) from `peer`, as [`serve`] does each of its own, until
+/// the client closes it or `stopped` turns true: then it closes after the
+/// request in flight (an idle one at once; one that was upgraded, a WebSocket
+/// say, is its handler's from then on).
+pub async fn serve_connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    app: Router,
+    client_timeout: Duration,
+    stopped: &mut tokio::sync::watch::Receiver<bool>,
+) -> hyper::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let connection = http1(client_timeout)
+        .serve_connection(TokioIo::new(stream), service(app, peer, client_timeout))
+        .with_upgrades();
+    until_stopped(connection, stopped).await
+}
+
 /// Drives `connection` to its end; once `stopped` turns true, asks it to close
-/// after the request in flight (an idle one closes at once; one that was
-/// upgraded, a WebSocket say, is its handler's from then on).
-pub async fn until_stopped<I, S>(
+/// after the request in flight.
+async fn until_stopped<I, S>(
     connection: hyper::server::conn::http1::UpgradeableConnection<I, S>,
     stopped: &mut tokio::sync::watch::Receiver<bool>,
 ) -> hyper::Result<()>
@@ -126,7 +143,7 @@ pub async fn signal() {
 
 /// HTTP/1.1 with a timeout on request heads, idle time before them included:
 /// without a timer hyper waits for one for ever.
-pub fn http1(client_timeout: Duration) -> hyper::server::conn::http1::Builder {
+fn http1(client_timeout: Duration) -> hyper::server::conn::http1::Builder {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(client_timeout);
@@ -136,7 +153,7 @@ pub fn http1(client_timeout: Duration) -> hyper::server::conn::http1::Builder {
 /// `app` as one connection's hyper service: its requests carry the peer's
 /// address ([`ConnectInfo`]) and a body that must arrive within
 /// `client_timeout` ([`TimedBody`]).
-pub fn service(
+fn service(
     app: Router,
     peer: SocketAddr,
     client_timeout: Duration,
@@ -156,7 +173,7 @@ pub fn service(
 }
 
 /// After a failed `accept`: at once when one connection was the trouble (it
-/// was reset before it was accepted), else after [`ACCEPT_PAUSE`]. Out of file
+/// was reset before it was accepted), else after 100 ms. Out of file
 /// descriptors (or memory) the listener stays readable, and accepting again at
 /// once would spin a core and flood the log until a connection closes.
 pub async fn after_accept_failed(e: std::io::Error) {
@@ -170,7 +187,7 @@ pub async fn after_accept_failed(e: std::io::Error) {
 /// A request body that must arrive within its time, counted from the first
 /// read that had to wait: after it the read fails, so a client that stops
 /// half-way holds nothing for long.
-pub struct TimedBody<B> {
+struct TimedBody<B> {
     body: B,
     limit: Duration,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -178,7 +195,7 @@ pub struct TimedBody<B> {
 
 impl<B> TimedBody<B> {
     /// `body`, to arrive within `limit`.
-    pub fn new(body: B, limit: Duration) -> Self {
+    fn new(body: B, limit: Duration) -> Self {
         Self {
             body,
             limit,

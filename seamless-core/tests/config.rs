@@ -166,7 +166,7 @@ refresh = 777
     let web = built.provider.web();
     assert_eq!(web.max_body, 4096);
     assert_eq!(web.sso_timeout.as_millis(), 2500);
-    assert_eq!(web.body_timeout.as_millis(), 1500);
+    assert_eq!(web.client_timeout.as_millis(), 1500);
     assert_eq!(web.max_header_block, 16384);
     assert_eq!(web.native.domains, ["example.test"]);
     assert_eq!(web.native.audience, "urn:example:native");

@@ -26,7 +26,6 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -112,11 +111,8 @@ async fn run(settings: Settings, others: Threads) -> Result<(), String> {
             );
         }
     };
-    let client_timeout = settings
-        .server
-        .client_timeout()
-        .map_err(|e| e.to_string())?;
     let built = settings.build().await.map_err(|e| e.to_string())?;
+    let client_timeout = built.provider.web().client_timeout;
     if let Some(listen) = &settings.metrics.listen {
         metrics_listener(listen, built.provider.clone(), client_timeout).await?;
     }
@@ -271,15 +267,9 @@ impl Connections {
         peer: SocketAddr,
         mut stopped: tokio::sync::watch::Receiver<bool>,
     ) {
-        let service = serve::service(self.app, peer, self.client_timeout);
-        let http = serve::http1(self.client_timeout);
+        let (app, timeout) = (self.app, self.client_timeout);
         let served = match self.tls {
-            None => {
-                let connection = http
-                    .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades();
-                serve::until_stopped(connection, &mut stopped).await
-            }
+            None => serve::serve_connection(stream, peer, app, timeout, &mut stopped).await,
             Some(TlsAcceptor(acceptor)) => {
                 let stream =
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -293,10 +283,7 @@ impl Connections {
                             return;
                         }
                     };
-                let connection = http
-                    .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades();
-                serve::until_stopped(connection, &mut stopped).await
+                serve::serve_connection(stream, peer, app, timeout, &mut stopped).await
             }
         };
         if let Err(e) = served {

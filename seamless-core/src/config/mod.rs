@@ -236,7 +236,11 @@ impl Settings {
         web.session_max_lifetime = secs(self.session.max_lifetime_secs);
         web.session_recheck = secs(self.session.recheck_secs);
         web.max_body = self.limits.max_body_bytes;
-        web.body_timeout = self.server.client_timeout()?;
+        match self.server.client_timeout_ms {
+            Some(0) => return Err(err("server.client_timeout_ms must be above 0")),
+            Some(ms) => web.client_timeout = std::time::Duration::from_millis(ms),
+            None => {}
+        }
         web.sso_timeout = std::time::Duration::from_millis(self.server.sso_timeout_ms);
         web.max_header_block = self.server.max_header_bytes;
         web.native.domains = self.native.domains.clone();

@@ -1,7 +1,6 @@
 //! The file's sections, as they deserialise: unknown keys are errors.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -219,16 +218,10 @@ pub struct ServerSettings {
     pub tls_cert: Option<PathBuf>,
     /// The certificate's private key (PEM).
     pub tls_key: Option<PathBuf>,
-    /// `seamless serve` (and an axum application served by
-    /// `seamless_axum::serve`, as the axum example app is) closes a connection
-    /// whose request head has not fully arrived this long after it started
-    /// waiting for one, idle keep-alive connections included, and refuses (400)
-    /// a request whose body has not arrived this long after it began reading
-    /// it: slow or silent clients hold no connection for long. Milliseconds;
-    /// absent: 30 seconds ([`ServerSettings::client_timeout`]). It is also
-    /// [`WebConfig::body_timeout`], which `seamless-actix` applies to the
-    /// sign-in paths' bodies (the actix example app sets actix-web's head and
-    /// keep-alive timeouts from it too). The rocket example app refuses it.
+    /// How long a client may take to send a request head (idle keep-alive
+    /// time included), and then its body: [`WebConfig::client_timeout`], which
+    /// says who applies it. Milliseconds; absent: 30 seconds; 0 is refused. The
+    /// rocket example app refuses it.
     pub client_timeout_ms: Option<u64>,
     /// How long the sign-in page waits for the background Negotiate request
     /// before it shows the password form, milliseconds.
@@ -237,23 +230,6 @@ pub struct ServerSettings {
     /// fallback, bytes.
     pub max_header_bytes: usize,
 }
-
-impl ServerSettings {
-    /// `client_timeout_ms` as a duration, 30 seconds when absent; 0 is refused
-    /// (it would cut off every client).
-    pub fn client_timeout(&self) -> Result<Duration, super::ConfigError> {
-        match self.client_timeout_ms {
-            None => Ok(DEFAULT_CLIENT_TIMEOUT),
-            Some(0) => Err(super::ConfigError(
-                "server.client_timeout_ms must be above 0".into(),
-            )),
-            Some(ms) => Ok(Duration::from_millis(ms)),
-        }
-    }
-}
-
-/// [`ServerSettings::client_timeout`] when `client_timeout_ms` is absent.
-pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Default for ServerSettings {
     fn default() -> Self {

@@ -98,13 +98,15 @@ pub struct WebConfig {
     pub session_recheck: Duration,
     /// Request bodies larger than this are refused (413).
     pub max_body: usize,
-    /// How long the sign-in paths wait for a request body before they answer
-    /// 400 (default 30 s; `[server] client_timeout_ms`), so a client that stops
-    /// half-way, or trickles its body in, holds nothing for long. The core has
-    /// no timer: `seamless-actix` passes this to [`Provider::serve_within`] as
-    /// its runtime's sleep. Over axum, `seamless_axum::serve` times every body
-    /// itself; rocket reads bodies on its own schedule and is not bounded.
-    pub body_timeout: Duration,
+    /// How long a client may take to send a request head, and then its body
+    /// (default 30 s; `[server] client_timeout_ms`), so one that stops
+    /// half-way, or trickles its request in, holds nothing for long. The core
+    /// has no timer; what serves it applies this: `seamless_axum::serve` (and
+    /// `seamless serve`) to heads, idle connections and bodies, `seamless-actix`
+    /// to the sign-in paths' bodies through [`Provider::serve_within`] (the
+    /// actix example app sets actix-web's head and keep-alive timeouts from it).
+    /// Rocket applies none (SECURITY.md, Limits).
+    pub client_timeout: Duration,
     /// A request header block larger than this on the Negotiate endpoint gets
     /// the 81001 fallback.
     pub max_header_block: usize,
@@ -135,7 +137,7 @@ impl Default for WebConfig {
             session_max_lifetime: Duration::from_secs(12 * 3600),
             session_recheck: Duration::from_secs(300),
             max_body: 64 * 1024,
-            body_timeout: Duration::from_secs(30),
+            client_timeout: Duration::from_secs(30),
             max_header_block: 64 * 1024,
             native: NativeSettings::default(),
             bearer_audiences: Vec::new(),
@@ -353,7 +355,7 @@ impl Provider {
 
     /// [`Provider::serve`], but a body that has not arrived when `deadline`
     /// completes is answered 400 (and not read further). The adapters pass
-    /// their runtime's sleep for [`WebConfig::body_timeout`]; the core has no
+    /// their runtime's sleep for [`WebConfig::client_timeout`]; the core has no
     /// timer of its own.
     pub async fn serve_within<B, D>(&self, request: http::Request<B>, deadline: D) -> Response
     where
