@@ -49,3 +49,8 @@ pub use model::{Audience, Completion, SignInRequest, User};
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
+
+/// The README's Rust examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;
